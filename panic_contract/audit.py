@@ -1,0 +1,467 @@
+"""`panic-contract audit FILE`: hold a capture of real traffic to the contract.
+
+FILE is a HAR file (as browsers and proxies export it) or JSON Lines, one exchange record per
+line in the fixture format (`request` and `response`; the fixture's description, operation and
+provenance may be left out). Every `GET /panic-api/v2/callouts/{id}` exchange is judged by
+`findings.inspect`, the same code the suite uses, and folded into one ledger; other exchanges
+are counted and skipped. The verdict, exit code and JSON/Markdown reports are the suite's.
+
+It streams: JSON Lines are read line by line and a HAR is parsed entry by entry with ijson,
+so memory stays flat whatever the file size.
+
+Exit codes are the suite's (`verdict.EXIT_CODES`): 0 ok, 1 drift, 4 bad input or usage (one
+line naming the position; nothing is reported), 10 outage (the capture shows 502/503/504),
+11 auth (401 although a token was sent), 12 inconclusive (no exchange of this operation in FILE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+from urllib.parse import urlsplit
+
+import ijson
+import jsonschema_rs
+import orjson
+
+from panic_contract import reports
+from panic_contract.contract import Contract, SpecError, default_contract, load_contract
+from panic_contract.findings import NOT_PARSED, Credentials, Exchange, Ledger, inspect
+from panic_contract.fixture_files import FIXTURE_SCHEMA, exchange_from_record
+from panic_contract.verdict import Decision, Verdict, decide
+
+PROG = "panic-contract audit"
+# Precedence, everywhere in this command: command line, then environment variable, then default.
+# The variables are the suite's, so one CI job can set them for both.
+STRICT_DRIFT_VARIABLE = "PANIC_API_STRICT_DRIFT"
+REPORT_VARIABLE = "PANIC_API_DRIFT_REPORT"
+REPORT_MD_VARIABLE = "PANIC_API_DRIFT_REPORT_MD"
+
+Format = Literal["har", "jsonl"]
+FORMAT_BY_SUFFIX: Mapping[str, Format] = {".har": "har", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+READ_BUFFER = 1 << 20  # large binary reads: line iteration and ijson both go faster with them
+SNIFF_BYTES = 1 << 16
+PROGRESS_MIN_BYTES = 16 << 20  # smaller files finish before a bar is worth drawing
+PROGRESS_MASK = (1 << 14) - 1  # redraw every 16384 entries: a bitwise test costs nothing per line
+
+# One line of JSON Lines: the fixture format itself, minus the metadata a capture need not carry.
+LINE_SCHEMA: dict[str, Any] = {**FIXTURE_SCHEMA, "required": ["request", "response"]}
+_LINE_VALIDATOR = jsonschema_rs.Draft202012Validator(LINE_SCHEMA, validate_formats=True)
+
+try:
+    _IJSON: Any = ijson.get_backend("yajl2_c")  # the C parser, several times faster than the Python one
+except ImportError:  # pragma: no cover - a platform without a yajl2_c wheel
+    _IJSON = ijson
+
+Progress = Callable[[int, int], None]  # (bytes read so far, entries so far)
+
+
+class AuditInputError(Exception):
+    """The capture cannot be read; the message is one line naming the position and the fix."""
+
+
+@dataclass
+class AuditResult:
+    """What one pass over a capture found: the ledger, and how many entries it did not judge."""
+
+    format: Format
+    ledger: Ledger = field(default_factory=Ledger)
+    entries: int = 0  # every exchange in the file
+    skipped: int = 0  # exchanges of other operations
+    unanswered: int = 0  # HAR entries the browser never got a response for (status 0)
+    base_url: str | None = None  # scheme://host[:port] of the first audited exchange, when the capture says
+
+    @property
+    def audited(self) -> int:
+        return self.ledger.requests
+
+    def summary(self) -> str:
+        text = f"{self.audited:,} of {self.entries:,} exchanges audited, {self.skipped:,} of other operations skipped"
+        if self.unanswered:
+            text += f", {self.unanswered:,} without a response (status 0) skipped"
+        return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a capture
+
+
+def detect_format(path: Path, head: bytes) -> Format:
+    """By extension, else by the first bytes: a JSON Lines record per line, or one HAR document."""
+    by_suffix = FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if by_suffix is not None:
+        return by_suffix
+    first_line = head.lstrip().split(b"\n", 1)[0]
+    try:
+        first = orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        first = None
+    if isinstance(first, dict) and "request" in first:
+        return "jsonl"
+    if head.lstrip().startswith(b"{"):
+        return "har"  # one JSON document, usually pretty-printed over many lines
+    raise AuditInputError(
+        f"{path}: cannot tell the format from its content: name it .har (HAR) or .jsonl (JSON Lines)"
+    )
+
+
+def audit_file(path: Path, contract: Contract | None = None, *, progress: Progress | None = None) -> AuditResult:
+    """Judge every exchange of the contract's operation in the capture at `path`."""
+    contract = contract or default_contract()
+    try:
+        stream = path.open("rb", buffering=READ_BUFFER)
+    except OSError as exc:
+        raise AuditInputError(f"{path}: cannot read the capture: {exc.strerror}") from None
+    with stream:
+        fmt = detect_format(path, stream.read(SNIFF_BYTES))
+        stream.seek(0)
+        result = AuditResult(fmt)
+        try:
+            if fmt == "jsonl":
+                audit_lines(stream, contract, result, progress)
+            else:
+                audit_har(stream, contract, result, progress)
+        except AuditInputError as exc:
+            raise AuditInputError(f"{path}: {exc}") from None
+    return result
+
+
+def audit_lines(stream: IO[bytes], contract: Contract, result: AuditResult, progress: Progress | None = None) -> None:
+    """JSON Lines, one record at a time. This loop is the audit's hot path: keep it flat."""
+    loads, match_path, method = orjson.loads, contract.match_path, contract.method
+    valid_line, add = _LINE_VALIDATOR.is_valid, result.ledger.add
+    entries = skipped = 0  # locals, not attributes: this loop runs a million times
+    want_target = result.base_url is None
+    try:
+        for number, line in enumerate(stream, 1):
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if not line.strip():
+                    continue  # a blank line (often the last one) holds no exchange
+                raise AuditInputError(
+                    f"line {number}: not JSON ({exc}); each line must be one exchange record"
+                ) from None
+            try:
+                request = record["request"]
+                in_scope = match_path(request["path"]) is not None and request["method"].upper() == method
+            except (TypeError, KeyError, AttributeError):
+                raise AuditInputError(_record_error(record, f"line {number}")) from None
+            entries += 1
+            if not in_scope:
+                skipped += 1
+            elif not valid_line(record):
+                raise AuditInputError(_record_error(record, f"line {number}"))
+            else:
+                inspection = inspect(_without_query(exchange_from_record(record)), contract)
+                if inspection.findings:
+                    add(inspection, f"line {number}")
+                else:
+                    add(inspection)  # no sample string to build for the common, clean case
+                if want_target:  # the host a recorded fixture names, from the first judged record
+                    result.base_url, want_target = _target_of(record), False
+            if progress is not None and not number & PROGRESS_MASK:
+                progress(stream.tell(), entries)
+    finally:
+        result.entries += entries
+        result.skipped += skipped
+
+
+def _record_error(record: Any, where: str) -> str:
+    for error in _LINE_VALIDATOR.iter_errors(record):
+        location = "/".join(str(part) for part in error.instance_path) or "the top level"
+        return (
+            f"{where}: not an exchange record: at {location}: {error.message} "
+            "(each line is a fixture-format record; see README.md, 'Adding a fixture')"
+        )
+    return f"{where}: not an exchange record (each line is a fixture-format record; see README.md, 'Adding a fixture')"
+
+
+def _without_query(exchange: Exchange) -> Exchange:
+    """Reports carry method and path only: a query string may hold a credential."""
+    if "?" not in exchange.path:
+        return exchange
+    return dataclasses.replace(exchange, path=exchange.path.split("?", 1)[0])
+
+
+def _target_of(record: Mapping[str, Any]) -> str | None:
+    provenance = record.get("provenance")
+    target = provenance.get("target") if isinstance(provenance, dict) else None
+    return target if isinstance(target, str) and target else None
+
+
+def audit_har(stream: IO[bytes], contract: Contract, result: AuditResult, progress: Progress | None = None) -> None:
+    """A HAR, parsed incrementally: one entry in memory at a time, never the whole document."""
+    number = 0
+    try:
+        for number, entry in enumerate(_har_entries(stream), 1):
+            result.entries += 1
+            exchange = _har_exchange(entry, f"entry {number}", contract, result)
+            if exchange is not None:
+                inspection = inspect(exchange, contract)
+                result.ledger.add(inspection, f"entry {number}" if inspection.findings else None)
+            if progress is not None and not number & PROGRESS_MASK:
+                progress(stream.tell(), result.entries)
+    except ijson.JSONError as exc:
+        raise AuditInputError(_har_parse_error(exc, number, stream)) from None
+    if number == 0 and not _has_entries_array(stream):
+        raise AuditInputError(
+            "not a HAR file: it has no log.entries array (for JSON Lines, name the file .jsonl)"
+        )
+
+
+def _har_entries(stream: IO[bytes]) -> Iterable[Any]:
+    return _IJSON.items(stream, "log.entries.item", use_float=True, buf_size=READ_BUFFER)  # type: ignore[no-any-return]
+
+
+def _har_parse_error(exc: Exception, number: int, stream: IO[bytes]) -> str:
+    try:
+        near = f" (near byte {stream.tell():,})"
+    except (OSError, ValueError):
+        near = ""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    truncated = "premature EOF" in detail or "Incomplete" in detail
+    what = "the HAR ends early: the file is truncated" if truncated else f"the HAR is not valid JSON ({detail})"
+    return f"entry {number + 1}{near}: {what}; export or copy the capture again"
+
+
+def _has_entries_array(stream: IO[bytes]) -> bool:
+    """Only asked when a HAR gave no entry at all: was that an empty HAR, or not a HAR?"""
+    stream.seek(0)
+    try:
+        return any(prefix == "log.entries" and event == "start_array" for prefix, event, _ in _IJSON.parse(stream))
+    except ijson.JSONError:
+        return False
+
+
+def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResult) -> Exchange | None:
+    """The exchange in one HAR entry, or None when it is not one to judge (counted on `result`)."""
+    request = entry.get("request") if isinstance(entry, dict) else None
+    if not isinstance(request, dict) or not isinstance(request.get("method"), str) or not isinstance(
+        request.get("url"), str
+    ):
+        raise AuditInputError(f"{where}: has no request with a method and url; is this a HAR file?")
+    response = entry.get("response")
+    if not isinstance(response, dict) or not isinstance(response.get("status"), int):
+        raise AuditInputError(f"{where}: has no response with a status; export the HAR again with responses")
+    url = urlsplit(request["url"])
+    if request["method"].upper() != contract.method or contract.match_path(url.path) is None:
+        result.skipped += 1
+        return None
+    status = response["status"]
+    if status == 0:  # browsers write status 0 for a request that got no response (aborted, blocked)
+        result.unanswered += 1
+        return None
+    content = response.get("content")
+    content = content if isinstance(content, dict) else {}
+    if content.get("encoding") == "base64":
+        raise AuditInputError(
+            f"{where}: the response body is base64-encoded; export the HAR with text bodies to audit it"
+        )
+    text = content.get("text")
+    if not isinstance(text, str):
+        if status in contract.responses and content.get("size") != 0:
+            raise AuditInputError(
+                f"{where}: the response body was not saved (no content.text); export the HAR with content"
+            )
+        text = ""
+    if result.base_url is None:
+        result.base_url = _origin(url.scheme, url.hostname, url)
+    return Exchange(
+        method=contract.method,
+        path=url.path,  # no query string: it may hold a credential
+        status=status,
+        headers=_response_headers(response, content),
+        body=text,
+        parsed=_parsed(text),
+        credentials=_credentials(request),
+    )
+
+
+def _origin(scheme: str, hostname: str | None, url: Any) -> str | None:
+    """scheme://host[:port], never the user:password@ a URL may carry."""
+    if not hostname:
+        return None
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _response_headers(response: Mapping[str, Any], content: Mapping[str, Any]) -> dict[str, str]:
+    headers = response.get("headers")
+    result = {
+        str(h["name"]).lower(): str(h.get("value", ""))
+        for h in (headers if isinstance(headers, list) else ())
+        if isinstance(h, dict) and "name" in h
+    }
+    mime = content.get("mimeType")
+    if "content-type" not in result and isinstance(mime, str) and mime:
+        result["content-type"] = mime  # some exporters keep the media type only here
+    return result
+
+
+def _credentials(request: Mapping[str, Any]) -> Credentials:
+    """Whether the request carried a token; its value is never read, kept or printed."""
+    headers = request.get("headers")
+    for header in headers if isinstance(headers, list) else ():
+        if isinstance(header, dict) and str(header.get("name", "")).lower() == "authorization":
+            return "valid"
+    return "missing"
+
+
+def _parsed(text: str) -> Any:
+    """The body decoded with orjson; anything orjson refuses is left to `inspect` to judge."""
+    if not text:
+        return NOT_PARSED
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return NOT_PARSED
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+class ProgressBar:
+    """One carriage-return line on a terminal: percent of the file read and entries so far."""
+
+    def __init__(self, stream: IO[str], total_bytes: int) -> None:
+        self.stream = stream
+        self.total = max(total_bytes, 1)
+        self.drawn = False
+
+    def __call__(self, done_bytes: int, entries: int) -> None:
+        percent = min(100, done_bytes * 100 // self.total)
+        self.stream.write(f"\r{PROG}: {percent:3d}% read, {entries:,} exchanges")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE", help="a HAR file, or JSON Lines of exchange records")
+    parser.add_argument(
+        "--drift-report",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"write the JSON drift report [env {REPORT_VARIABLE}]",
+    )
+    parser.add_argument(
+        "--drift-report-md",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"write a Markdown drift summary [env {REPORT_MD_VARIABLE}]",
+    )
+    parser.add_argument(
+        "--strict-drift",
+        action="store_const",
+        const=True,
+        default=None,
+        help=f"fail on additive findings (new fields) too [env {STRICT_DRIFT_VARIABLE}=1]",
+    )
+    parser.add_argument(
+        "--spec", type=Path, default=None, help="the OpenAPI spec to hold the capture to (default: spec/)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    started_at, started = datetime.now(UTC), time.monotonic()
+    try:
+        strict_drift = _strict_drift(args.strict_drift, os.environ)
+        contract = load_contract(args.spec) if args.spec else default_contract()
+        result = _audit_with_progress(args.file, contract)
+    except (AuditInputError, SpecError) as exc:
+        return fail(Decision(Verdict.USAGE, str(exc)))
+    decision = judge(result, strict_drift=strict_drift, source=args.file.name)
+    run_info = reports.RunInfo(
+        target="audit",
+        base_url=result.base_url or args.file.name,
+        spec=contract.spec_path.name,
+        started_at=started_at,
+        duration_s=time.monotonic() - started,
+    )
+    json_path = args.drift_report or _env_path(REPORT_VARIABLE)
+    markdown_path = args.drift_report_md or _env_path(REPORT_MD_VARIABLE)
+    try:
+        reports.write_reports(result.ledger, decision, run_info, json_path, markdown_path)
+    except OSError as exc:
+        reason = f"cannot write the report {exc.filename}: {exc.strerror} (choose another path)"
+        return fail(Decision(Verdict.USAGE, reason))
+    print(f"{PROG}: {args.file} ({result.format}): {result.summary()}")
+    for line in where_lines(result.ledger):
+        print(line)
+    for line in reports.terminal_lines(result.ledger, decision, run_info.base_url):
+        print(line)
+    return decision.exit_code
+
+
+def judge(result: AuditResult, *, strict_drift: bool, source: str) -> Decision:
+    """The suite's verdict; an audit that found no exchange of the operation is inconclusive, never ok."""
+    if result.audited == 0:
+        return Decision(
+            Verdict.INCONCLUSIVE,
+            f"no GET /panic-api/v2/callouts/{{id}} exchange in {source} ({result.summary()}): nothing was checked",
+        )
+    host = result.base_url or source
+    decision = decide(result.ledger, strict_drift=strict_drift, host=host)
+    return Decision(decision.verdict, f"{decision.reason}; {result.summary()}")
+
+
+def where_lines(ledger: Ledger) -> list[str]:
+    """Where each finding first showed in the capture: positions a person can open the file at."""
+    return [
+        f"first seen: {entry.first.kind} {entry.first.field or '-'} at {', '.join(entry.samples)}"
+        for entry in ledger.sorted_entries()
+    ]
+
+
+def fail(decision: Decision) -> int:
+    print(f"{PROG}: {decision.verdict} (exit {decision.exit_code}): {decision.reason}", file=sys.stderr)
+    return decision.exit_code
+
+
+def _strict_drift(flag: bool | None, environ: Mapping[str, str]) -> bool:
+    if flag is not None:
+        return flag
+    value = environ.get(STRICT_DRIFT_VARIABLE) or "0"
+    if value not in {"0", "1"}:
+        raise AuditInputError(f"{STRICT_DRIFT_VARIABLE} is {value!r}; allowed: 0, 1 (or pass --strict-drift)")
+    return value == "1"
+
+
+def _env_path(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value) if value else None
+
+
+def _audit_with_progress(path: Path, contract: Contract) -> AuditResult:
+    bar = None
+    if sys.stderr.isatty():
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        bar = ProgressBar(sys.stderr, size) if size >= PROGRESS_MIN_BYTES else None
+    try:
+        return audit_file(path, contract, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()

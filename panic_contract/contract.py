@@ -1,0 +1,154 @@
+"""Load the hand-written OpenAPI spec into the one contract every check reads.
+
+Data flows one way: spec -> contract -> findings -> verdict -> reports. This module is the
+first arrow: it knows the spec file, the single operation in it, the response schema per
+documented status code and the known status values (`x-known-values` on Callout.status).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "spec" / "panic-api.openapi.yaml"
+KNOWN_VALUES_KEY = "x-known-values"
+JSON_MEDIA_TYPE = "application/json"
+
+
+class SpecError(Exception):
+    """The spec file cannot be read or does not describe exactly one operation."""
+
+
+@dataclass(frozen=True)
+class ResponseContract:
+    """What one documented status code promises: a JSON body of `schema`."""
+
+    status: int
+    media_type: str
+    schema: Mapping[str, Any]
+    properties: frozenset[str]
+    validator: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Contract:
+    spec_path: Path
+    server_url: str
+    method: str
+    path_template: str
+    operation_id: str
+    path_parameter: str
+    responses: Mapping[int, ResponseContract]
+    known_statuses: tuple[str, ...]
+    path_pattern: re.Pattern[str] = field(repr=False, compare=False)
+
+    @property
+    def documented_statuses(self) -> tuple[int, ...]:
+        return tuple(sorted(self.responses))
+
+    @cached_property  # read on every 200 the audit judges: build the set once per contract
+    def known_statuses_folded(self) -> frozenset[str]:
+        return frozenset(value.casefold() for value in self.known_statuses)
+
+    @property
+    def operation(self) -> str:
+        return f"{self.method} {self.path_template}"
+
+    def path_for(self, callout_id: object) -> str:
+        return self.path_template.replace("{" + self.path_parameter + "}", str(callout_id))
+
+    def match_path(self, path: str) -> str | None:
+        """The raw path parameter if `path` is this operation's path, else None."""
+        matched = self.path_pattern.fullmatch(path.split("?", 1)[0])
+        return matched.group(1) if matched else None
+
+    def field_types(self, status: int = 200) -> dict[str, str]:
+        """Field name -> the type the contract gives it, as a person reads it."""
+        schema = self.responses[status].schema
+        return {name: describe_type(prop) for name, prop in schema.get("properties", {}).items()}
+
+
+def describe_type(schema: Mapping[str, Any]) -> str:
+    """`{"type": ["integer", "null"]}` -> "integer or null"; formats are named too."""
+    types = schema.get("type", "any")
+    text = " or ".join(types) if isinstance(types, list) else str(types)
+    if "format" in schema and schema["format"] != "double":
+        text += f" ({schema['format']})"
+    return text
+
+
+def _single_operation(document: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any]]:
+    operations = [
+        (path, method, operation)
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if method in {"get", "put", "post", "delete", "patch", "head", "options"}
+    ]
+    if len(operations) != 1:
+        raise SpecError(f"the spec must describe exactly one operation, found {len(operations)}")
+    return operations[0]
+
+
+def _response_contract(status: int, response: Mapping[str, Any]) -> ResponseContract:
+    content = response.get("content", {})
+    if JSON_MEDIA_TYPE not in content:
+        raise SpecError(f"response {status} must document an {JSON_MEDIA_TYPE} body")
+    schema = content[JSON_MEDIA_TYPE]["schema"]
+    validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+    return ResponseContract(
+        status=status,
+        media_type=JSON_MEDIA_TYPE,
+        schema=schema,
+        properties=frozenset(schema.get("properties", {})),
+        validator=validator,
+    )
+
+
+def load_contract(spec_path: Path | str = SPEC_PATH) -> Contract:
+    path = Path(spec_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"the spec {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"the spec {path} is not an OpenAPI document")
+    document = jsonschema_rs.dereference(raw)
+    path_template, method, operation = _single_operation(document)
+    (parameter,) = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"]
+    responses = {
+        int(code): _response_contract(int(code), response)
+        for code, response in operation.get("responses", {}).items()
+    }
+    if 200 not in responses:
+        raise SpecError("the spec must document a 200 response")
+    status_schema = responses[200].schema.get("properties", {}).get("status", {})
+    known = tuple(status_schema.get(KNOWN_VALUES_KEY, ()))
+    if not known:
+        raise SpecError(f"Callout.status must list its known values in {KNOWN_VALUES_KEY}")
+    prefix, _, suffix = path_template.partition("{" + parameter + "}")
+    return Contract(
+        spec_path=path,
+        server_url=document["servers"][0]["url"],
+        method=method.upper(),
+        path_template=path_template,
+        operation_id=operation["operationId"],
+        path_parameter=parameter,
+        responses=responses,
+        known_statuses=known,
+        path_pattern=re.compile(re.escape(prefix) + r"([^/]+)" + re.escape(suffix)),
+    )
+
+
+@cache
+def default_contract() -> Contract:
+    """The contract of the spec shipped in `spec/`, loaded once per process."""
+    return load_contract(SPEC_PATH)

@@ -1,0 +1,342 @@
+"""Turn one observed exchange into findings of a fixed vocabulary.
+
+This is the only code that judges a response. The schemathesis checks, the fixture tests,
+the recorder's shape diff and the bulk audit all call `inspect()`; the verdict and the
+reports only count and render what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from panic_contract.contract import Contract, describe_type
+
+
+class Kind(StrEnum):
+    """The fixed vocabulary of drift. README.md documents each one."""
+
+    MISSING_FIELD = "missing-field"
+    TYPE_CHANGED = "type-changed"
+    NULL_IN_NON_NULLABLE = "null-in-non-nullable"
+    FORMAT_VIOLATED = "format-violated"
+    UNKNOWN_STATUS = "unknown-status"
+    NEW_FIELD = "new-field"
+    UNDOCUMENTED_STATUS_CODE = "undocumented-status-code"
+    SERVER_ERROR = "server-error"
+    WRONG_CONTENT_TYPE = "wrong-content-type"
+    MALFORMED_BODY = "malformed-body"
+    AUTH_NOT_ENFORCED = "auth-not-enforced"
+    ID_MISMATCH = "id-mismatch"
+
+
+Severity = Literal["breaking", "additive"]
+ADDITIVE_KINDS = frozenset({Kind.NEW_FIELD})
+
+
+def severity_of(kind: Kind) -> Severity:
+    return "additive" if kind in ADDITIVE_KINDS else "breaking"
+
+
+class Signal(StrEnum):
+    """Responses that say something about the target, not about its contract."""
+
+    AUTH_REJECTED = "auth-rejected"  # 401 although we sent the token we were given
+    RATE_LIMITED = "rate-limited"  # 429: waited out and retried, never drift by itself
+    GATEWAY_ERROR = "gateway-error"  # 502/503/504: the target is not answering
+
+
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+# What credentials the request carried: the token we were given, none, or a wrong one.
+Credentials = Literal["valid", "missing", "invalid"]
+
+
+class _NotParsed:
+    def __repr__(self) -> str:
+        return "NOT_PARSED"
+
+
+NOT_PARSED: Any = _NotParsed()
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request and its response, as observed. Headers are keyed in lower case."""
+
+    method: str
+    path: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes | str | None = None
+    parsed: Any = NOT_PARSED  # the body already decoded as JSON, when the source had it so
+    credentials: Credentials = "valid"
+
+    @property
+    def request(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: Kind
+    field: str | None
+    expected: str
+    actual: str
+    request: str
+
+    @property
+    def severity(self) -> Severity:
+        return severity_of(self.kind)
+
+    @property
+    def subject(self) -> str:
+        return self.field or _SUBJECTS.get(self.kind, "response")
+
+    def message(self) -> str:
+        """`GET /panic-api/v2/callouts/992011: $.customerId is null, contract says integer [...]`."""
+        return f"{self.request}: {self.subject} is {self.actual}, contract says {self.expected} [{self.kind}]"
+
+
+_SUBJECTS = {
+    Kind.UNDOCUMENTED_STATUS_CODE: "status code",
+    Kind.SERVER_ERROR: "status code",
+    Kind.WRONG_CONTENT_TYPE: "Content-Type",
+    Kind.MALFORMED_BODY: "body",
+    Kind.AUTH_NOT_ENFORCED: "status code",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    findings: tuple[Finding, ...] = ()
+    signal: Signal | None = None
+    validated_body: bool = False  # a 200 body was held to the Callout schema
+
+
+CLEAN = Inspection()
+VALIDATED = Inspection(validated_body=True)  # shared: Inspection is frozen, and most responses conform
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def describe_value(value: Any) -> str:
+    """How a value reads in a finding: `null`, `string "992011"`, `number 1.5`."""
+    if value is None:
+        return "null"
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    name = kind.get(type(value), type(value).__name__)
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{name} {text}" if name in {"string", "integer", "number", "boolean"} else f"an {name}" if name in {"array", "object"} else name
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def inspect(exchange: Exchange, contract: Contract) -> Inspection:
+    """Everything the contract says about one exchange with its one operation."""
+    status = exchange.status
+    request = exchange.request
+    if status == 429:
+        return Inspection(signal=Signal.RATE_LIMITED)
+    if status in GATEWAY_STATUSES:
+        return Inspection(signal=Signal.GATEWAY_ERROR)
+    if exchange.method != contract.method:
+        return CLEAN  # other methods are not this operation; schemathesis's unsupported_method judges them
+    if status == 401 and exchange.credentials == "valid":
+        return Inspection(signal=Signal.AUTH_REJECTED)
+    if 200 <= status < 300 and exchange.credentials != "valid":
+        return Inspection(
+            findings=(
+                Finding(
+                    Kind.AUTH_NOT_ENFORCED,
+                    None,
+                    "401 for a request without a valid token",
+                    f"{status} for a request with {'no' if exchange.credentials == 'missing' else 'a wrong'} token",
+                    request,
+                ),
+            )
+        )
+    if status >= 500:
+        return _single(Kind.SERVER_ERROR, None, "no 5xx for a well-formed request", str(status), request)
+    response = contract.responses.get(status)
+    if response is None:
+        documented = ", ".join(str(code) for code in contract.documented_statuses)
+        return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", str(status), request)
+    media = media_type(exchange.headers)
+    if media != response.media_type:
+        return _single(Kind.WRONG_CONTENT_TYPE, None, response.media_type, media or "missing", request)
+    body = exchange.parsed
+    if body is NOT_PARSED:
+        try:
+            body = json.loads(exchange.body or b"")
+        except ValueError as exc:
+            return _single(Kind.MALFORMED_BODY, None, "a JSON object", f"not JSON ({exc.args[0].split(':')[0]})", request)
+    if not isinstance(body, dict):
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", describe_value(body), request)
+    is_callout = status == 200
+    # Fast path: most responses conform; the audit leans on this being cheap.
+    if (
+        response.validator.is_valid(body)
+        and response.properties.issuperset(body)
+        and (not is_callout or _callout_semantics_hold(body, exchange, contract))
+    ):
+        return VALIDATED if is_callout else CLEAN
+    findings = list(_schema_findings(body, response.schema, response.validator, request))
+    findings.extend(
+        Finding(Kind.NEW_FIELD, json_path([name]), "no such field", f"an undocumented field ({describe_value(body[name])})", request)
+        for name in body
+        if name not in response.properties
+    )
+    if is_callout:
+        findings.extend(_callout_findings(body, exchange, contract))
+    return Inspection(findings=tuple(findings), validated_body=is_callout)
+
+
+def _single(kind: Kind, field_: str | None, expected: str, actual: str, request: str) -> Inspection:
+    return Inspection(findings=(Finding(kind, field_, expected, actual, request),))
+
+
+def _schema_findings(body: Mapping[str, Any], schema: Mapping[str, Any], validator: Any, request: str) -> Iterator[Finding]:
+    properties = schema.get("properties", {})
+    for error in validator.iter_errors(body):
+        kind_name = type(error.kind).__name__
+        path = list(error.instance_path)
+        if kind_name == "Required":
+            name = error.kind.property
+            expected = describe_type(properties.get(name, {}))
+            yield Finding(Kind.MISSING_FIELD, json_path([*path, name]), f"{expected} (required)", "missing", request)
+            continue
+        prop = properties.get(path[0], {}) if len(path) == 1 else {}
+        expected = describe_type(prop) if prop else error.message
+        if kind_name == "Type":
+            kind = Kind.NULL_IN_NON_NULLABLE if error.instance is None else Kind.TYPE_CHANGED
+            yield Finding(kind, json_path(path), expected, describe_value(error.instance), request)
+        elif kind_name == "Format":
+            yield Finding(Kind.FORMAT_VIOLATED, json_path(path), expected, describe_value(error.instance), request)
+        else:  # any other keyword the spec may grow: still a breaking change of the value's type
+            yield Finding(Kind.TYPE_CHANGED, json_path(path), expected, f"{describe_value(error.instance)} ({error.message})", request)
+
+
+def _requested_id(exchange: Exchange, contract: Contract) -> int | None:
+    raw = contract.match_path(exchange.path)
+    return int(raw) if raw is not None and raw.lstrip("-").isdigit() else None
+
+
+def _callout_semantics_hold(body: Mapping[str, Any], exchange: Exchange, contract: Contract) -> bool:
+    status = body.get("status")
+    if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
+        return False
+    requested = _requested_id(exchange, contract)
+    return requested is None or body.get("id") == requested
+
+
+def _callout_findings(body: Mapping[str, Any], exchange: Exchange, contract: Contract) -> Iterator[Finding]:
+    status = body.get("status")
+    if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
+        known = ", ".join(contract.known_statuses)
+        yield Finding(Kind.UNKNOWN_STATUS, "$.status", f"one of {known} (any casing)", describe_value(status), exchange.request)
+    requested = _requested_id(exchange, contract)
+    returned = body.get("id")
+    if requested is not None and isinstance(returned, int) and returned != requested:
+        yield Finding(Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), exchange.request)
+
+
+@dataclass
+class LedgerEntry:
+    """One deduplicated finding: the first occurrence, how many responses showed it, where."""
+
+    first: Finding
+    count: int = 0
+    samples: list[str] = field(default_factory=list)
+    actuals: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        finding = self.first
+        return {
+            "kind": str(finding.kind),
+            "severity": finding.severity,
+            "field": finding.field,
+            "expected": finding.expected,
+            "actual": finding.actual,
+            "request": finding.request,
+            "count": self.count,
+            "message": finding.message(),
+            "samples": list(self.samples),
+            "actual_values": list(self.actuals),
+        }
+
+
+MAX_SAMPLES = 5
+
+
+class Ledger:
+    """Findings deduplicated by kind and field, with counts; the signals seen; what was validated."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str | None], LedgerEntry] = {}
+        self.signals: dict[str, int] = {}
+        self.validated_bodies = 0
+        self.requests = 0
+        self.outage: str | None = None  # one line naming host and error, when transport failed
+
+    def add(self, inspection: Inspection, sample: str | None = None) -> None:
+        self.requests += 1
+        if inspection.validated_body:
+            self.validated_bodies += 1
+        if inspection.signal is not None:
+            self.signals[inspection.signal] = self.signals.get(inspection.signal, 0) + 1
+        for finding in inspection.findings:
+            self.add_finding(finding, sample)
+
+    def add_finding(self, finding: Finding, sample: str | None = None) -> None:
+        self._fold(finding, 1, [sample or finding.request], [finding.actual])
+
+    def merge(self, data: Mapping[str, Any]) -> None:
+        """Fold in another ledger's `as_dict()` (from an xdist worker)."""
+        self.requests += data["requests"]
+        self.validated_bodies += data["validated_bodies"]
+        for name, count in data["signals"].items():
+            self.signals[name] = self.signals.get(name, 0) + count
+        self.outage = self.outage or data["outage"]
+        for item in data["findings"]:
+            finding = Finding(Kind(item["kind"]), item["field"], item["expected"], item["actual"], item["request"])
+            self._fold(finding, item["count"], item["samples"], item["actual_values"])
+
+    def _fold(self, finding: Finding, count: int, samples: Iterable[str], actuals: Iterable[str]) -> None:
+        key = (str(finding.kind), finding.field)
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = LedgerEntry(finding)
+        entry.count += count
+        for bucket, values in ((entry.samples, samples), (entry.actuals, actuals)):
+            for value in values:
+                if len(bucket) < MAX_SAMPLES and value not in bucket:
+                    bucket.append(value)
+
+    def sorted_entries(self) -> list[LedgerEntry]:
+        """Breaking before additive, then by kind and field, so reports group the same way."""
+        return sorted(
+            self.entries.values(),
+            key=lambda e: (e.first.severity != "breaking", str(e.first.kind), e.first.field or ""),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "validated_bodies": self.validated_bodies,
+            "signals": dict(self.signals),
+            "outage": self.outage,
+            "findings": [entry.as_dict() for entry in self.sorted_entries()],
+        }

@@ -1,0 +1,165 @@
+"""The fixture file format: one self-describing exchange per JSON file in `contracts/`.
+
+The same shape is one line of a JSON Lines capture for the audit. The recorder writes it,
+the mock serves the 200 callouts in it, and the fixture tests hold each file to the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from panic_contract.findings import NOT_PARSED, Exchange
+
+CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+
+# The format of a fixture file, held by a JSON Schema rather than by hand-written checks.
+FIXTURE_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "required": ["description", "operation", "provenance", "request", "response"],
+    "properties": {
+        "description": {"type": "string", "minLength": 1},
+        "operation": {"type": "string", "minLength": 1},
+        "provenance": {
+            "type": "object",
+            "required": ["source"],
+            "properties": {
+                "source": {"enum": ["documented-example", "synthetic", "recorded"]},
+                "target": {"type": "string"},
+                "recorded_at": {"type": "string", "format": "date-time"},
+                "tool_version": {"type": "string"},
+            },
+            "if": {"properties": {"source": {"const": "recorded"}}},
+            "then": {"required": ["target", "recorded_at", "tool_version"]},
+        },
+        "request": {
+            "type": "object",
+            "required": ["method", "path"],
+            "properties": {
+                "method": {"type": "string"},
+                "path": {"type": "string", "pattern": "^/"},
+                "credentials": {"enum": ["valid", "missing", "invalid"]},
+            },
+            "additionalProperties": False,  # headers are never stored: no credential can leak here
+        },
+        "response": {
+            "type": "object",
+            "required": ["status", "headers"],
+            "properties": {
+                "status": {"type": "integer", "minimum": 100, "maximum": 599},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "body": {},
+                "body_text": {"type": "string"},
+            },
+            "not": {"required": ["body", "body_text"]},
+        },
+    },
+}
+_FIXTURE_VALIDATOR = jsonschema_rs.Draft202012Validator(FIXTURE_SCHEMA, validate_formats=True)
+
+
+class FixtureError(Exception):
+    """A fixture file that cannot be used; the message is one line saying where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Fixture:
+    path: Path | None
+    data: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "<inline>"
+
+    @property
+    def description(self) -> str:
+        return str(self.data["description"])
+
+    @property
+    def operation(self) -> str:
+        return str(self.data["operation"])
+
+    @property
+    def status(self) -> int:
+        return int(self.data["response"]["status"])
+
+    @property
+    def body(self) -> Any:
+        return self.data["response"].get("body")
+
+    def to_exchange(self) -> Exchange:
+        return exchange_from_record(self.data)
+
+
+def exchange_from_record(record: Mapping[str, Any]) -> Exchange:
+    request, response = record["request"], record["response"]
+    headers = {str(k).lower(): str(v) for k, v in response.get("headers", {}).items()}
+    return Exchange(
+        method=request["method"].upper(),
+        path=request["path"],
+        status=response["status"],
+        headers=headers,
+        body=response.get("body_text"),
+        parsed=response["body"] if "body" in response else NOT_PARSED,
+        credentials=request.get("credentials", "valid"),
+    )
+
+
+def check_record(record: Any, where: str) -> None:
+    """Raise FixtureError naming the first way `record` is not in the fixture format."""
+    for error in _FIXTURE_VALIDATOR.iter_errors(record):
+        location = "/".join(str(part) for part in error.instance_path) or "the top level"
+        raise FixtureError(
+            f"{where}: not a fixture: at {location}: {error.message} "
+            "(see README.md, 'Adding a fixture', for the format)"
+        )
+
+
+def load_fixture(path: Path) -> Fixture:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FixtureError(f"{path}: cannot read the fixture: {exc.strerror}") from None
+    except ValueError as exc:
+        raise FixtureError(f"{path}: not valid JSON: {exc} (fix or delete the file)") from None
+    check_record(data, str(path))
+    return Fixture(path, data)
+
+
+def fixture_paths(directory: Path = CONTRACTS_DIR) -> list[Path]:
+    """The fixture files in `directory`, in a stable order; none when it does not exist."""
+    return sorted(directory.glob("*.json"))
+
+
+def iter_fixtures(directory: Path = CONTRACTS_DIR) -> Iterator[Fixture]:
+    if not directory.is_dir():
+        raise FixtureError(f"{directory}: no such fixture folder (set --contracts-dir or create it)")
+    for path in fixture_paths(directory):
+        yield load_fixture(path)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: a crash leaves the old file whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump_fixture(data: Mapping[str, Any], path: Path) -> None:
+    check_record(data, str(path))
+    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

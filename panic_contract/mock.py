@@ -1,0 +1,307 @@
+"""The embedded mock: a starlette app that answers like a faithful staging server, with drift switches.
+
+Clean, it serves the 200 callouts recorded in `contracts/` and answers errors the way the provider
+documents them (a JSON object with a `message`). Each `Drift` switch breaks it in one known way, so
+the project's own tests can prove the suite names every kind of drift and every target fault.
+Run it by hand with `python -m panic_contract.mock --port 8000` or `panic-contract mock --port 8000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from panic_contract.contract import JSON_MEDIA_TYPE, Contract, default_contract
+from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures
+
+MOCK_TOKEN = "mock-token"  # noqa: S105 - not a secret: the token the mock accepts unless told otherwise
+HOST = "127.0.0.1"
+DOCUMENTED_ID = 992011  # the reference page's example callout
+RATE_LIMITED_REQUESTS = 2
+STARTUP_TIMEOUT_S = 10.0
+_INTEGER = re.compile(r"-?[0-9]{1,30}")  # bounded: int() of a huge digit string is slow and may raise
+
+
+class Drift(StrEnum):
+    """One way the mock can break. Values are the names `--drift` / `--mock-drift` take."""
+
+    MISSING_FIELD = "missing-field"  # calloutClassificationId dropped
+    TYPE_CHANGED = "type-changed"  # id served as a string
+    NULL_IN_NON_NULLABLE = "null-in-non-nullable"  # customerId null
+    FORMAT_VIOLATED = "format-violated"  # createdAt "20/04/2024 14:45"
+    UNKNOWN_STATUS = "unknown-status"  # status "Escalated"
+    NEW_FIELD = "new-field"  # an undocumented "responderEta": 420
+    UNDOCUMENTED_STATUS_CODE = "undocumented-status-code"  # 403 instead of 200
+    SERVER_ERROR = "server-error"  # 500 instead of 200
+    WRONG_CONTENT_TYPE = "wrong-content-type"  # the callout served as text/html
+    MALFORMED_BODY = "malformed-body"  # the callout's JSON cut short
+    AUTH_NOT_ENFORCED = "auth-not-enforced"  # 200 with no token or a wrong one
+    ID_MISMATCH = "id-mismatch"  # callout 992011's body, whatever id was asked for
+    WRAPPED = "wrapped"  # the newer docs' {"message", "callout": {..., "incidentInformation"}} shape
+    AUTH_REJECTED = "auth-rejected"  # target fault: every token refused with 401, like an expired one
+    RATE_LIMITED = "rate-limited"  # target fault: the first requests get 429 with Retry-After
+    GATEWAY_502 = "gateway-502"  # target fault: an HTML 502 page from a proxy in front of a dead server
+
+
+_INCIDENT_FIELDS = ("responseTypeId", "calloutClassificationId", "predefinedLocationId", "latitude", "longitude")
+
+
+def _wrap(body: dict[str, Any]) -> dict[str, Any]:
+    """The newer docs' shape: incident, location and dispatch details grouped under incidentInformation."""
+    incident = {name: body.pop(name) for name in _INCIDENT_FIELDS if name in body}
+    return {"message": "Callout retrieved", "callout": {**body, "incidentInformation": incident}}
+
+
+# How each body drift changes a callout. Applied in this order; `wrapped` last, so combined drifts
+# show up inside the wrapped callout as they would on a server that changed both.
+_BODY_DRIFTS: dict[Drift, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    Drift.MISSING_FIELD: lambda body: {k: v for k, v in body.items() if k != "calloutClassificationId"},
+    Drift.TYPE_CHANGED: lambda body: {**body, "id": str(body["id"])},
+    Drift.NULL_IN_NON_NULLABLE: lambda body: {**body, "customerId": None},
+    Drift.FORMAT_VIOLATED: lambda body: {**body, "createdAt": "20/04/2024 14:45"},
+    Drift.UNKNOWN_STATUS: lambda body: {**body, "status": "Escalated"},
+    Drift.NEW_FIELD: lambda body: {**body, "responderEta": 420},
+    Drift.WRAPPED: _wrap,
+}
+
+_GATEWAY_PAGE = (
+    "<html><head><title>502 Bad Gateway</title></head>"
+    "<body><h1>502 Bad Gateway</h1><hr><p>nginx</p></body></html>\n"
+)
+
+
+def parse_drift(names: Iterable[str]) -> frozenset[Drift]:
+    """The switches named in `names`; a ValueError naming the allowed ones for any other name."""
+    allowed = {str(d) for d in Drift}
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise ValueError(f"unknown mock drift {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    return frozenset(Drift(name) for name in names)
+
+
+def _callout_id(fixture: Fixture, contract: Contract) -> int:
+    path = fixture.data["request"]["path"]
+    raw = contract.match_path(path)
+    if raw is None or not _INTEGER.fullmatch(raw):
+        raise FixtureError(
+            f"{fixture.path}: a 200 fixture must request {contract.path_template} with an integer id, "
+            f"not {path} (fix request.path)"
+        )
+    return int(raw)
+
+
+def _is_served(fixture: Fixture) -> bool:
+    """A 200 with a JSON body, to a request that carried a valid token."""
+    valid = fixture.data["request"].get("credentials", "valid") == "valid"
+    return fixture.status == 200 and valid and "body" in fixture.data["response"]
+
+
+def load_callouts(contracts_dir: Path = CONTRACTS_DIR) -> dict[int, Mapping[str, Any]]:
+    """Callout id -> body, from every fixture that answered 200 to a request with a valid token."""
+    contract = default_contract()
+    callouts: dict[int, Mapping[str, Any]] = {}
+    sources: dict[int, str] = {}
+    for fixture in iter_fixtures(contracts_dir):
+        if not _is_served(fixture):
+            continue
+        callout_id = _callout_id(fixture, contract)
+        if callout_id in callouts:
+            raise FixtureError(
+                f"{fixture.path}: callout {callout_id} is also served by {sources[callout_id]} "
+                "(give each 200 fixture its own id)"
+            )
+        callouts[callout_id] = fixture.body
+        sources[callout_id] = fixture.name
+    return callouts
+
+
+def known_callout_ids(contracts_dir: Path = CONTRACTS_DIR) -> list[int]:
+    """The ids the mock answers 200 for: those of the 200 fixtures."""
+    return sorted(load_callouts(contracts_dir))
+
+
+def _message(status: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
+    """An error the way the provider documents them: a JSON object with a `message`."""
+    return Response(json.dumps({"message": text}), status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
+
+
+class _MockServer:
+    """The mock's one ASGI endpoint: it routes by the contract's own path, for every method."""
+
+    def __init__(self, drift: frozenset[Drift], token: str, callouts: Mapping[int, Mapping[str, Any]]) -> None:
+        self.drift = drift
+        self.authorization = f"Bearer {token}"
+        self.callouts = callouts
+        self.contract = default_contract()
+        self.requests_seen = 0
+        self.lock = threading.Lock()  # one app may be driven by several clients, each on its own thread
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = self.respond(Request(scope, receive))
+        await response(scope, receive, send)
+
+    def respond(self, request: Request) -> Response:
+        if (fault := self._fault()) is not None:
+            return fault
+        raw_id = self.contract.match_path(request.url.path)
+        if raw_id is None:
+            return _message(404, f"No route for {request.method} {request.url.path}")
+        if request.method != self.contract.method:
+            allowed = self.contract.method
+            return _message(405, f"Method {request.method} not allowed: this path answers {allowed} only",
+                            {"Allow": allowed})
+        if not self._authorized(request):
+            return _message(401, "Unauthorized: send Authorization: Bearer <token> with a valid token")
+        callout_id = int(raw_id) if _INTEGER.fullmatch(raw_id) else None
+        if callout_id is None or callout_id not in self.callouts:
+            return _message(404, "Callout not found: it doesn't exist or isn't visible to your customer source")
+        return self._callout(callout_id)
+
+    def _fault(self) -> Response | None:
+        """Target faults answer every request before routing, the way a proxy or gateway in front would."""
+        with self.lock:
+            self.requests_seen += 1
+            seen = self.requests_seen
+        if Drift.GATEWAY_502 in self.drift:
+            return Response(_GATEWAY_PAGE, status_code=502, media_type="text/html")
+        if Drift.RATE_LIMITED in self.drift and seen <= RATE_LIMITED_REQUESTS:
+            return _message(429, "Too many requests: retry after 1 second", {"Retry-After": "1"})
+        return None
+
+    def _authorized(self, request: Request) -> bool:
+        if Drift.AUTH_REJECTED in self.drift:  # wins over auth-not-enforced: an expired token stays refused
+            return False
+        if Drift.AUTH_NOT_ENFORCED in self.drift:
+            return True
+        return request.headers.get("authorization") == self.authorization
+
+    def _callout(self, callout_id: int) -> Response:
+        if Drift.SERVER_ERROR in self.drift:
+            return _message(500, "Internal server error")
+        if Drift.UNDOCUMENTED_STATUS_CODE in self.drift:
+            return _message(403, "Forbidden: this callout belongs to another customer source")
+        if Drift.ID_MISMATCH in self.drift:  # the documented example, or any callout in other fixture folders
+            callout_id = DOCUMENTED_ID if DOCUMENTED_ID in self.callouts else min(self.callouts)
+        body: dict[str, Any] = copy.deepcopy(dict(self.callouts[callout_id]))
+        for drift, change in _BODY_DRIFTS.items():
+            if drift in self.drift:
+                body = change(body)
+        text = json.dumps(body)
+        if Drift.MALFORMED_BODY in self.drift:
+            text = text[: len(text) // 2]  # any proper prefix of a JSON object is not JSON
+        media = "text/html" if Drift.WRONG_CONTENT_TYPE in self.drift else JSON_MEDIA_TYPE
+        return Response(text, status_code=200, media_type=media)
+
+
+def create_app(
+    *, drift: Iterable[str] = (), token: str = MOCK_TOKEN, contracts_dir: Path = CONTRACTS_DIR
+) -> Starlette:
+    """The mock as an ASGI app. Raises ValueError for an unknown drift, FixtureError for a bad fixture."""
+    server = _MockServer(parse_drift(drift), token, load_callouts(contracts_dir))
+    # An ASGI app (not a function) as the endpoint takes every method: the mock answers 405 itself, in JSON.
+    return Starlette(routes=[Route("/{path:path}", server)])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+@contextmanager
+def serve(app: Any, *, host: str = HOST, port: int = 0) -> Iterator[str]:
+    """Serve `app` with uvicorn in a background thread on a real port; yields the base URL.
+
+    The socket is bound and listening before the thread starts, so port 0 picks a free port
+    and the URL is known at once; the server has started when this yields.
+    """
+    sock = _bind(host, port)
+    base_url = _base_url(sock)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"mock {base_url}", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the mock did not start on {base_url}")
+            time.sleep(0.01)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join()
+        sock.close()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0 = any free port; default 8000)")
+    parser.add_argument(
+        "--drift",
+        action="append",
+        default=[],
+        choices=[str(d) for d in Drift],
+        metavar="KIND",
+        help=f"switch a drift or fault on (repeatable): {', '.join(Drift)}",
+    )
+    parser.add_argument(
+        "--contracts-dir", type=Path, default=CONTRACTS_DIR, help="folder of fixtures to serve (default: contracts/)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the mock in the foreground until interrupted."""
+    try:
+        app = create_app(drift=args.drift, contracts_dir=args.contracts_dir)
+        sock = _bind(HOST, args.port)
+    except FixtureError as exc:
+        print(f"panic-contract mock: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"panic-contract mock: cannot listen on {HOST}:{args.port}: {exc.strerror} (pick another --port)",
+              file=sys.stderr)
+        return 2
+    drift = f", drift: {', '.join(args.drift)}" if args.drift else ""
+    print(f"panic-contract mock: serving {_base_url(sock)} (token: {MOCK_TOKEN}{drift}); Ctrl-C stops it", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off")).run(sockets=[sock])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m panic_contract.mock", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

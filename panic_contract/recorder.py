@@ -1,0 +1,669 @@
+"""`panic-contract record`: record fixtures from a live target, scrubbed, and say how the shape moved.
+
+For each id in `--ids` it fetches the callout, then one id that does not exist (a 404) and one
+request without a token (a 401), and writes one fixture per exchange. Everything is fetched
+and scrubbed in memory first, so an outage or a rejected token half-way writes nothing; each
+file is then written atomically. Re-recording over earlier fixtures prints a shape diff:
+fields added or removed, type or nullness changes, status values never seen before. Ordinary
+value changes are listed apart and are never drift. `--check` only compares.
+
+Exit codes are the suite's (`verdict.EXIT_CODES`): 0 ok, 1 shape drift (`--check` only),
+4 usage (nothing was sent, or nothing written), 10 outage, 11 token rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from panic_contract.client import (
+    STAGING_URL,
+    AuthRejected,
+    CredentialError,
+    OutageError,
+    PanicClient,
+    TokenExchangeError,
+    host_of,
+    resolve_token,
+)
+from panic_contract.contract import Contract, default_contract
+from panic_contract.findings import (
+    Credentials,
+    Exchange,
+    Inspection,
+    Kind,
+    Ledger,
+    Signal,
+    describe_value,
+    inspect,
+)
+from panic_contract.fixture_files import FixtureError, dump_fixture, exchange_from_record, load_fixture
+from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
+
+# Precedence, everywhere in this command: command line, then environment variable, then default.
+BASE_URL_VARIABLE = "PANIC_API_BASE_URL"
+IDS_VARIABLE = "PANIC_API_CALLOUT_IDS"
+# Keep this key secret to make pseudonyms that no one can reverse by hashing every candidate id;
+# without it a built-in key still keeps raw ids out of the files, and pseudonyms stay stable.
+SCRUB_KEY_VARIABLE = "PANIC_CONTRACT_SCRUB_KEY"
+DEFAULT_SCRUB_KEY = b"panic-contract: fixture pseudonyms"
+DEFAULT_OUT = Path("contracts")
+MISSING_ID = 999_999_999
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Only what the contract judges is kept: cookies, request ids and dates are noise or worse.
+KEPT_RESPONSE_HEADERS = ("content-type",)
+PSEUDONYM_FIELDS = frozenset({"customerId"})
+COARSENED_FIELDS = frozenset({"latitude", "longitude"})
+COORDINATE_DECIMALS = 2  # about a kilometre: enough for the shape, too coarse for an address
+PROG = "panic-contract record"
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called; the message is one line saying how to fix it."""
+
+
+class RecordingError(Exception):
+    """Ends the recording with a verdict other than ok (outage, auth); nothing is written."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+@dataclass(frozen=True)
+class Options:
+    ids: tuple[int, ...]
+    base_url: str
+    out: Path
+    update: bool = False
+    check: bool = False
+    scrub: bool = True
+    rate_limit: float | None = 2.0
+    timeout: float = 10.0
+    retries: int = 3
+
+    @property
+    def host(self) -> str:
+        return host_of(self.base_url)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One exchange to record and the file it goes to."""
+
+    callout_id: int
+    credentials: Credentials
+    path: Path
+    expected_status: int | None  # the 404 and 401 probes say what they expect
+    label: str
+
+
+@dataclass
+class Recorded:
+    planned: Planned
+    record: dict[str, Any]
+    inspection: Inspection
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ids", help=f"comma-separated callout ids to record, e.g. 992011,992012 (or {IDS_VARIABLE})")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--base-url", help=f"root URL of the target (or {BASE_URL_VARIABLE}; default: staging)")
+    where.add_argument("--target", choices=["staging"], help=f"record from provider staging ({STAGING_URL})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the fixtures (default: contracts/)")
+    parser.add_argument("--update", action="store_true", help="replace fixtures that already exist")
+    parser.add_argument("--check", action="store_true", help="only compare with the fixtures there; write nothing")
+    parser.add_argument("--no-scrub", action="store_true", help="keep customerId and coordinates as recorded")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=2.0,
+        help="requests per second to a live target (default 2; 0 = no limit; loopback is never limited)",
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one response (default 10)")
+    parser.add_argument("--retries", type=int, default=3, help="retries of a timeout, 429 or 502/503/504 (default 3)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        options = options_from(args, os.environ)
+        return record(options, os.environ)
+    except UsageError as exc:
+        return fail(Decision(Verdict.USAGE, str(exc)))
+    except RecordingError as stop:
+        return fail(stop.decision)
+
+
+def fail(decision: Decision) -> int:
+    print(f"{PROG}: {decision.verdict} (exit {decision.exit_code}): {decision.reason}", file=sys.stderr)
+    return decision.exit_code
+
+
+def options_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
+    if args.base_url:
+        base_url, origin = args.base_url, "--base-url"
+    elif args.target == "staging":
+        base_url, origin = STAGING_URL, "--target staging"
+    else:
+        base_url, origin = environ.get(BASE_URL_VARIABLE) or STAGING_URL, BASE_URL_VARIABLE
+    ids_text, ids_origin = (args.ids, "--ids") if args.ids is not None else (environ.get(IDS_VARIABLE), IDS_VARIABLE)
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a file, not a folder: give the fixtures folder, e.g. --out contracts")
+    host = (urlsplit(base_url).hostname or "").lower()
+    return Options(
+        ids=parse_ids(ids_text, ids_origin),
+        base_url=checked_base_url(base_url, origin),
+        out=args.out,
+        update=args.update,
+        check=args.check,
+        scrub=not args.no_scrub,
+        rate_limit=None if host in LOOPBACK_HOSTS or args.rate_limit <= 0 else args.rate_limit,
+        timeout=args.timeout,
+        retries=args.retries,
+    )
+
+
+def parse_ids(text: str | None, origin: str) -> tuple[int, ...]:
+    if not text or not text.strip():
+        raise UsageError(f"no callout ids: pass --ids 992011,992012 (or set {IDS_VARIABLE})")
+    parts = [part.strip() for part in text.split(",")]
+    bad = [part for part in parts if not part.isdigit()]
+    if bad:
+        raise UsageError(
+            f"{origin} {text!r}: {bad[0]!r} is not a callout id; "
+            "give comma-separated integers, e.g. --ids 992011,992012"
+        )
+    return tuple(dict.fromkeys(int(part) for part in parts))
+
+
+def checked_base_url(url: str, origin: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise UsageError(f"{origin} {url!r} is not an http(s) URL: give scheme://host[:port], e.g. {STAGING_URL}")
+    return url.rstrip("/")
+
+
+# --- the recording ----------------------------------------------------------------------------
+
+
+def record(options: Options, environ: Mapping[str, str], out: TextIO | None = None) -> int:
+    """Plan, fetch and scrub everything in memory, print the shape diff, then write (or, with --check, not)."""
+    stream = out or sys.stdout
+    contract = default_contract()
+    plan = plan_for(options)
+    refuse_to_clobber(plan, options)
+    earlier = {planned.path: load_earlier(planned.path) for planned in plan}
+    seen_statuses = statuses_in(options.out)
+    token = token_for(options, environ)
+    scrub_key = scrub_key_from(environ) if options.scrub else None
+    recorded = fetch_all(plan, options, token, scrub_key=scrub_key, contract=contract, stream=stream)
+    diffs = [shape_diff(item, earlier[item.planned.path], seen_statuses, contract) for item in recorded]
+    drifted = print_diffs(diffs, options, stream)
+    if options.check:
+        return report_check(drifted, len(diffs), options, stream)
+    for item in recorded:
+        dump_fixture(item.record, item.planned.path)
+    scrubbed = "scrubbed" if options.scrub else "NOT scrubbed (--no-scrub)"
+    print(
+        f"recorded {len(recorded)} fixture(s) into {options.out}/ from {options.host}, {scrubbed}; "
+        f"{drifted} with shape drift",
+        file=stream,
+    )
+    return EXIT_CODES[Verdict.OK]
+
+
+def plan_for(options: Options) -> list[Planned]:
+    out, ids = options.out, options.ids
+    missing = MISSING_ID
+    while missing in ids:
+        missing -= 1
+    plan = [Planned(i, "valid", out / f"recorded-callout-{i}.json", None, str(i)) for i in ids]
+    plan.append(Planned(missing, "valid", out / "recorded-404.json", 404, f"{missing} (no such id)"))
+    plan.append(Planned(ids[0], "missing", out / "recorded-401.json", 401, f"{ids[0]} (no token)"))
+    return plan
+
+
+def refuse_to_clobber(plan: Sequence[Planned], options: Options) -> None:
+    """Checked before anything is sent: a refused run costs the target nothing."""
+    existing = [planned.path for planned in plan if planned.path.exists()]
+    if options.check and not existing:
+        raise UsageError(f"--check found no earlier recording in {options.out}/ to compare with: record first")
+    if existing and not (options.update or options.check):
+        raise UsageError(
+            f"{existing[0]} already exists ({len(existing)} of {len(plan)} fixtures do): "
+            "pass --update to replace them, or --check to compare without writing"
+        )
+
+
+def load_earlier(path: Path) -> Mapping[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return load_fixture(path).data
+    except FixtureError:
+        return None  # an unreadable file has no shape to compare with; --update replaces it
+
+
+def statuses_in(directory: Path) -> frozenset[str]:
+    """Every `status` string in the fixtures there, case-folded: what counts as "seen before"."""
+    seen: set[str] = set()
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
+        data = load_earlier(path)
+        body = data["response"].get("body") if data else None
+        if isinstance(body, dict) and isinstance(body.get("status"), str):
+            seen.add(body["status"].casefold())
+    return frozenset(seen)
+
+
+def token_for(options: Options, environ: Mapping[str, str]) -> str:
+    try:
+        return resolve_token(options.base_url, environ)
+    except AuthRejected as exc:
+        raise RecordingError(Decision(Verdict.AUTH, str(exc))) from None
+    except (TokenExchangeError, OutageError) as exc:
+        raise RecordingError(Decision(Verdict.OUTAGE, str(exc))) from None
+    except CredentialError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def fetch_all(
+    plan: Sequence[Planned],
+    options: Options,
+    token: str,
+    *,
+    scrub_key: bytes | None,
+    contract: Contract,
+    stream: TextIO,
+) -> list[Recorded]:
+    """Fetch, scrub and inspect each planned exchange; stop at the first outage or rejected token."""
+    ledger = Ledger()
+    recorded: list[Recorded] = []
+    with PanicClient(
+        options.base_url,
+        token,
+        timeout=options.timeout,
+        rate_limit=options.rate_limit,
+        max_retries=options.retries,
+    ) as client:
+        for number, planned in enumerate(plan, start=1):
+            try:
+                exchange = client.get_callout(planned.callout_id, credentials=planned.credentials)
+            except OutageError as exc:
+                raise RecordingError(Decision(Verdict.OUTAGE, f"{exc}; nothing was written")) from None
+            item = make_recorded(planned, exchange, options, scrub_key, contract)
+            ledger.add(item.inspection, sample=exchange.request)
+            if item.inspection.signal is Signal.RATE_LIMITED:
+                ledger.outage = f"{options.host} kept answering 429 Too Many Requests after {options.retries} retries"
+            print(f"[{number}/{len(plan)}] {planned.label} {exchange.status} {progress_note(item)}", file=stream)
+            stop_unless_ok(ledger, options)
+            recorded.append(item)
+    return recorded
+
+
+def stop_unless_ok(ledger: Ledger, options: Options) -> None:
+    decision = decide(ledger, host=options.host)
+    if decision.verdict in {Verdict.OUTAGE, Verdict.AUTH}:
+        raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written"))
+
+
+def progress_note(item: Recorded) -> str:
+    inspection, expected = item.inspection, item.planned.expected_status
+    note = str(inspection.signal) if inspection.signal else ", ".join(f.kind for f in inspection.findings) or "ok"
+    status = item.record["response"]["status"]
+    return note if expected in {None, status} else f"{note} (expected {expected})"
+
+
+def make_recorded(
+    planned: Planned, exchange: Exchange, options: Options, scrub_key: bytes | None, contract: Contract
+) -> Recorded:
+    """The fixture for one exchange, scrubbed in memory, and what the contract says about it."""
+    response: dict[str, Any] = {
+        "status": exchange.status,
+        "headers": {name: exchange.headers[name] for name in KEPT_RESPONSE_HEADERS if name in exchange.headers},
+    }
+    response.update(body_entry(exchange.body, scrub_key))
+    data = {
+        "description": describe(planned, options),
+        "operation": contract.operation_id,
+        "provenance": {
+            "source": "recorded",
+            "target": options.host,
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "tool_version": tool_version(),
+            "scrubbed": scrub_key is not None,
+        },
+        "request": {"method": exchange.method, "path": exchange.path, "credentials": exchange.credentials},
+        "response": response,
+    }
+    return Recorded(planned, data, inspect(exchange_from_record(data), contract))
+
+
+def describe(planned: Planned, options: Options) -> str:
+    if planned.expected_status == 404:
+        return f"a callout id that does not exist ({planned.callout_id}), as {options.host} answered it"
+    if planned.expected_status == 401:
+        return f"callout {planned.callout_id} asked for without a token, as {options.host} answered it"
+    return f"callout {planned.callout_id} as {options.host} returned it"
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version("panic-contract")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+# --- scrubbing ----------------------------------------------------------------------------------
+
+
+def scrub_key_from(environ: Mapping[str, str]) -> bytes:
+    return environ.get(SCRUB_KEY_VARIABLE, "").encode() or DEFAULT_SCRUB_KEY
+
+
+def body_entry(raw: bytes | str | None, scrub_key: bytes | None) -> dict[str, Any]:
+    """`{"body": parsed}` for JSON, else `{"body_text": text}`; scrubbed unless the key is None."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw or ""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {"body_text": scrub_text(text) if scrub_key is not None else text}
+    return {"body": scrub(body, scrub_key) if scrub_key is not None else body}
+
+
+def scrub(value: Any, key: bytes) -> Any:
+    """Pseudonymise customerId and coarsen coordinates at any depth (the wrapped shape nests them)."""
+    if isinstance(value, dict):
+        return {name: _scrub_field(name, item, key) for name, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, key) for item in value]
+    return value
+
+
+def _scrub_field(name: str, value: Any, key: bytes) -> Any:
+    if name in PSEUDONYM_FIELDS:
+        return pseudonym(value, key)
+    if name in COARSENED_FIELDS:
+        return coarsen(value)
+    return scrub(value, key)
+
+
+def pseudonym(value: Any, key: bytes) -> Any:
+    """A stable stand-in of the same JSON type: same input, same output; null and booleans stay."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return [pseudonym(item, key) for item in value]
+    if isinstance(value, dict):
+        return {name: pseudonym(item, key) for name, item in value.items()}
+    if isinstance(value, float):
+        return float(_keyed_number(str(int(value)) if value.is_integer() else repr(value), key))
+    number = _keyed_number(str(value).strip(), key)
+    return number if isinstance(value, int) else str(number)
+
+
+def _keyed_number(text: str, key: bytes) -> int:
+    """Nine digits from a keyed hash: an integer like the ids it replaces, and still a JSON integer."""
+    digest = hmac.new(key, text.encode(), hashlib.sha256).digest()
+    return 100_000_000 + int.from_bytes(digest[:8], "big") % 900_000_000
+
+
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def coarsen(value: Any) -> Any:
+    """Round coordinates; numbers stay numbers (a float stays a float), strings stay strings."""
+    if value is None or isinstance(value, bool | int):
+        return value  # whole degrees are already coarse
+    if isinstance(value, float):
+        return round(value, COORDINATE_DECIMALS)
+    if isinstance(value, str):
+        return _DECIMAL.sub(lambda m: f"{round(float(m.group()), COORDINATE_DECIMALS):.{COORDINATE_DECIMALS}f}", value)
+    if isinstance(value, list):
+        return [coarsen(item) for item in value]
+    if isinstance(value, dict):
+        return {name: coarsen(item) for name, item in value.items()}
+    return value
+
+
+def scrub_text(text: str) -> str:
+    """A body that is not JSON cannot be scrubbed field by field: withhold it if it names a personal field.
+
+    The placeholder is still not JSON, so the fixture keeps its malformed-body finding.
+    """
+    folded = text.casefold()
+    if not any(name.casefold() in folded for name in PSEUDONYM_FIELDS | COARSENED_FIELDS):
+        return text
+    return (
+        f"<withheld by scrubbing: a non-JSON body of {len(text)} characters naming personal fields; "
+        "record with --no-scrub to keep it>"
+    )
+
+
+# --- the shape diff -----------------------------------------------------------------------------
+
+_JSON_TYPES: Mapping[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
+def json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def shape_of(body: Any) -> dict[str, str]:
+    """JSON path -> JSON type, for the body and every field at any depth (array items as `[*]`)."""
+    shape: dict[str, str] = {}
+    for path, value in _walk(body, "$"):
+        kind = json_type(value)
+        known = shape.setdefault(path, kind)
+        if kind not in known.split("|"):  # array items of mixed types
+            shape[path] = "|".join(sorted({*known.split("|"), kind}))
+    return shape
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _walk(item, f"{path}.{name}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item, f"{path}[*]")
+
+
+def values_of(body: Any) -> dict[str, Any]:
+    """JSON path -> scalar value (array items left out: their paths are not unique)."""
+    return {path: value for path, value in _walk(body, "$") if "[*]" not in path and not isinstance(value, dict | list)}
+
+
+@dataclass
+class ShapeDiff:
+    """How one exchange's shape moved against its earlier fixture; `changes` are drift, values are not."""
+
+    name: str
+    compared: bool
+    changes: list[str] = field(default_factory=list)
+    value_changes: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    paths: set[str] = field(default_factory=set)  # JSON paths a change line is about
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.changes)
+
+    def add(self, category: str, line: str, path: str | None = None) -> None:
+        self.changes.append(line)
+        self.counts[category] += 1
+        if path is not None:
+            self.paths.add(path)
+
+
+def shape_diff(
+    item: Recorded, earlier: Mapping[str, Any] | None, seen_statuses: frozenset[str], contract: Contract
+) -> ShapeDiff:
+    diff = ShapeDiff(item.planned.path.name, compared=earlier is not None)
+    comparable = earlier is not None and _compare_with_earlier(diff, item, earlier, contract)
+    _new_status_values(diff, item, seen_statuses)
+    if earlier is not None and comparable:  # last: what no line above explains is a mere value change
+        _value_changes(diff, earlier["response"].get("body"), item.record["response"].get("body"))
+    return diff
+
+
+def _compare_with_earlier(diff: ShapeDiff, item: Recorded, earlier: Mapping[str, Any], contract: Contract) -> bool:
+    """Add the shape changes; False when the two answers differ too much to compare bodies."""
+    old_response, new_response = earlier["response"], item.record["response"]
+    if old_response["status"] != new_response["status"]:
+        diff.add("status code", f"status code {old_response['status']} -> {new_response['status']}")
+        return False
+    tags = {f.field: f.kind for f in item.inspection.findings if f.field is not None}
+    allowed = _contract_types(contract, new_response["status"])
+    _compare_shapes(diff, shape_of(old_response.get("body")), shape_of(new_response.get("body")), allowed, tags)
+    _new_findings(diff, earlier, item.inspection, contract)
+    return True
+
+
+def _value_changes(diff: ShapeDiff, old_body: Any, new_body: Any) -> None:
+    old_values, new_values = values_of(old_body), values_of(new_body)
+    for path in sorted(old_values.keys() & new_values.keys() - diff.paths):
+        before, after = old_values[path], new_values[path]
+        if before != after:
+            diff.value_changes.append(f"{path}: {describe_value(before)} -> {describe_value(after)}")
+
+
+def _compare_shapes(
+    diff: ShapeDiff,
+    old_shape: Mapping[str, str],
+    new_shape: Mapping[str, str],
+    allowed: Mapping[str, frozenset[str]],
+    tags: Mapping[str, Kind],
+) -> None:
+    for path in _outermost(new_shape.keys() - old_shape.keys()):
+        diff.add("added", f"+ {path}: {new_shape[path]}, added{_tag(tags, path)}", path)
+    for path in _outermost(old_shape.keys() - new_shape.keys()):
+        diff.add("removed", f"- {path}: {old_shape[path]}, removed{_tag(tags, path)}", path)
+    for path in sorted(old_shape.keys() & new_shape.keys()):
+        before, after = old_shape[path], new_shape[path]
+        if before != after and not _contract_allows(allowed.get(path), before, after):
+            category = "nullness" if "null" in {before, after} else "type"
+            diff.add(category, f"~ {path}: {before} -> {after}{_tag(tags, path)}", path)
+
+
+def _outermost(paths: set[str]) -> list[str]:
+    """Drop paths inside another listed path: an added object is one change, not one per field."""
+    return sorted(p for p in paths if not any(p != q and p.startswith((q + ".", q + "[")) for q in paths))
+
+
+def _tag(tags: Mapping[str, Kind], path: str) -> str:
+    return f" [{tags[path]}]" if path in tags else ""
+
+
+def _contract_types(contract: Contract, status: int) -> dict[str, frozenset[str]]:
+    """`$.field` -> the JSON types the contract allows there (top-level fields of a documented body)."""
+    response = contract.responses.get(status)
+    if response is None:
+        return {}
+    allowed: dict[str, frozenset[str]] = {}
+    for name, schema in response.schema.get("properties", {}).items():
+        types = schema.get("type", [])
+        allowed[f"$.{name}"] = frozenset([types] if isinstance(types, str) else types)
+    return allowed
+
+
+def _contract_allows(allowed: frozenset[str] | None, before: str, after: str) -> bool:
+    """A move between two types the contract allows (null <-> number for a nullable latitude) is a value change."""
+    if not allowed:
+        return False
+    widened = allowed | ({"integer"} if "number" in allowed else set())
+    return {before, after} <= widened
+
+
+def _new_findings(diff: ShapeDiff, earlier: Mapping[str, Any], inspection: Inspection, contract: Contract) -> None:
+    """Contract findings the earlier fixture did not have, unless a line above already shows them."""
+    before = {(f.kind, f.field) for f in inspect(exchange_from_record(earlier), contract).findings}
+    for finding in inspection.findings:
+        if finding.kind is Kind.UNKNOWN_STATUS or (finding.kind, finding.field) in before:
+            continue  # unknown status values are judged against every status seen, not one fixture
+        if finding.field not in diff.paths:
+            diff.add("contract", f"! {finding.message()}", finding.field)
+
+
+def _new_status_values(diff: ShapeDiff, item: Recorded, seen: frozenset[str]) -> None:
+    body = item.record["response"].get("body")
+    status = body.get("status") if isinstance(body, dict) else None
+    for finding in item.inspection.findings:
+        if finding.kind is Kind.UNKNOWN_STATUS and isinstance(status, str) and status.casefold() not in seen:
+            line = f"! $.status: {describe_value(status)}, a status value never seen before [{finding.kind}]"
+            diff.add("new status", line, "$.status")
+
+
+_TOTAL_WORDS = (
+    ("added", "field(s) added"),
+    ("removed", "removed"),
+    ("type", "type change(s)"),
+    ("nullness", "nullness change(s)"),
+    ("new status", "new status value(s)"),
+    ("status code", "status code change(s)"),
+    ("contract", "other contract finding(s)"),
+)
+
+
+def print_diffs(diffs: Sequence[ShapeDiff], options: Options, stream: TextIO) -> int:
+    """Per exchange, then in total; returns how many drifted."""
+    if not any(d.compared or d.drift for d in diffs):
+        return 0
+    print(f"shape diff against the fixtures in {options.out}/:", file=stream)
+    for diff in diffs:
+        for line in _diff_lines(diff):
+            print(line, file=stream)
+    totals: Counter[str] = sum((d.counts for d in diffs), Counter())
+    drifted = sum(d.drift for d in diffs)
+    parts = [f"{totals[key]} {words}" for key, words in _TOTAL_WORDS if totals[key]] or ["no shape drift"]
+    values = sum(len(d.value_changes) for d in diffs)
+    compared = sum(d.compared for d in diffs)
+    print(
+        f"  total: {drifted} of {compared} compared exchange(s) changed shape: {', '.join(parts)}; "
+        f"{values} value change(s) (not drift)",
+        file=stream,
+    )
+    return drifted
+
+
+def _diff_lines(diff: ShapeDiff) -> Iterator[str]:
+    if diff.compared:
+        yield f"  {diff.name}: {'shape changed' if diff.drift else 'same shape'}"
+    else:
+        yield f"  {diff.name}: new, no earlier recording to compare with"
+    for line in diff.changes:
+        yield f"    {line}"
+    if diff.value_changes:
+        yield f"    = value changes (not drift): {', '.join(diff.value_changes)}"
+
+
+def report_check(drifted: int, total: int, options: Options, stream: TextIO) -> int:
+    if drifted:
+        decision = Decision(Verdict.DRIFT, f"shape drift in {drifted} of {total} exchange(s); nothing written")
+    else:
+        decision = Decision(Verdict.OK, f"no shape drift against {options.out}/; nothing written")
+    print(f"verdict: {decision.verdict} (exit {decision.exit_code}): {decision.reason}", file=stream)
+    return decision.exit_code

@@ -1,0 +1,114 @@
+"""Render a ledger and its verdict: JSON for machines, Markdown for a pull request, text for a terminal.
+
+Reports carry requests as method and path only, and reproducers with the token masked: no
+credential reaches any of them.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from panic_contract.findings import Ledger, LedgerEntry
+from panic_contract.fixture_files import write_atomically
+from panic_contract.verdict import Decision
+
+MASKED_TOKEN = "***"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    target: str
+    base_url: str
+    spec: str
+    started_at: datetime
+    duration_s: float
+
+
+def reproducer(base_url: str, request: str) -> str:
+    """A curl line for a finding's first request, token masked."""
+    method, _, path = request.partition(" ")
+    url = base_url.rstrip("/") + path
+    flag = "" if method == "GET" else f"-X {method} "
+    return f"curl {flag}-H 'Authorization: Bearer {MASKED_TOKEN}' {shlex.quote(url)}"
+
+
+def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
+    findings = []
+    for entry in ledger.sorted_entries():
+        item = entry.as_dict()
+        item["reproducer"] = reproducer(run.base_url, entry.first.request)
+        findings.append(item)
+    return {
+        "verdict": str(decision.verdict),
+        "exit_code": decision.exit_code,
+        "reason": decision.reason,
+        "target": run.target,
+        "base_url": run.base_url,
+        "spec": run.spec,
+        "started_at": run.started_at.isoformat(timespec="seconds"),
+        "duration_s": round(run.duration_s, 3),
+        "requests": ledger.requests,
+        "validated_bodies": ledger.validated_bodies,
+        "signals": dict(ledger.signals),
+        "findings": findings,
+    }
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
+    lines = [
+        f"## API drift: **{decision.verdict}** (exit {decision.exit_code})",
+        "",
+        _md_cell(decision.reason),
+        "",
+        f"Target `{run.target}` at `{run.base_url}`, spec `{run.spec}`, "
+        f"{ledger.requests} requests in {run.duration_s:.1f}s.",
+    ]
+    entries = ledger.sorted_entries()
+    if entries:
+        lines += [
+            "",
+            "| kind | severity | field | expected | actual | count | first request |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for entry in entries:
+            f = entry.first
+            actual = ", ".join(entry.actuals)
+            cells = [str(f.kind), f.severity, f.field or "-", f.expected, actual, str(entry.count), f"`{f.request}`"]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+        lines += ["", "Reproduce the first finding:", "", "```", reproducer(run.base_url, entries[0].first.request), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[str]:
+    """The "API drift" section: findings grouped by kind and field, then the verdict last."""
+    lines: list[str] = []
+    for entry in ledger.sorted_entries():
+        lines.append(_entry_line(entry))
+        lines.append(f"    reproduce: {reproducer(base_url, entry.first.request)}")
+    if not lines:
+        lines.append("no findings")
+    lines.append(f"verdict: {decision.verdict} (exit {decision.exit_code}): {decision.reason}")
+    return lines
+
+
+def _entry_line(entry: LedgerEntry) -> str:
+    f = entry.first
+    return f"{f.severity:<8} {f.kind} {f.field or '-'}: {f.message()} (x{entry.count})"
+
+
+def write_reports(
+    ledger: Ledger, decision: Decision, run: RunInfo, json_path: Path | None, markdown_path: Path | None
+) -> None:
+    if json_path is not None:
+        write_atomically(json_path, json.dumps(as_json(ledger, decision, run), indent=2) + "\n")
+    if markdown_path is not None:
+        write_atomically(markdown_path, as_markdown(ledger, decision, run))

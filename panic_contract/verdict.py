@@ -1,0 +1,81 @@
+"""One verdict per run, and the exit code CI branches on.
+
+The codes are stable and documented in README.md ("Exit codes"); never renumber them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from panic_contract.findings import Ledger, Signal
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    DRIFT = "drift"
+    OUTAGE = "outage"
+    AUTH = "auth"
+    INCONCLUSIVE = "inconclusive"
+    FAILED = "failed"
+    USAGE = "usage"
+
+
+EXIT_CODES: dict[Verdict, int] = {
+    Verdict.OK: 0,
+    Verdict.DRIFT: 1,  # pytest's "tests failed"
+    Verdict.FAILED: 1,  # tests failed for a reason that is not a contract finding
+    Verdict.USAGE: 4,  # pytest's usage error: nothing was sent
+    Verdict.OUTAGE: 10,
+    Verdict.AUTH: 11,
+    Verdict.INCONCLUSIVE: 12,
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+
+def decide(
+    ledger: Ledger,
+    *,
+    strict_drift: bool = False,
+    require_validated_body: bool = False,
+    tests_failed: bool = False,
+    host: str = "the target",
+) -> Decision:
+    """Outage and auth come first: findings made while the target was down or refusing us are not drift."""
+    if ledger.outage:
+        return Decision(Verdict.OUTAGE, ledger.outage)
+    gateway = ledger.signals.get(Signal.GATEWAY_ERROR, 0)
+    if gateway:
+        return Decision(Verdict.OUTAGE, f"{host} kept answering 502/503/504 ({gateway} responses after retries)")
+    rejected = ledger.signals.get(Signal.AUTH_REJECTED, 0)
+    if rejected:
+        return Decision(
+            Verdict.AUTH,
+            f"{host} rejected our token on {rejected} requests that should succeed: refresh PANIC_API_TOKEN",
+        )
+    entries = ledger.sorted_entries()
+    breaking = [e for e in entries if e.first.severity == "breaking"]
+    additive = [e for e in entries if e.first.severity == "additive"]
+    if breaking or (strict_drift and additive):
+        counted = breaking + (additive if strict_drift else [])
+        kinds = sorted({str(e.first.kind) for e in counted})
+        return Decision(Verdict.DRIFT, f"{len(counted)} finding(s) of kind {', '.join(kinds)}")
+    if require_validated_body and ledger.validated_bodies == 0:
+        return Decision(
+            Verdict.INCONCLUSIVE,
+            f"no 200 body from {host} was validated: pass ids that exist there with --callout-ids "
+            "(or PANIC_API_CALLOUT_IDS)",
+        )
+    if tests_failed:
+        return Decision(Verdict.FAILED, "tests failed without a contract finding; see the failures above")
+    note = f", {len(additive)} additive finding(s) (pass with --strict-drift to fail on them)" if additive else ""
+    return Decision(Verdict.OK, f"{ledger.validated_bodies} callout bodies held to the contract{note}")

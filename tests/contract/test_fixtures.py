@@ -1,0 +1,65 @@
+"""Each fixture in contracts/ honours the contract, and together they cover what the contract allows.
+
+A fixture that names no operation or status in the spec fails here, so fixtures cannot rot.
+A malformed file fails its own test with the one-line reason, instead of breaking collection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from panic_contract.contract import default_contract
+from panic_contract.findings import inspect
+from panic_contract.fixture_files import Fixture, FixtureError, fixture_paths, iter_fixtures, load_fixture
+
+CONTRACT = default_contract()
+NULLABLE = sorted(
+    name for name, prop in CONTRACT.responses[200].schema["properties"].items() if "null" in prop.get("type", ())
+)
+
+
+def loaded(path: Path | None = None) -> list[Fixture]:
+    """One fixture file, or all of them; a bad file fails the test with its one-line reason."""
+    try:
+        return [load_fixture(path)] if path else list(iter_fixtures())
+    except FixtureError as exc:
+        reason = str(exc)
+    pytest.fail(reason, pytrace=False)  # outside `except`, so no chained traceback is shown
+
+
+def callouts() -> list[Fixture]:
+    return [fixture for fixture in loaded() if fixture.status == 200]
+
+
+@pytest.mark.parametrize("path", fixture_paths(), ids=lambda path: path.name)
+def test_fixture_names_an_operation_and_status_of_the_spec(path: Path) -> None:
+    (fixture,) = loaded(path)
+    assert CONTRACT.operation_id == fixture.operation, f"{path.name}: no operation {fixture.operation!r} in the spec"
+    assert fixture.status in CONTRACT.documented_statuses, f"{path.name}: status {fixture.status} is not in the spec"
+
+
+@pytest.mark.parametrize("path", fixture_paths(), ids=lambda path: path.name)
+def test_fixture_honours_the_contract(path: Path) -> None:
+    (fixture,) = loaded(path)
+    inspection = inspect(fixture.to_exchange(), CONTRACT)
+    assert inspection.signal is None, f"{path.name}: {fixture.status} with valid credentials is {inspection.signal}"
+    messages = [f"{path.name}: {finding.message()}" for finding in inspection.findings]
+    if messages:
+        pytest.fail("\n".join(messages), pytrace=False)
+
+
+def test_callout_fixtures_cover_every_known_status_in_any_casing() -> None:
+    covered = {str(fixture.body["status"]).casefold() for fixture in callouts()}
+    assert set() == CONTRACT.known_statuses_folded - covered
+
+
+@pytest.mark.parametrize("field", NULLABLE)
+def test_callout_fixtures_show_each_nullable_field_null(field: str) -> None:
+    assert any(fixture.body.get(field, "") is None for fixture in callouts()), f"no 200 fixture has {field} null"
+
+
+def test_callout_fixture_ids_are_unique() -> None:
+    ids = [fixture.body["id"] for fixture in callouts()]
+    assert sorted(set(ids)) == sorted(ids)

@@ -1,0 +1,95 @@
+"""Fixtures for the project's own tests: run the contract suite in a subprocess and read its verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "tests" / "contract"
+SENTINEL_TOKEN = "sentinel-token-5b1e9c"  # must never appear in any output, report or file
+
+
+@dataclass
+class SuiteResult:
+    result: pytest.RunResult
+    report: dict[str, Any]
+    markdown: str
+    junit: str
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + self.result.stderr.str()
+
+    @property
+    def kinds(self) -> dict[str, str | None]:
+        """Finding kind -> its field, for runs where each kind shows on one field."""
+        return {f["kind"]: f["field"] for f in self.report.get("findings", [])}
+
+    def fields(self, kind: str) -> set[str | None]:
+        return {f["field"] for f in self.report.get("findings", []) if f["kind"] == kind}
+
+
+@pytest.fixture
+def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run `pytest tests/contract ARGS` as a user would, in a subprocess, with reports written."""
+    for name in list(os.environ):
+        if name.startswith("PANIC_API_"):
+            monkeypatch.delenv(name)
+
+    def run(*args: str, env: dict[str, str] | None = None, suite: Path = SUITE) -> SuiteResult:
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        out = pytester.path
+        result = pytester.runpytest_subprocess(
+            str(suite),
+            "-p", "no:cacheprovider",
+            "--hypothesis-profile=ci",
+            f"--drift-report={out / 'drift.json'}",
+            f"--drift-report-md={out / 'drift.md'}",
+            f"--junitxml={out / 'junit.xml'}",
+            *args,
+            timeout=300,
+        )
+        report_path, md_path, junit_path = out / "drift.json", out / "drift.md", out / "junit.xml"
+        return SuiteResult(
+            result,
+            json.loads(report_path.read_text()) if report_path.exists() else {},
+            md_path.read_text() if md_path.exists() else "",
+            junit_path.read_text() if junit_path.exists() else "",
+        )
+
+    return run
+
+
+@pytest.fixture
+def live_mock() -> Iterator[Any]:
+    """Start the mock with some drift on a real loopback port; yields a starter returning the base URL."""
+    stack: list[Any] = []
+
+    def start(*drift: str, **app_options: Any) -> str:
+        server = serve(create_app(drift=drift, **app_options))
+        stack.append(server)
+        return server.__enter__()
+
+    yield start
+    for server in reversed(stack):
+        server.__exit__(None, None, None)
+
+
+def live_args(base_url: str) -> list[str]:
+    ids = ",".join(str(i) for i in known_callout_ids()[:3])
+    return ["--base-url", base_url, "--callout-ids", ids, "--rate-limit", "0", "--hypothesis-profile=live"]
+
+
+LIVE_ENV = {"PANIC_API_TOKEN": MOCK_TOKEN}

@@ -1,0 +1,114 @@
+"""The fixture file format: a bad file is one line naming it and the fix; writes are atomic."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from panic_contract import fixture_files
+from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, check_record, dump_fixture, load_fixture
+
+EXAMPLE = json.loads((CONTRACTS_DIR / "callout-documented-example.json").read_text(encoding="utf-8"))
+RECORDED = {"source": "recorded", "target": "staging", "recorded_at": "2024-04-20T14:45:00Z", "tool_version": "0.1"}
+FORMAT_HINT = "(see README.md, 'Adding a fixture', for the format)"
+
+
+def edited(change: Any) -> dict[str, Any]:
+    record = copy.deepcopy(EXAMPLE)
+    change(record)
+    return record
+
+
+def write(path: Path, record: Any) -> Path:
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return path
+
+
+def test_documented_example_loads_as_an_exchange() -> None:
+    exchange = load_fixture(CONTRACTS_DIR / "callout-documented-example.json").to_exchange()
+    assert ("GET", "/panic-api/v2/callouts/992011", 200, "valid") == (
+        exchange.method, exchange.path, exchange.status, exchange.credentials
+    )
+    assert 992011 == exchange.parsed["id"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says", "fix"),
+    [
+        ('{"description": ', "not valid JSON: ", "(fix or delete the file)"),
+        (
+            json.dumps(edited(lambda r: r["response"].pop("status"))),
+            'not a fixture: at response: "status" is a required property',
+            FORMAT_HINT,
+        ),
+        (
+            json.dumps(edited(lambda r: r["request"].update(headers={"Authorization": "Bearer x"}))),
+            "not a fixture: at request: Additional properties are not allowed ('headers' was unexpected)",
+            FORMAT_HINT,
+        ),
+    ],
+    ids=["bad-json", "missing-response-status", "request-with-headers"],
+)
+def test_malformed_fixture_is_one_line_naming_the_file_and_the_fix(
+    tmp_path: Path, text: str, says: str, fix: str
+) -> None:
+    path = tmp_path / "callout-broken.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FixtureError) as raised:
+        load_fixture(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: {says}")
+    assert message.endswith(fix)
+    assert "\n" not in message
+
+
+def test_missing_fixture_folder_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(FixtureError, match=r"no-such-dir: no such fixture folder \(set --contracts-dir or create it\)"):
+        list(fixture_files.iter_fixtures(tmp_path / "no-such-dir"))
+
+
+@pytest.mark.parametrize("missing", ["target", "recorded_at", "tool_version"])
+def test_recorded_provenance_must_say_where_when_and_by_what(missing: str) -> None:
+    provenance = dict(RECORDED)
+    del provenance[missing]
+    with pytest.raises(FixtureError, match=rf"at provenance: \"{missing}\" is a required property"):
+        check_record(edited(lambda r: r.update(provenance=provenance)), "recorded.json")
+
+
+def test_complete_recorded_provenance_is_accepted() -> None:
+    check_record(edited(lambda r: r.update(provenance=RECORDED)), "recorded.json")
+
+
+def test_dump_then_load_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "callout.json"
+    dump_fixture(EXAMPLE, path)
+    assert EXAMPLE == load_fixture(path).data
+
+
+def test_dump_refuses_a_record_that_is_not_a_fixture_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "callout.json"
+    with pytest.raises(FixtureError, match=r"callout\.json: not a fixture: at the top level: \"description\""):
+        dump_fixture(edited(lambda r: r.pop("description")), path)
+    assert [] == list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fail_in", ["os.replace", "os.fsync"])
+def test_dump_that_fails_midway_leaves_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_in: str
+) -> None:
+    path = write(tmp_path / "callout.json", EXAMPLE)
+    old = path.read_bytes()
+
+    def fail(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, fail_in.removeprefix("os."), fail)
+    with pytest.raises(OSError, match="disk full"):
+        dump_fixture(edited(lambda r: r.update(description="a newer recording")), path)
+    assert old == path.read_bytes()
+    assert [path] == list(tmp_path.iterdir())  # no temporary file left behind

@@ -1,0 +1,531 @@
+"""`panic-contract record`: scrubbed fixtures, no secrets, safe overwrites, the shape diff, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from panic_contract import recorder
+from panic_contract.contract import default_contract
+from panic_contract.findings import inspect
+from panic_contract.fixture_files import check_record, iter_fixtures, load_fixture
+from panic_contract.mock import MOCK_TOKEN, known_callout_ids
+
+SENTINEL_TOKEN = "sentinel-token-7f3a"
+SENTINEL_SECRET = "sentinel-secret-9e2b"
+CALLOUT = {
+    "id": 992011,
+    "customerId": 178921,
+    "predefinedLocationId": 99001,
+    "status": "Responder Dispatched",
+    "latitude": -33.9258,
+    "longitude": 18.4233,
+    "responseTypeId": 2,
+    "calloutClassificationId": 3,
+    "createdAt": "2024-04-20T14:45:00Z",
+}
+SECOND = {
+    **CALLOUT,
+    "id": 992012,
+    "customerId": 204417,
+    "predefinedLocationId": None,
+    "status": "created",
+    "latitude": None,
+    "longitude": None,
+}
+RAW_PERSONAL_VALUES = ("178921", "204417", "-33.9258", "18.4233")
+STAGING_HOST = "staging-panic.aura.services"
+RECORDED_NAMES = [
+    "recorded-401.json",
+    "recorded-404.json",
+    "recorded-callout-992011.json",
+    "recorded-callout-992012.json",
+]
+
+
+@dataclass
+class FakeApi:
+    """The live API as respx plays it: a token, some callouts, and switches to misbehave."""
+
+    callouts: dict[int, dict[str, Any]]
+    router: respx.MockRouter
+    accept_token: bool = True
+    faults: dict[int, Exception | httpx.Response] = field(default_factory=dict)
+
+    def answer(self, request: httpx.Request, callout_id: str) -> httpx.Response:
+        if int(callout_id) in self.faults:
+            fault = self.faults[int(callout_id)]
+            if isinstance(fault, Exception):
+                raise fault
+            return fault
+        if not self.accept_token or request.headers.get("authorization") != f"Bearer {SENTINEL_TOKEN}":
+            return httpx.Response(401, json={"message": "Unauthorized"})
+        if int(callout_id) not in self.callouts:
+            return httpx.Response(404, json={"message": "Callout not found"})
+        return httpx.Response(200, json=self.callouts[int(callout_id)])
+
+    @property
+    def calls(self) -> int:
+        return int(self.router.calls.call_count)
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    for name in list(os.environ):
+        if name.startswith(("PANIC_API_", "PANIC_CONTRACT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PANIC_API_TOKEN", SENTINEL_TOKEN)
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        fake = FakeApi({992011: copy.deepcopy(CALLOUT), 992012: copy.deepcopy(SECOND)}, router)
+        router.get(path__regex=r"^/panic-api/v2/callouts/(?P<callout_id>\d+)$").mock(side_effect=fake.answer)
+        yield fake
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path / "contracts"
+
+
+def record(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="panic-contract record")
+    recorder.add_arguments(parser)
+    return recorder.run(parser.parse_args(argv))
+
+
+def record_into(out: Path, *argv: str, ids: str = "992011,992012") -> int:
+    """As a user would run it against staging, minus the rate limit and the retry waits."""
+    return record("--ids", ids, "--out", str(out), "--rate-limit", "0", "--retries", "0", *argv)
+
+
+def everything_in(directory: Path) -> str:
+    return "".join(path.read_text() for path in sorted(directory.iterdir())) if directory.exists() else ""
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    return {path.name: path.read_text() for path in sorted(directory.iterdir())}
+
+
+def test_recording_writes_scrubbed_fixtures_the_suite_accepts(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert 0 == record_into(out)
+    captured = capsys.readouterr()
+    assert RECORDED_NAMES == sorted(path.name for path in out.iterdir())
+    contract = default_contract()
+    for fixture in iter_fixtures(out):
+        check_record(fixture.data, fixture.name)
+        inspection = inspect(fixture.to_exchange(), contract)
+        assert ((), None) == (inspection.findings, inspection.signal), fixture.name
+        provenance = fixture.data["provenance"]
+        assert ("recorded", STAGING_HOST) == (provenance["source"], provenance["target"])
+        assert metadata.version("panic-contract") == provenance["tool_version"]
+    written = everything_in(out) + captured.out + captured.err
+    for secret_or_personal in (SENTINEL_TOKEN, "authorization", *RAW_PERSONAL_VALUES):
+        assert secret_or_personal not in written.lower()
+    assert [
+        "[1/4] 992011 200 ok",
+        "[2/4] 992012 200 ok",
+        "[3/4] 999999999 (no such id) 404 ok",
+        "[4/4] 992011 (no token) 401 ok",
+        f"recorded 4 fixture(s) into {out}/ from {STAGING_HOST}, scrubbed; 0 with shape drift",
+    ] == captured.out.splitlines()
+
+
+def test_scrubbing_keeps_types_nulls_status_and_ids(api: FakeApi, out: Path) -> None:
+    record_into(out)
+    first = load_fixture(out / "recorded-callout-992011.json").body
+    second = load_fixture(out / "recorded-callout-992012.json").body
+    assert (-33.93, 18.42) == (first["latitude"], first["longitude"])
+    assert isinstance(first["customerId"], int)
+    assert first["customerId"] != CALLOUT["customerId"]
+    assert {**CALLOUT, "customerId": first["customerId"], "latitude": -33.93, "longitude": 18.42} == first
+    assert {**SECOND, "customerId": second["customerId"]} == second  # nulls stay null
+
+
+def test_pseudonyms_are_stable_per_key_and_keep_the_json_type() -> None:
+    key = recorder.DEFAULT_SCRUB_KEY
+    pseudonym = recorder.pseudonym(178921, key)
+    assert pseudonym == recorder.pseudonym(178921, key)
+    assert isinstance(pseudonym, int)
+    assert pseudonym not in {178921, recorder.pseudonym(178922, key), recorder.pseudonym(178921, b"other key")}
+    assert str(pseudonym) == recorder.pseudonym("178921", key)
+    assert float(pseudonym) == recorder.pseudonym(178921.0, key)
+    assert [None, True] == [recorder.pseudonym(None, key), recorder.pseudonym(True, key)]
+
+
+def test_coordinates_are_coarsened_without_changing_their_type() -> None:
+    assert -33.93 == recorder.coarsen(-33.9258)
+    assert isinstance(recorder.coarsen(18.0), float)
+    assert -34 == recorder.coarsen(-34)
+    assert "-33.93,18.42" == recorder.coarsen("-33.9258,18.4233")
+    assert recorder.coarsen(None) is None
+
+
+def test_scrubbing_reaches_nested_fields_and_keeps_unknown_ones() -> None:
+    body = {"message": "ok", "callout": {"customerId": 178921, "latitude": -33.9258}, "responderEta": 420}
+    scrubbed = recorder.scrub(body, recorder.DEFAULT_SCRUB_KEY)
+    assert {"message", "callout", "responderEta"} == set(scrubbed)
+    assert (-33.93, 420) == (scrubbed["callout"]["latitude"], scrubbed["responderEta"])
+    assert 178921 != scrubbed["callout"]["customerId"]
+
+
+def test_a_non_json_body_naming_personal_fields_is_withheld_but_stays_malformed() -> None:
+    entry = recorder.body_entry(b'{"customerId": 178921, "latit', recorder.DEFAULT_SCRUB_KEY)
+    assert "178921" not in entry["body_text"]
+    assert {"body_text": "<html>Bad gateway</html>"} == recorder.body_entry(b"<html>Bad gateway</html>", b"k")
+
+
+def test_scrub_key_from_the_environment_changes_the_pseudonyms(
+    api: FakeApi, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_into(out)
+    monkeypatch.setenv("PANIC_CONTRACT_SCRUB_KEY", "a-secret-scrub-key")
+    record_into(tmp_path / "keyed")
+    default = load_fixture(out / "recorded-callout-992011.json").body["customerId"]
+    keyed = load_fixture(tmp_path / "keyed" / "recorded-callout-992011.json").body
+    assert default != keyed["customerId"]
+    assert "a-secret-scrub-key" not in everything_in(tmp_path / "keyed")
+
+
+def test_no_scrub_keeps_raw_values_only_when_asked(api: FakeApi, out: Path) -> None:
+    assert 0 == record_into(out, "--no-scrub")
+    fixture = load_fixture(out / "recorded-callout-992011.json")
+    assert CALLOUT == fixture.body
+    assert fixture.data["provenance"]["scrubbed"] is False
+
+
+def test_client_credentials_and_token_never_reach_files_output_or_logs(
+    api: FakeApi,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.delenv("PANIC_API_TOKEN")
+    monkeypatch.setenv("PANIC_API_CLIENT_ID", "client-1")
+    monkeypatch.setenv("PANIC_API_CLIENT_SECRET", SENTINEL_SECRET)
+    token = api.router.post(path="/panic-api/v2/oauth/token").respond(200, json={"accessToken": SENTINEL_TOKEN})
+    assert 0 == record_into(out)
+    assert 1 == token.call_count
+    captured = capsys.readouterr()
+    written = everything_in(out) + captured.out + captured.err + caplog.text
+    assert caplog.records  # httpx logged its requests: the check below read real log lines
+    assert SENTINEL_TOKEN not in written
+    assert SENTINEL_SECRET not in written
+
+
+def test_base_url_precedence_is_flag_then_variable_then_staging(
+    api: FakeApi, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_into(out)
+    monkeypatch.setenv("PANIC_API_BASE_URL", "https://from-variable.test")
+    record_into(tmp_path / "variable")
+    record_into(tmp_path / "flag", "--base-url", "https://from-flag.test/")
+    targets = [
+        load_fixture(directory / "recorded-404.json").data["provenance"]["target"]
+        for directory in (out, tmp_path / "variable", tmp_path / "flag")
+    ]
+    assert [STAGING_HOST, "from-variable.test", "from-flag.test"] == targets
+
+
+def test_ids_can_come_from_the_environment(api: FakeApi, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PANIC_API_CALLOUT_IDS", "992012")
+    assert 0 == record("--out", str(out), "--rate-limit", "0")
+    assert (out / "recorded-callout-992012.json").exists()
+
+
+def test_an_existing_fixture_is_replaced_only_with_update(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_into(out)
+    before, calls = snapshot(out), api.calls
+    capsys.readouterr()
+    assert 4 == record_into(out)
+    captured = capsys.readouterr()
+    assert [
+        f"panic-contract record: usage (exit 4): {out / 'recorded-callout-992011.json'} already exists "
+        "(4 of 4 fixtures do): pass --update to replace them, or --check to compare without writing"
+    ] == captured.err.splitlines()
+    assert before == snapshot(out)
+    assert calls == api.calls  # refused before anything was sent
+    api.callouts[992012]["status"] = "closed"
+    assert 0 == record_into(out, "--update")
+    assert '"status": "closed"' in (out / "recorded-callout-992012.json").read_text()
+
+
+def test_an_interrupted_write_leaves_the_previous_fixtures_whole(
+    api: FakeApi, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_into(out)
+    before = snapshot(out)
+    api.callouts[992011]["status"] = "closed"
+
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)  # fixture_files renames the finished temporary file with it
+    with pytest.raises(KeyboardInterrupt):
+        record_into(out, "--update")
+    assert before == snapshot(out)  # and no temporary file was left behind
+
+
+def test_an_outage_half_way_writes_nothing_and_exits_10(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.faults[992012] = httpx.ConnectTimeout("timed out")
+    assert 10 == record_into(out)
+    captured = capsys.readouterr()
+    assert [
+        f"panic-contract record: outage (exit 10): {STAGING_HOST} did not answer GET /panic-api/v2/callouts/992012: "
+        "ConnectTimeout (timed out) after 1 attempt(s); check the target is up and --base-url is right; "
+        "nothing was written"
+    ] == captured.err.splitlines()
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (httpx.Response(503), f"{STAGING_HOST} kept answering 502/503/504 (1 responses after retries)"),
+        (httpx.Response(429), f"{STAGING_HOST} kept answering 429 Too Many Requests after 0 retries"),
+    ],
+    ids=["gateway", "rate-limited"],
+)
+def test_a_target_that_keeps_failing_is_an_outage(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str], fault: httpx.Response, reason: str
+) -> None:
+    api.faults[992011] = fault
+    assert 10 == record_into(out)
+    assert [f"panic-contract record: outage (exit 10): {reason}; nothing was written"] == (
+        capsys.readouterr().err.splitlines()
+    )
+    assert not out.exists()
+
+
+def test_a_rejected_token_exits_11_with_one_line(api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    api.accept_token = False
+    assert 11 == record_into(out)
+    assert [
+        f"panic-contract record: auth (exit 11): {STAGING_HOST} rejected our token on 1 requests that should "
+        "succeed: refresh PANIC_API_TOKEN; nothing was written"
+    ] == capsys.readouterr().err.splitlines()
+    assert not out.exists()
+
+
+def test_rejected_client_credentials_exit_11(
+    api: FakeApi, out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PANIC_API_TOKEN")
+    monkeypatch.setenv("PANIC_API_CLIENT_ID", "client-1")
+    monkeypatch.setenv("PANIC_API_CLIENT_SECRET", SENTINEL_SECRET)
+    api.router.post(path="/panic-api/v2/oauth/token").respond(401, json={"message": "bad client"})
+    assert 11 == record_into(out)
+    assert [
+        f"panic-contract record: auth (exit 11): {STAGING_HOST} rejected the client credentials "
+        "(HTTP 401 from /panic-api/v2/oauth/token): check PANIC_API_CLIENT_ID and PANIC_API_CLIENT_SECRET"
+    ] == capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("argv", "unset_token", "reason"),
+    [
+        (
+            ["--ids", "992011"],
+            True,
+            "no credentials: set PANIC_API_TOKEN, or PANIC_API_CLIENT_ID and PANIC_API_CLIENT_SECRET",
+        ),
+        (
+            ["--ids", "992011,99x"],
+            False,
+            "--ids '992011,99x': '99x' is not a callout id; give comma-separated integers, e.g. --ids 992011,992012",
+        ),
+        (["--ids", " "], False, "no callout ids: pass --ids 992011,992012 (or set PANIC_API_CALLOUT_IDS)"),
+        ([], False, "no callout ids: pass --ids 992011,992012 (or set PANIC_API_CALLOUT_IDS)"),
+        (
+            ["--ids", "992011", "--base-url", "ftp://staging"],
+            False,
+            "--base-url 'ftp://staging' is not an http(s) URL: give scheme://host[:port], "
+            "e.g. https://staging-panic.aura.services",
+        ),
+    ],
+    ids=["no-token", "bad-ids", "blank-ids", "no-ids", "bad-base-url"],
+)
+def test_usage_errors_exit_4_with_one_line_and_send_nothing(
+    api: FakeApi,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    unset_token: bool,
+    reason: str,
+) -> None:
+    if unset_token:
+        monkeypatch.delenv("PANIC_API_TOKEN")
+    assert 4 == record("--out", str(out), *argv)
+    assert [f"panic-contract record: usage (exit 4): {reason}"] == capsys.readouterr().err.splitlines()
+    assert 0 == api.calls
+    assert not out.exists()
+
+
+def test_check_without_an_earlier_recording_is_a_usage_error(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert 4 == record_into(out, "--check")
+    assert [
+        f"panic-contract record: usage (exit 4): --check found no earlier recording in {out}/ to compare with: "
+        "record first"
+    ] == capsys.readouterr().err.splitlines()
+
+
+def drift_the_documented_callout(api: FakeApi) -> None:
+    """Every kind of shape change at once: a field added, one removed, a type changed, a new status."""
+    body = api.callouts[992011]
+    del body["predefinedLocationId"]
+    body.update(responderEta=420, customerId="178921", status="Escalated")
+
+
+def test_the_shape_diff_names_each_change_per_callout_and_in_total(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_into(out)
+    drift_the_documented_callout(api)
+    capsys.readouterr()
+    assert 0 == record_into(out, "--update")
+    lines = capsys.readouterr().out.splitlines()
+    assert "[1/4] 992011 200 missing-field, type-changed, new-field, unknown-status" == lines[0]
+    assert [
+        f"shape diff against the fixtures in {out}/:",
+        "  recorded-callout-992011.json: shape changed",
+        "    + $.responderEta: integer, added [new-field]",
+        "    - $.predefinedLocationId: integer, removed [missing-field]",
+        "    ~ $.customerId: integer -> string [type-changed]",
+        '    ! $.status: string "Escalated", a status value never seen before [unknown-status]',
+        "  recorded-callout-992012.json: same shape",
+        "  recorded-404.json: same shape",
+        "  recorded-401.json: same shape",
+        "  total: 1 of 4 compared exchange(s) changed shape: 1 field(s) added, 1 removed, 1 type change(s), "
+        "1 new status value(s); 0 value change(s) (not drift)",
+        f"recorded 4 fixture(s) into {out}/ from {STAGING_HOST}, scrubbed; 1 with shape drift",
+    ] == lines[4:]
+
+
+def test_value_changes_are_listed_apart_and_are_not_drift(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_into(out)
+    api.callouts[992012].update(status="closed", latitude=-33.9, longitude=18.4)  # null -> number: allowed
+    capsys.readouterr()
+    assert 0 == record_into(out, "--check")
+    lines = capsys.readouterr().out.splitlines()
+    assert "  recorded-callout-992012.json: same shape" in lines
+    assert (
+        "    = value changes (not drift): $.latitude: null -> number -33.9, $.longitude: null -> number 18.4, "
+        '$.status: string "created" -> string "closed"'
+    ) in lines
+    assert f"verdict: ok (exit 0): no shape drift against {out}/; nothing written" == lines[-1]
+
+
+def test_null_in_a_field_the_contract_does_not_allow_null_is_drift(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_into(out)
+    api.callouts[992011]["customerId"] = None
+    capsys.readouterr()
+    assert 1 == record_into(out, "--check")
+    assert "    ~ $.customerId: integer -> null [null-in-non-nullable]" in capsys.readouterr().out.splitlines()
+
+
+def test_a_status_seen_in_an_earlier_fixture_is_not_new(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.callouts[992012]["status"] = "Escalated"
+    record_into(out)
+    api.callouts[992011]["status"] = "escalated"
+    capsys.readouterr()
+    assert 0 == record_into(out, "--check")
+    assert "never seen before" not in capsys.readouterr().out
+
+
+def test_a_status_code_change_is_drift(api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record_into(out)
+    del api.callouts[992012]
+    capsys.readouterr()
+    assert 1 == record_into(out, "--check")
+    assert "    status code 200 -> 404" in capsys.readouterr().out.splitlines()
+
+
+def test_check_exits_1_on_shape_drift_and_writes_nothing(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_into(out)
+    before = snapshot(out)
+    drift_the_documented_callout(api)
+    capsys.readouterr()
+    assert 1 == record_into(out, "--check")
+    assert (
+        "verdict: drift (exit 1): shape drift in 1 of 4 exchange(s); nothing written"
+        == (capsys.readouterr().out.splitlines()[-1])
+    )
+    assert before == snapshot(out)
+
+
+def test_recording_from_the_mock_on_a_loopback_port_end_to_end(
+    live_mock: Any,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Real sockets, the real mock: what it records the fixture checks accept; a drifted mock shows in the diff."""
+    caplog.set_level(logging.DEBUG)
+    for name in list(os.environ):
+        if name.startswith(("PANIC_API_", "PANIC_CONTRACT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PANIC_API_TOKEN", MOCK_TOKEN)
+    assert {992011, 992012} <= set(known_callout_ids())
+    ids = "992011,992012"
+    assert 0 == record("--ids", ids, "--out", str(out), "--base-url", live_mock())
+    contract = default_contract()
+    for fixture in iter_fixtures(out):
+        inspection = inspect(fixture.to_exchange(), contract)
+        assert ((), None) == (inspection.findings, inspection.signal), fixture.name
+    assert RECORDED_NAMES == sorted(path.name for path in out.iterdir())
+    written = everything_in(out) + caplog.text
+    assert "send_request_headers" in caplog.text  # httpcore's debug log of the real transport was read
+    assert MOCK_TOKEN not in written
+    assert "178921" not in written  # the documented example's customerId
+    capsys.readouterr()
+
+    assert 0 == record(
+        "--ids", ids, "--out", str(out), "--base-url", live_mock("new-field", "type-changed"), "--update"
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert [
+        "[1/4] 992011 200 type-changed, new-field",
+        "[2/4] 992012 200 type-changed, new-field",
+        "[3/4] 999999999 (no such id) 404 ok",
+        "[4/4] 992011 (no token) 401 ok",
+        f"shape diff against the fixtures in {out}/:",
+        "  recorded-callout-992011.json: shape changed",
+        "    + $.responderEta: integer, added [new-field]",
+        "    ~ $.id: integer -> string [type-changed]",
+        "  recorded-callout-992012.json: shape changed",
+        "    + $.responderEta: integer, added [new-field]",
+        "    ~ $.id: integer -> string [type-changed]",
+        "  recorded-404.json: same shape",
+        "  recorded-401.json: same shape",
+        "  total: 2 of 4 compared exchange(s) changed shape: 2 field(s) added, 2 type change(s); "
+        "0 value change(s) (not drift)",
+    ] == lines[:-1]
