@@ -252,8 +252,9 @@ def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResul
     response = entry.get("response")
     if not isinstance(response, dict) or not isinstance(response.get("status"), int):
         raise AuditInputError(f"{where}: has no response with a status; export the HAR again with responses")
-    url = urlsplit(request["url"])
-    if request["method"].upper() != contract.method or contract.match_path(url.path) is None:
+    url = request["url"]
+    path = url_path(url)
+    if request["method"].upper() != contract.method or contract.match_path(path) is None:
         result.skipped += 1
         return None
     status = response["status"]
@@ -274,10 +275,10 @@ def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResul
             )
         text = ""
     if result.base_url is None:
-        result.base_url = _origin(url.scheme, url.hostname, url)
+        result.base_url = origin(url)
     return Exchange(
         method=contract.method,
-        path=url.path,  # no query string: it may hold a credential
+        path=path,  # no query string: it may hold a credential
         status=status,
         headers=_response_headers(response, content),
         body=text,
@@ -286,16 +287,31 @@ def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResul
     )
 
 
-def _origin(scheme: str, hostname: str | None, url: Any) -> str | None:
-    """scheme://host[:port], never the user:password@ a URL may carry."""
-    if not hostname:
+def url_path(url: str) -> str:
+    """The path of an absolute or relative URL, without query or fragment.
+
+    urlsplit would do, but costs more than judging the exchange; a HAR has one URL per entry.
+    """
+    scheme_end = url.find("://")
+    if scheme_end >= 0:
+        slash = url.find("/", scheme_end + 3)
+        url = url[slash:] if slash >= 0 else "/"
+    for mark in "?#":
+        url = url.split(mark, 1)[0]
+    return url
+
+
+def origin(url: str) -> str | None:
+    """scheme://host[:port] of a URL, never the user:password@ it may carry."""
+    parts = urlsplit(url)
+    if not parts.hostname:
         return None
-    host = f"[{hostname}]" if ":" in hostname else hostname
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     try:
-        port = url.port
+        port = parts.port
     except ValueError:
         port = None
-    return f"{scheme}://{host}" + (f":{port}" if port else "")
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def _response_headers(response: Mapping[str, Any], content: Mapping[str, Any]) -> dict[str, str]:

@@ -62,7 +62,7 @@ FIXTURE_SCHEMA: Mapping[str, Any] = {
         },
     },
 }
-_FIXTURE_VALIDATOR = jsonschema_rs.Draft202012Validator(FIXTURE_SCHEMA, validate_formats=True)
+_FIXTURE_VALIDATOR = jsonschema_rs.Draft202012Validator(dict(FIXTURE_SCHEMA), validate_formats=True)
 
 
 class FixtureError(Exception):
@@ -107,7 +107,7 @@ def exchange_from_record(record: Mapping[str, Any]) -> Exchange:
         status=response["status"],
         headers=headers,
         body=response.get("body_text"),
-        parsed=response["body"] if "body" in response else NOT_PARSED,
+        parsed=response.get("body", NOT_PARSED),
         credentials=request.get("credentials", "valid"),
     )
 

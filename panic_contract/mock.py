@@ -32,6 +32,9 @@ from starlette.types import Receive, Scope, Send
 from panic_contract.contract import JSON_MEDIA_TYPE, Contract, default_contract
 from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures
 
+TOKEN_PATH = "/panic-api/v2/oauth/token"
+MOCK_CLIENT_ID = "mock-client"
+MOCK_CLIENT_SECRET = "mock-secret"  # noqa: S105 - not a secret: the mock's own client credentials
 MOCK_TOKEN = "mock-token"  # noqa: S105 - not a secret: the token the mock accepts unless told otherwise
 HOST = "127.0.0.1"
 DOCUMENTED_ID = 992011  # the reference page's example callout
@@ -118,19 +121,29 @@ def load_callouts(contracts_dir: Path = CONTRACTS_DIR) -> dict[int, Mapping[str,
     """Callout id -> body, from every fixture that answered 200 to a request with a valid token."""
     contract = default_contract()
     callouts: dict[int, Mapping[str, Any]] = {}
-    sources: dict[int, str] = {}
+    sources: dict[int, Fixture] = {}
     for fixture in iter_fixtures(contracts_dir):
         if not _is_served(fixture):
             continue
         callout_id = _callout_id(fixture, contract)
-        if callout_id in callouts:
+        other = sources.get(callout_id)
+        if other is not None and _rank(other) == _rank(fixture):
             raise FixtureError(
-                f"{fixture.path}: callout {callout_id} is also served by {sources[callout_id]} "
+                f"{fixture.path}: callout {callout_id} is also served by {other.name} "
                 "(give each 200 fixture its own id)"
             )
-        callouts[callout_id] = fixture.body
-        sources[callout_id] = fixture.name
+        if other is None or _rank(fixture) > _rank(other):
+            callouts[callout_id] = fixture.body
+            sources[callout_id] = fixture
     return callouts
+
+
+# A recording of a real callout shadows a documented or synthetic fixture of the same id.
+_PROVENANCE_RANK = {"synthetic": 0, "documented-example": 1, "recorded": 2}
+
+
+def _rank(fixture: Fixture) -> int:
+    return _PROVENANCE_RANK[fixture.data["provenance"]["source"]]
 
 
 def known_callout_ids(contracts_dir: Path = CONTRACTS_DIR) -> list[int]:
@@ -146,17 +159,43 @@ def _message(status: int, text: str, headers: Mapping[str, str] | None = None) -
 class _MockServer:
     """The mock's one ASGI endpoint: it routes by the contract's own path, for every method."""
 
-    def __init__(self, drift: frozenset[Drift], token: str, callouts: Mapping[int, Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        drift: frozenset[Drift],
+        token: str,
+        callouts: Mapping[int, Mapping[str, Any]],
+        client_credentials: tuple[str, str],
+    ) -> None:
         self.drift = drift
+        self.token = token
         self.authorization = f"Bearer {token}"
+        self.client_credentials = client_credentials
         self.callouts = callouts
         self.contract = default_contract()
         self.requests_seen = 0
         self.lock = threading.Lock()  # one app may be driven by several clients, each on its own thread
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = self.respond(Request(scope, receive))
+        request = Request(scope, receive)
+        if request.url.path == TOKEN_PATH:
+            response = self._fault() or await self._issue_token(request)
+        else:
+            response = self.respond(request)
         await response(scope, receive, send)
+
+    async def _issue_token(self, request: Request) -> Response:
+        """The provider's client-credentials exchange: JSON {clientId, clientSecret}, no auth header."""
+        if request.method != "POST":
+            return _message(405, f"Method {request.method} not allowed: this path answers POST only", {"Allow": "POST"})
+        try:
+            data = await request.json()
+        except ValueError:
+            return _message(400, "Bad request: send JSON {clientId, clientSecret}")
+        given = (data.get("clientId"), data.get("clientSecret")) if isinstance(data, dict) else None
+        if given != self.client_credentials or Drift.AUTH_REJECTED in self.drift:
+            return _message(401, "Unauthorized: unknown client credentials")
+        payload = {"access_token": self.token, "token_type": "Bearer", "expires_in": 3600}
+        return Response(json.dumps(payload), media_type=JSON_MEDIA_TYPE)
 
     def respond(self, request: Request) -> Response:
         if (fault := self._fault()) is not None:
@@ -212,10 +251,17 @@ class _MockServer:
 
 
 def create_app(
-    *, drift: Iterable[str] = (), token: str = MOCK_TOKEN, contracts_dir: Path = CONTRACTS_DIR
+    *,
+    drift: Iterable[str] = (),
+    token: str = MOCK_TOKEN,
+    contracts_dir: Path = CONTRACTS_DIR,
+    client_credentials: tuple[str, str] = (MOCK_CLIENT_ID, MOCK_CLIENT_SECRET),
 ) -> Starlette:
-    """The mock as an ASGI app. Raises ValueError for an unknown drift, FixtureError for a bad fixture."""
-    server = _MockServer(parse_drift(drift), token, load_callouts(contracts_dir))
+    """The mock as an ASGI app. Raises ValueError for an unknown drift, FixtureError for a bad fixture.
+
+    POST /panic-api/v2/oauth/token exchanges `client_credentials` for `token`, as the provider does.
+    """
+    server = _MockServer(parse_drift(drift), token, load_callouts(contracts_dir), client_credentials)
     # An ASGI app (not a function) as the endpoint takes every method: the mock answers 405 itself, in JSON.
     return Starlette(routes=[Route("/{path:path}", server)])
 

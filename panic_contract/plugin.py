@@ -22,7 +22,7 @@ from panic_contract import reports
 from panic_contract.contract import SPEC_PATH, Contract, load_contract
 from panic_contract.fixture_files import FixtureError
 from panic_contract.findings import Credentials, Exchange, Inspection, Ledger, Signal, inspect
-from panic_contract.verdict import Decision, Verdict, decide
+from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
 
 STAGING_URL = "https://staging-panic.aura.services"
 TOKEN_ENV = "PANIC_API_TOKEN"
@@ -188,12 +188,24 @@ def resolve_target(config: pytest.Config) -> Target:
 
 
 def _live_token(base_url: str) -> str:
-    from panic_contract.client import CredentialError, resolve_token
+    from panic_contract.client import (
+        AuthRejected,
+        CredentialError,
+        OutageError,
+        TokenExchangeError,
+        resolve_token,
+    )
 
     try:
         return resolve_token(base_url)
+    except AuthRejected as exc:
+        pytest.exit(f"verdict: auth (exit {EXIT_CODES[Verdict.AUTH]}): {exc}", returncode=EXIT_CODES[Verdict.AUTH])
+    except TokenExchangeError as exc:  # the token endpoint is failing: that is the provider's outage
+        pytest.exit(f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE])
     except CredentialError as exc:
         raise pytest.UsageError(f"live target {base_url}: {exc}") from None
+    except OutageError as exc:
+        pytest.exit(f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE])
 
 
 class MaskedHeader(str):

@@ -124,20 +124,29 @@ class Recorded:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ids", help=f"comma-separated callout ids to record, e.g. 992011,992012 (or {IDS_VARIABLE})")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--base-url", help=f"root URL of the target (or {BASE_URL_VARIABLE}; default: staging)")
+    where.add_argument(
+        "--base-url", metavar="URL", help=f"root URL of the target (or {BASE_URL_VARIABLE}; default: staging)"
+    )
     where.add_argument("--target", choices=["staging"], help=f"record from provider staging ({STAGING_URL})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the fixtures (default: contracts/)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="folder of the fixtures (default: contracts/)"
+    )
     parser.add_argument("--update", action="store_true", help="replace fixtures that already exist")
     parser.add_argument("--check", action="store_true", help="only compare with the fixtures there; write nothing")
     parser.add_argument("--no-scrub", action="store_true", help="keep customerId and coordinates as recorded")
     parser.add_argument(
         "--rate-limit",
         type=float,
+        metavar="RPS",
         default=2.0,
         help="requests per second to a live target (default 2; 0 = no limit; loopback is never limited)",
     )
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one response (default 10)")
-    parser.add_argument("--retries", type=int, default=3, help="retries of a timeout, 429 or 502/503/504 (default 3)")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="seconds to wait for one response (default 10)"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=3, metavar="N", help="retries of a timeout, 429 or 502/503/504 (default 3)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

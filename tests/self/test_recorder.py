@@ -16,7 +16,7 @@ import httpx
 import pytest
 import respx
 
-from panic_contract import recorder
+from panic_contract import cli, recorder
 from panic_contract.contract import default_contract
 from panic_contract.findings import inspect
 from panic_contract.fixture_files import check_record, iter_fixtures, load_fixture
@@ -496,7 +496,7 @@ def test_recording_from_the_mock_on_a_loopback_port_end_to_end(
     monkeypatch.setenv("PANIC_API_TOKEN", MOCK_TOKEN)
     assert {992011, 992012} <= set(known_callout_ids())
     ids = "992011,992012"
-    assert 0 == record("--ids", ids, "--out", str(out), "--base-url", live_mock())
+    assert 0 == cli.main(["record", "--ids", ids, "--out", str(out), "--base-url", live_mock()])
     contract = default_contract()
     for fixture in iter_fixtures(out):
         inspection = inspect(fixture.to_exchange(), contract)

@@ -109,3 +109,25 @@ def test_a_run_that_validated_no_callout_is_inconclusive(run_suite, live_mock, t
     assert run.result.ret == 12, run.output
     assert run.report["verdict"] == "inconclusive"
     run.result.stdout.fnmatch_lines(["verdict: inconclusive (exit 12)*--callout-ids*"])
+
+
+SENTINEL_SECRET = "sentinel-secret-0c4d"
+
+
+def test_client_credentials_are_exchanged_for_a_token(run_suite, live_mock) -> None:
+    base_url = live_mock(token=SENTINEL_TOKEN, client_credentials=("suite-client", SENTINEL_SECRET))
+    env = {"PANIC_API_CLIENT_ID": "suite-client", "PANIC_API_CLIENT_SECRET": SENTINEL_SECRET}
+    run = run_suite(*live_args(base_url), env=env)
+    assert run.result.ret == 0, run.output
+    for where in (run.output, str(run.report), run.markdown, run.junit):
+        assert SENTINEL_TOKEN not in where
+        assert SENTINEL_SECRET not in where
+
+
+def test_rejected_client_credentials_are_an_auth_verdict(run_suite, live_mock) -> None:
+    base_url = live_mock(client_credentials=("suite-client", "another-secret"))
+    env = {"PANIC_API_CLIENT_ID": "suite-client", "PANIC_API_CLIENT_SECRET": SENTINEL_SECRET}
+    run = run_suite(*live_args(base_url), env=env)
+    assert run.result.ret == 11, run.output
+    assert SENTINEL_SECRET not in run.output
+    run.result.stderr.fnmatch_lines(["*verdict: auth (exit 11): *"])

@@ -1,0 +1,427 @@
+"""`panic-contract audit`: every finding kind from HAR and JSON Lines, counts, verdicts, reports, bad input."""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from panic_contract import audit, cli
+from panic_contract.contract import default_contract
+from panic_contract.findings import MAX_SAMPLES, Kind
+
+SENTINEL_TOKEN = "sentinel-token-audit-4d2c"
+PATH = "/panic-api/v2/callouts/{}"
+HOST = "https://staging-panic.aura.services"
+CALLOUT = {
+    "id": 992011,
+    "customerId": 178921,
+    "predefinedLocationId": 99001,
+    "status": "Responder Dispatched",
+    "latitude": -33.9258,
+    "longitude": 18.4233,
+    "responseTypeId": 2,
+    "calloutClassificationId": 3,
+    "createdAt": "2024-04-20T14:45:00Z",
+}
+JSON = "application/json"
+
+
+@dataclass
+class Ex:
+    """One exchange to write into a capture, whatever its format."""
+
+    body: Any = None  # a dict/list is JSON; a str is sent as is
+    status: int = 200
+    callout_id: int = 992011
+    media: str = JSON
+    token: bool = True
+    method: str = "GET"
+    path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url_path(self) -> str:
+        return self.path or PATH.format(self.callout_id)
+
+    def text(self) -> str:
+        return self.body if isinstance(self.body, str) else json.dumps(self.body)
+
+
+def callout(**changes: Any) -> dict[str, Any]:
+    body = {**CALLOUT, **changes}
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+# One exchange per finding kind, and the field it names.
+DRIFTS: dict[Kind, tuple[Ex, str | None]] = {
+    Kind.MISSING_FIELD: (Ex(callout(calloutClassificationId=...)), "$.calloutClassificationId"),
+    Kind.TYPE_CHANGED: (Ex(callout(id="992011")), "$.id"),
+    Kind.NULL_IN_NON_NULLABLE: (Ex(callout(customerId=None)), "$.customerId"),
+    Kind.FORMAT_VIOLATED: (Ex(callout(createdAt="20/04/2024 14:45")), "$.createdAt"),
+    Kind.UNKNOWN_STATUS: (Ex(callout(status="Escalated")), "$.status"),
+    Kind.NEW_FIELD: (Ex(callout(responderEta=420)), "$.responderEta"),
+    Kind.UNDOCUMENTED_STATUS_CODE: (Ex({"message": "Forbidden"}, status=403), None),
+    Kind.SERVER_ERROR: (Ex({"message": "boom"}, status=500), None),
+    Kind.WRONG_CONTENT_TYPE: (Ex("<html>maintenance</html>", media="text/html"), None),
+    Kind.MALFORMED_BODY: (Ex(json.dumps(CALLOUT)[:30]), None),
+    Kind.AUTH_NOT_ENFORCED: (Ex(callout(), token=False), None),
+    Kind.ID_MISMATCH: (Ex(callout(), callout_id=992014), "$.id"),
+}
+CLEAN = Ex(callout())
+OTHER = Ex({"events": []}, path="/panic-api/v2/callouts/992011/events")
+OTHER_METHOD = Ex(callout(), method="POST")
+
+
+def jsonl_record(ex: Ex) -> dict[str, Any]:
+    response: dict[str, Any] = {"status": ex.status, "headers": {"Content-Type": ex.media}}
+    if isinstance(ex.body, str):
+        response["body_text"] = ex.body
+    else:
+        response["body"] = ex.body
+    request = {"method": ex.method, "path": ex.url_path, "credentials": "valid" if ex.token else "missing"}
+    return {"request": request, "response": response, **ex.extra}
+
+
+def har_entry(ex: Ex) -> dict[str, Any]:
+    text = ex.text()
+    request_headers = [{"name": "Accept", "value": JSON}]
+    if ex.token:
+        request_headers.append({"name": "Authorization", "value": f"Bearer {SENTINEL_TOKEN}"})
+    entry = {
+        "startedDateTime": "2024-04-20T14:45:00.000Z",
+        "time": 12.5,
+        "request": {"method": ex.method, "url": HOST + ex.url_path, "headers": request_headers},
+        "response": {
+            "status": ex.status,
+            "statusText": "",
+            "headers": [{"name": "Content-Type", "value": ex.media}, {"name": "Set-Cookie", "value": SENTINEL_TOKEN}],
+            "content": {"size": len(text), "mimeType": ex.media, "text": text},
+        },
+    }
+    return {**entry, **ex.extra}
+
+
+def write_jsonl(path: Path, exchanges: list[Ex]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(jsonl_record(ex)) + b"\n" for ex in exchanges))
+    return path
+
+
+def write_har(path: Path, exchanges: list[Ex] | list[dict[str, Any]]) -> Path:
+    entries = [har_entry(ex) if isinstance(ex, Ex) else ex for ex in exchanges]
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}, indent=2))
+    return path
+
+
+WRITERS = {"jsonl": (write_jsonl, "capture.jsonl", "line"), "har": (write_har, "capture.har", "entry")}
+
+
+@dataclass
+class AuditRun:
+    code: int
+    out: str
+    err: str
+    report: dict[str, Any]
+    markdown: str
+
+    def findings(self, kind: Kind) -> list[dict[str, Any]]:
+        return [f for f in self.report.get("findings", []) if f["kind"] == kind]
+
+
+@pytest.fixture
+def run_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in ("PANIC_API_STRICT_DRIFT", "PANIC_API_DRIFT_REPORT", "PANIC_API_DRIFT_REPORT_MD"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(capture: Path, *args: str) -> AuditRun:
+        report, markdown = tmp_path / "drift.json", tmp_path / "drift.md"
+        report.unlink(missing_ok=True)
+        markdown.unlink(missing_ok=True)
+        code = cli.main(["audit", str(capture), f"--drift-report={report}", f"--drift-report-md={markdown}", *args])
+        captured = capsys.readouterr()
+        return AuditRun(
+            code,
+            captured.out,
+            captured.err,
+            json.loads(report.read_text()) if report.exists() else {},
+            markdown.read_text() if markdown.exists() else "",
+        )
+
+    return run
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_every_finding_kind_reaches_the_report(fmt: str, tmp_path: Path, run_audit: Any) -> None:
+    write, name, unit = WRITERS[fmt]
+    capture = write(tmp_path / name, [CLEAN, *(ex for ex, _ in DRIFTS.values())])
+    run = run_audit(capture)
+    assert 1 == run.code
+    assert "drift" == run.report["verdict"]
+    assert {str(kind): field_ for kind, (_, field_) in DRIFTS.items()} == {
+        f["kind"]: f["field"] for f in run.report["findings"]
+    }
+    for position, kind in enumerate(DRIFTS, start=2):  # the clean exchange comes first
+        (finding,) = run.findings(kind)
+        assert 1 == finding["count"]
+        assert [f"{unit} {position}"] == finding["samples"]
+        assert f"first seen: {kind} {finding['field'] or '-'} at {unit} {position}" in run.out
+    assert len(DRIFTS) + 1 == run.report["requests"]
+    assert 8 == run.report["validated_bodies"]  # the clean body and the seven drifted JSON callouts
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_a_clean_capture_is_ok_and_exits_0(fmt: str, tmp_path: Path, run_audit: Any) -> None:
+    write, name, _ = WRITERS[fmt]
+    run = run_audit(write(tmp_path / name, [CLEAN, Ex(callout(id=992012, status="CLOSED"), callout_id=992012)]))
+    assert 0 == run.code
+    assert "ok" == run.report["verdict"]
+    assert [] == run.report["findings"]
+    assert "verdict: ok (exit 0)" in run.out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_findings_are_counted_with_the_first_few_positions(fmt: str, tmp_path: Path, run_audit: Any) -> None:
+    write, name, unit = WRITERS[fmt]
+    missing = DRIFTS[Kind.MISSING_FIELD][0]
+    exchanges = [CLEAN, missing, CLEAN, missing, *[missing] * (MAX_SAMPLES + 2)]
+    run = run_audit(write(tmp_path / name, exchanges))
+    (finding,) = run.findings(Kind.MISSING_FIELD)
+    assert MAX_SAMPLES + 4 == finding["count"]
+    assert [f"{unit} {n}" for n in (2, 4, 5, 6, 7)] == finding["samples"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_other_exchanges_are_counted_and_skipped(fmt: str, tmp_path: Path, run_audit: Any) -> None:
+    write, name, _ = WRITERS[fmt]
+    run = run_audit(write(tmp_path / name, [OTHER, CLEAN, OTHER_METHOD, OTHER]))
+    assert 0 == run.code
+    assert 1 == run.report["requests"]
+    assert "1 of 4 exchanges audited, 3 of other operations skipped" in run.report["reason"]
+    assert "1 of 4 exchanges audited, 3 of other operations skipped" in run.out.splitlines()[0]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_a_new_field_alone_passes_unless_drift_is_strict(
+    fmt: str, tmp_path: Path, run_audit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write, name, _ = WRITERS[fmt]
+    capture = write(tmp_path / name, [CLEAN, DRIFTS[Kind.NEW_FIELD][0]])
+    lenient = run_audit(capture)
+    assert (0, "ok") == (lenient.code, lenient.report["verdict"])
+    assert ["new-field"] == [f["kind"] for f in lenient.report["findings"]]
+    strict = run_audit(capture, "--strict-drift")
+    assert (1, "drift") == (strict.code, strict.report["verdict"])
+    monkeypatch.setenv("PANIC_API_STRICT_DRIFT", "1")
+    from_env = run_audit(capture)
+    assert (1, "drift") == (from_env.code, from_env.report["verdict"])
+
+
+def test_a_bad_strict_drift_variable_is_a_usage_error(
+    tmp_path: Path, run_audit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PANIC_API_STRICT_DRIFT", "yes")
+    run = run_audit(write_jsonl(tmp_path / "capture.jsonl", [CLEAN]))
+    assert 4 == run.code
+    assert ["panic-contract audit: usage (exit 4): PANIC_API_STRICT_DRIFT is 'yes'; allowed: 0, 1 "
+            "(or pass --strict-drift)"] == run.err.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("exchanges", "verdict", "code"),
+    [
+        ([CLEAN, Ex({"message": "Unauthorized"}, status=401)], "auth", 11),
+        ([CLEAN, Ex("<html>Bad Gateway</html>", status=502, media="text/html")], "outage", 10),
+        ([OTHER], "inconclusive", 12),
+    ],
+    ids=["token-rejected", "gateway-errors", "no-exchange-of-the-operation"],
+)
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_verdicts_that_are_not_drift_keep_the_suites_exit_codes(
+    fmt: str, exchanges: list[Ex], verdict: str, code: int, tmp_path: Path, run_audit: Any
+) -> None:
+    write, name, _ = WRITERS[fmt]
+    run = run_audit(write(tmp_path / name, exchanges))
+    assert (code, verdict) == (run.code, run.report["verdict"])
+    assert [] == run.report["findings"]
+    assert f"verdict: {verdict} (exit {code})" in run.out.splitlines()[-1]
+
+
+def test_reports_name_the_audit_the_host_and_the_spec(tmp_path: Path, run_audit: Any) -> None:
+    run = run_audit(write_har(tmp_path / "capture.har", [CLEAN, DRIFTS[Kind.NULL_IN_NON_NULLABLE][0]]))
+    assert {"target": "audit", "base_url": HOST, "spec": "panic-api.openapi.yaml", "requests": 2} == {
+        key: run.report[key] for key in ("target", "base_url", "spec", "requests")
+    }
+    assert run.markdown.startswith("## API drift: **drift** (exit 1)\n")
+    assert (
+        "| null-in-non-nullable | breaking | $.customerId | integer | null | 1 | `GET /panic-api/v2/callouts/992011` |"
+        in run.markdown
+    )
+    assert f"curl -H 'Authorization: Bearer ***' {HOST}/panic-api/v2/callouts/992011" in run.markdown
+
+
+def test_json_lines_without_a_host_name_the_file(tmp_path: Path, run_audit: Any) -> None:
+    run = run_audit(write_jsonl(tmp_path / "capture.jsonl", [CLEAN]))
+    assert "capture.jsonl" == run.report["base_url"]
+
+
+def test_a_recorded_fixture_line_names_its_target(tmp_path: Path, run_audit: Any) -> None:
+    provenance = {
+        "source": "recorded",
+        "target": "staging-panic.aura.services",
+        "recorded_at": "2024-04-20T14:45:00Z",
+        "tool_version": "0.1.0",
+    }
+    recorded = Ex(callout(), extra={"provenance": provenance})
+    run = run_audit(write_jsonl(tmp_path / "capture.jsonl", [recorded]))
+    assert "staging-panic.aura.services" == run.report["base_url"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_the_format_is_sniffed_when_the_name_does_not_say(fmt: str, tmp_path: Path, run_audit: Any) -> None:
+    write, _, unit = WRITERS[fmt]
+    run = run_audit(write(tmp_path / "capture.json", [CLEAN, DRIFTS[Kind.UNKNOWN_STATUS][0]]))
+    assert 1 == run.code
+    assert [f"{unit} 2"] == run.findings(Kind.UNKNOWN_STATUS)[0]["samples"]
+    assert f"({fmt})" in run.out.splitlines()[0]
+
+
+def test_a_har_entry_without_a_response_from_the_browser_is_skipped(tmp_path: Path, run_audit: Any) -> None:
+    aborted = har_entry(CLEAN)
+    aborted["response"] = {"status": 0, "headers": [], "content": {"size": 0, "mimeType": ""}}
+    run = run_audit(write_har(tmp_path / "capture.har", [CLEAN, aborted]))
+    assert (0, []) == (run.code, run.report["findings"])
+    assert "1 without a response (status 0) skipped" in run.report["reason"]
+
+
+def test_a_query_string_never_reaches_the_report(tmp_path: Path, run_audit: Any) -> None:
+    drift = DRIFTS[Kind.TYPE_CHANGED][0]
+    with_query = Ex(drift.body, path=PATH.format(992011) + f"?access_token={SENTINEL_TOKEN}")
+    for capture in (write_jsonl(tmp_path / "q.jsonl", [with_query]), write_har(tmp_path / "q.har", [with_query])):
+        run = run_audit(capture)
+        assert ["GET /panic-api/v2/callouts/992011"] == [f["request"] for f in run.findings(Kind.TYPE_CHANGED)]
+        assert SENTINEL_TOKEN not in run.out + run.err + json.dumps(run.report) + run.markdown
+
+
+def test_a_sentinel_token_in_a_har_reaches_no_output_and_no_report(tmp_path: Path, run_audit: Any) -> None:
+    entries = [har_entry(CLEAN), *(har_entry(ex) for ex, _ in DRIFTS.values())]
+    entries[1]["request"]["url"] = f"https://user:{SENTINEL_TOKEN}@staging-panic.aura.services" + PATH.format(992011)
+    run = run_audit(write_har(tmp_path / "capture.har", entries))
+    assert 1 == run.code
+    assert SENTINEL_TOKEN in (tmp_path / "capture.har").read_text()  # the test would prove nothing otherwise
+    for text in (run.out, run.err, json.dumps(run.report), run.markdown):
+        assert SENTINEL_TOKEN not in text
+    assert "https://staging-panic.aura.services" == run.report["base_url"]
+
+
+# --- bad input: one line naming the position, exit 4, no report ---------------------------------
+
+
+def _truncated_har(tmp_path: Path) -> Path:
+    path = write_har(tmp_path / "capture.har", [CLEAN, CLEAN, CLEAN])
+    text = path.read_text()
+    path.write_text(text[: len(text) * 2 // 3])
+    return path
+
+
+def _base64_har(tmp_path: Path) -> Path:
+    entry = har_entry(CLEAN)
+    entry["response"]["content"]["text"] = base64.b64encode(json.dumps(CALLOUT).encode()).decode()
+    entry["response"]["content"]["encoding"] = "base64"
+    return write_har(tmp_path / "capture.har", [har_entry(CLEAN), entry])
+
+
+def _har_without_response(tmp_path: Path) -> Path:
+    entry = har_entry(CLEAN)
+    del entry["response"]
+    return write_har(tmp_path / "capture.har", [har_entry(CLEAN), har_entry(OTHER), entry])
+
+
+def _non_json_line(tmp_path: Path) -> Path:
+    path = write_jsonl(tmp_path / "capture.jsonl", [CLEAN, CLEAN])
+    path.write_bytes(path.read_bytes() + b'{"request": {"method": "GET", "path": "/panic-api/v2/cal\n')
+    return path
+
+
+def _line_without_response(tmp_path: Path) -> Path:
+    path = write_jsonl(tmp_path / "capture.jsonl", [CLEAN])
+    record = {"request": {"method": "GET", "path": PATH.format(992011)}}
+    path.write_bytes(path.read_bytes() + orjson.dumps(record) + b"\n")
+    return path
+
+
+def _not_a_har(tmp_path: Path) -> Path:
+    path = tmp_path / "capture.har"
+    path.write_text('{"entries": []}')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_truncated_har, "capture.har: entry 3 (near byte *): the HAR ends early: the file is truncated; *"),
+        (_base64_har, "capture.har: entry 2: the response body is base64-encoded; export the HAR with text bodies*"),
+        (_har_without_response, "capture.har: entry 3: has no response with a status; export the HAR again*"),
+        (_non_json_line, "capture.jsonl: line 3: not JSON (*); each line must be one exchange record"),
+        (_line_without_response, "capture.jsonl: line 2: not an exchange record: at the top level: *response*"),
+        (_not_a_har, "capture.har: not a HAR file: it has no log.entries array*"),
+    ],
+    ids=["truncated-har", "base64-body", "entry-without-response", "non-json-line", "line-without-response",
+         "not-a-har"],
+)
+def test_bad_input_is_one_line_with_the_position_and_exit_4(
+    make: Any, expected: str, tmp_path: Path, run_audit: Any
+) -> None:
+    capture = make(tmp_path)
+    run = run_audit(capture)
+    assert 4 == run.code
+    assert 1 == len(run.err.splitlines())
+    assert run.err.startswith("panic-contract audit: usage (exit 4): ")
+    assert fnmatch.fnmatchcase(run.err.strip(), f"panic-contract audit: usage (exit 4): {capture.parent}/{expected}")
+    assert "" == run.out
+    assert ({}, "") == (run.report, run.markdown)
+
+
+def test_a_missing_file_is_one_line_and_exit_4(tmp_path: Path, run_audit: Any) -> None:
+    run = run_audit(tmp_path / "nowhere.har")
+    assert 4 == run.code
+    assert [f"panic-contract audit: usage (exit 4): {tmp_path}/nowhere.har: cannot read the capture: "
+            "No such file or directory"] == run.err.splitlines()
+
+
+def test_blank_lines_in_json_lines_are_ignored(tmp_path: Path, run_audit: Any) -> None:
+    path = write_jsonl(tmp_path / "capture.jsonl", [CLEAN, CLEAN])
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\n\n", 1) + b"\n")
+    run = run_audit(path)
+    assert (0, 2) == (run.code, run.report["requests"])
+
+
+# --- streaming and the progress bar --------------------------------------------------------------
+
+
+def test_progress_is_reported_while_reading_and_only_on_a_terminal(tmp_path: Path, run_audit: Any) -> None:
+    count = 2 * (audit.PROGRESS_MASK + 1) + 5
+    path = write_jsonl(tmp_path / "capture.jsonl", [CLEAN] * count)
+    calls: list[tuple[int, int]] = []
+    result = audit.audit_file(path, default_contract(), progress=lambda done, entries: calls.append((done, entries)))
+    assert count == result.audited
+    assert [audit.PROGRESS_MASK + 1, 2 * (audit.PROGRESS_MASK + 1)] == [entries for _, entries in calls]
+    assert calls[0][0] < calls[1][0] <= path.stat().st_size
+    run = run_audit(path)  # captured stderr is not a terminal: no bar
+    assert "\r" not in run.err
+
+
+def test_the_progress_bar_is_one_line_redrawn_in_place() -> None:
+    screen = io.StringIO()
+    bar = audit.ProgressBar(screen, total_bytes=1000)
+    bar(250, 16384)
+    bar(500, 32768)
+    bar.close()
+    assert "\rpanic-contract audit:  25% read, 16,384 exchanges\rpanic-contract audit:  50% read, 32,768 exchanges" \
+        "\r\x1b[K" == screen.getvalue()
