@@ -25,7 +25,7 @@ from panic_contract.findings import GATEWAY_STATUSES, Credentials, Exchange
 
 STAGING_URL = "https://staging-panic.aura.services"
 # Names of an endpoint and of environment variables, not secrets (hence the S105 waivers).
-TOKEN_PATH = "/panic-api/v2/oauth/token"  # noqa: S105
+TOKEN_PATH = "/panic-api/v2/oauth/token"  # noqa: S105 - a path, not a secret
 TOKEN_VARIABLE = "PANIC_API_TOKEN"  # noqa: S105
 CLIENT_ID_VARIABLE = "PANIC_API_CLIENT_ID"
 CLIENT_SECRET_VARIABLE = "PANIC_API_CLIENT_SECRET"  # noqa: S105

@@ -125,8 +125,7 @@ def load_contract(spec_path: Path | str = SPEC_PATH) -> Contract:
     path_template, method, operation = _single_operation(document)
     (parameter,) = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"]
     responses = {
-        int(code): _response_contract(int(code), response)
-        for code, response in operation.get("responses", {}).items()
+        int(code): _response_contract(int(code), response) for code, response in operation.get("responses", {}).items()
     }
     if 200 not in responses:
         raise SpecError("the spec must document a 200 response")

@@ -137,14 +137,20 @@ def describe_value(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     if len(text) > 60:
         text = text[:57] + "..."
-    return f"{name} {text}" if name in {"string", "integer", "number", "boolean"} else f"an {name}" if name in {"array", "object"} else name
+    return (
+        f"{name} {text}"
+        if name in {"string", "integer", "number", "boolean"}
+        else f"an {name}"
+        if name in {"array", "object"}
+        else name
+    )
 
 
 def media_type(headers: Mapping[str, str]) -> str:
     return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def inspect(exchange: Exchange, contract: Contract) -> Inspection:
+def inspect(exchange: Exchange, contract: Contract) -> Inspection:  # noqa: PLR0911, PLR0912 - one ladder, read top down
     """Everything the contract says about one exchange with its one operation."""
     status = exchange.status
     request = exchange.request
@@ -182,7 +188,9 @@ def inspect(exchange: Exchange, contract: Contract) -> Inspection:
         try:
             body = json.loads(exchange.body or b"")
         except ValueError as exc:
-            return _single(Kind.MALFORMED_BODY, None, "a JSON object", f"not JSON ({exc.args[0].split(':')[0]})", request)
+            return _single(
+                Kind.MALFORMED_BODY, None, "a JSON object", f"not JSON ({exc.args[0].split(':')[0]})", request
+            )
     if not isinstance(body, dict):
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", describe_value(body), request)
     is_callout = status == 200
@@ -195,7 +203,13 @@ def inspect(exchange: Exchange, contract: Contract) -> Inspection:
         return VALIDATED if is_callout else CLEAN
     findings = list(_schema_findings(body, response.schema, response.validator, request))
     findings.extend(
-        Finding(Kind.NEW_FIELD, json_path([name]), "no such field", f"an undocumented field ({describe_value(body[name])})", request)
+        Finding(
+            Kind.NEW_FIELD,
+            json_path([name]),
+            "no such field",
+            f"an undocumented field ({describe_value(body[name])})",
+            request,
+        )
         for name in body
         if name not in response.properties
     )
@@ -208,7 +222,9 @@ def _single(kind: Kind, field_: str | None, expected: str, actual: str, request:
     return Inspection(findings=(Finding(kind, field_, expected, actual, request),))
 
 
-def _schema_findings(body: Mapping[str, Any], schema: Mapping[str, Any], validator: Any, request: str) -> Iterator[Finding]:
+def _schema_findings(
+    body: Mapping[str, Any], schema: Mapping[str, Any], validator: Any, request: str
+) -> Iterator[Finding]:
     properties = schema.get("properties", {})
     for error in validator.iter_errors(body):
         kind_name = type(error.kind).__name__
@@ -226,7 +242,13 @@ def _schema_findings(body: Mapping[str, Any], schema: Mapping[str, Any], validat
         elif kind_name == "Format":
             yield Finding(Kind.FORMAT_VIOLATED, json_path(path), expected, describe_value(error.instance), request)
         else:  # any other keyword the spec may grow: still a breaking change of the value's type
-            yield Finding(Kind.TYPE_CHANGED, json_path(path), expected, f"{describe_value(error.instance)} ({error.message})", request)
+            yield Finding(
+                Kind.TYPE_CHANGED,
+                json_path(path),
+                expected,
+                f"{describe_value(error.instance)} ({error.message})",
+                request,
+            )
 
 
 def _requested_id(exchange: Exchange, contract: Contract) -> int | None:
@@ -246,11 +268,15 @@ def _callout_findings(body: Mapping[str, Any], exchange: Exchange, contract: Con
     status = body.get("status")
     if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
         known = ", ".join(contract.known_statuses)
-        yield Finding(Kind.UNKNOWN_STATUS, "$.status", f"one of {known} (any casing)", describe_value(status), exchange.request)
+        yield Finding(
+            Kind.UNKNOWN_STATUS, "$.status", f"one of {known} (any casing)", describe_value(status), exchange.request
+        )
     requested = _requested_id(exchange, contract)
     returned = body.get("id")
     if requested is not None and isinstance(returned, int) and returned != requested:
-        yield Finding(Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), exchange.request)
+        yield Finding(
+            Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), exchange.request
+        )
 
 
 @dataclass

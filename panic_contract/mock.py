@@ -29,10 +29,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from panic_contract.client import TOKEN_PATH
 from panic_contract.contract import JSON_MEDIA_TYPE, Contract, default_contract
 from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures
 
-TOKEN_PATH = "/panic-api/v2/oauth/token"
 MOCK_CLIENT_ID = "mock-client"
 MOCK_CLIENT_SECRET = "mock-secret"  # noqa: S105 - not a secret: the mock's own client credentials
 MOCK_TOKEN = "mock-token"  # noqa: S105 - not a secret: the token the mock accepts unless told otherwise

@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, settings
 
 from panic_contract import reports
 from panic_contract.contract import SPEC_PATH, Contract, load_contract
-from panic_contract.fixture_files import FixtureError
 from panic_contract.findings import Credentials, Exchange, Inspection, Ledger, Signal, inspect
+from panic_contract.fixture_files import FixtureError
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
 
 STAGING_URL = "https://staging-panic.aura.services"
-TOKEN_ENV = "PANIC_API_TOKEN"
-WRONG_TOKEN = "deliberately-wrong-token"  # sent to prove a 401 for a bad token; never a real credential
+TOKEN_ENV = "PANIC_API_TOKEN"  # noqa: S105 - a variable name, not a secret
+WRONG_TOKEN = "deliberately-wrong-token"  # noqa: S105 - sent to prove a 401 for a bad token
 LEDGER_KEY = "panic_api_ledger"
 
 # Hypothesis profiles, chosen by name with --hypothesis-profile. Without one: `live` for a live target,
@@ -60,23 +60,33 @@ class Setting:
 SETTINGS = {
     s.flag: s
     for s in (
-        Setting("--target", "PANIC_API_TARGET", "mock", "what to check: the embedded mock or provider staging",
-                ("mock", "staging")),
-        Setting("--base-url", "PANIC_API_BASE_URL", None, "root URL (scheme://host[:port]) of any server of this "
-                "API; setting it means a live target"),
-        Setting("--callout-ids", "PANIC_API_CALLOUT_IDS", None, "comma-separated ids known to exist on the live "
-                "target"),
-        Setting("--strict-drift", "PANIC_API_STRICT_DRIFT", "0", "fail on additive findings (new fields) too",
-                ("0", "1")),
+        Setting(
+            "--target",
+            "PANIC_API_TARGET",
+            "mock",
+            "what to check: the embedded mock or provider staging",
+            ("mock", "staging"),
+        ),
+        Setting(
+            "--base-url",
+            "PANIC_API_BASE_URL",
+            None,
+            "root URL (scheme://host[:port]) of any server of this API; setting it means a live target",
+        ),
+        Setting(
+            "--callout-ids", "PANIC_API_CALLOUT_IDS", None, "comma-separated ids known to exist on the live target"
+        ),
+        Setting(
+            "--strict-drift", "PANIC_API_STRICT_DRIFT", "0", "fail on additive findings (new fields) too", ("0", "1")
+        ),
         Setting("--drift-report", "PANIC_API_DRIFT_REPORT", None, "write the JSON drift report to this path"),
-        Setting("--drift-report-md", "PANIC_API_DRIFT_REPORT_MD", None, "write a Markdown drift summary to this "
-                "path"),
+        Setting("--drift-report-md", "PANIC_API_DRIFT_REPORT_MD", None, "write a Markdown drift summary to this path"),
         Setting("--rate-limit", "PANIC_API_RATE_LIMIT", "2", "live targets: requests per second (0 = no limit)"),
-        Setting("--request-budget", "PANIC_API_REQUEST_BUDGET", "400", "live targets: stop after this many "
-                "requests"),
+        Setting("--request-budget", "PANIC_API_REQUEST_BUDGET", "400", "live targets: stop after this many requests"),
         Setting("--request-timeout", "PANIC_API_REQUEST_TIMEOUT", "10", "seconds to wait for one response"),
-        Setting("--retries", "PANIC_API_RETRIES", "2", "retries of a transport error, 429 or 502/503/504, with "
-                "backoff"),
+        Setting(
+            "--retries", "PANIC_API_RETRIES", "2", "retries of a transport error, 429 or 502/503/504, with backoff"
+        ),
     )
 }
 
@@ -180,8 +190,10 @@ def resolve_target(config: pytest.Config) -> Target:
             raise pytest.UsageError(str(exc)) from None
         return Target("mock", "http://127.0.0.1:8000", MOCK_TOKEN, ids or known, drift)
     if drift:
-        raise pytest.UsageError("--mock-drift switches the embedded mock; it cannot change a live target "
-                                "(drop --mock-drift, or --base-url/--target staging)")
+        raise pytest.UsageError(
+            "--mock-drift switches the embedded mock; it cannot change a live target "
+            "(drop --mock-drift, or --base-url/--target staging)"
+        )
     url = _base_url(base_url) if base_url else STAGING_URL
     token = _live_token(url)
     return Target("custom" if base_url else "staging", url, token, ids)
@@ -201,11 +213,15 @@ def _live_token(base_url: str) -> str:
     except AuthRejected as exc:
         pytest.exit(f"verdict: auth (exit {EXIT_CODES[Verdict.AUTH]}): {exc}", returncode=EXIT_CODES[Verdict.AUTH])
     except TokenExchangeError as exc:  # the token endpoint is failing: that is the provider's outage
-        pytest.exit(f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE])
+        pytest.exit(
+            f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE]
+        )
     except CredentialError as exc:
         raise pytest.UsageError(f"live target {base_url}: {exc}") from None
     except OutageError as exc:
-        pytest.exit(f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE])
+        pytest.exit(
+            f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE]
+        )
 
 
 class MaskedHeader(str):
@@ -217,7 +233,7 @@ class MaskedHeader(str):
         return "'Bearer ***'"
 
 
-class TargetUnavailable(Exception):
+class TargetUnavailableError(Exception):
     """Raised instead of sending more requests once the target is down or refuses our token."""
 
 
@@ -277,9 +293,15 @@ class SuiteRun:
             from urllib3.util.retry import Retry
 
             retry = Retry(
-                total=self.retries, connect=0, read=0, status=self.retries, backoff_factor=0.5,
-                status_forcelist=(429, 502, 503, 504), allowed_methods={"GET"},
-                respect_retry_after_header=True, raise_on_status=False,
+                total=self.retries,
+                connect=0,
+                read=0,
+                status=self.retries,
+                backoff_factor=0.5,
+                status_forcelist=(429, 502, 503, 504),
+                allowed_methods={"GET"},
+                respect_retry_after_header=True,
+                raise_on_status=False,
             )
             self._session = requests.Session()
             self._session.mount("http://", HTTPAdapter(max_retries=retry))
@@ -289,7 +311,7 @@ class SuiteRun:
     def send(self, case: Any, **kwargs: Any) -> Any:
         """Send a schemathesis case to the target, failing fast once it is down or over budget."""
         if self.halted:
-            raise TargetUnavailable(self.halted)
+            raise TargetUnavailableError(self.halted)
         if self.target.live and self.ledger.requests >= self.budget:
             self.budget_note = f"stopped at the request budget of {self.budget} (--request-budget)"
             pytest.skip(self.budget_note)
@@ -302,7 +324,7 @@ class SuiteRun:
             return kwargs.pop("_send")(case, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             self.halted = self.ledger.outage = f"cannot reach {self.target.host}: {describe_transport_error(exc)}"
-            raise TargetUnavailable(self.halted) from None
+            raise TargetUnavailableError(self.halted) from None
 
     def call_and_validate(self, case: Any) -> None:
         """The property test's one line: schemathesis's checks plus the contract's findings."""
@@ -377,8 +399,9 @@ def suite_schema() -> Any:
     schema = schemathesis.openapi.from_path(str(run.contract.spec_path))
     if run.target.live:
         rate = f"{run.rate_limit:g}/s" if run.rate_limit else None
-        schema.config.update(base_url=run.target.base_url, rate_limit=rate, request_timeout=run.timeout,
-                             request_retries=run.retries)
+        schema.config.update(
+            base_url=run.target.base_url, rate_limit=rate, request_timeout=run.timeout, request_retries=run.retries
+        )
     else:
         from panic_contract.mock import create_app
 
@@ -477,7 +500,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.config.workeroutput[LEDGER_KEY] = {**run.ledger.as_dict(), "halted": run.halted, "judged": run.judged}  # type: ignore[attr-defined]
         return
     if not run.judged or exitstatus in (
-        pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.INTERRUPTED
+        pytest.ExitCode.USAGE_ERROR,
+        pytest.ExitCode.INTERNAL_ERROR,
+        pytest.ExitCode.INTERRUPTED,
     ):
         return
     if run.halted and not run.ledger.outage and "rejected our token" not in run.halted:
@@ -494,8 +519,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[_DECISION] = decision
     session.exitstatus = decision.exit_code
     info = _run_info(run)
-    reports.write_reports(run.ledger, decision, info, _path(session.config, "--drift-report"),
-                          _path(session.config, "--drift-report-md"))
+    reports.write_reports(
+        run.ledger, decision, info, _path(session.config, "--drift-report"), _path(session.config, "--drift-report-md")
+    )
 
 
 def _path(config: pytest.Config, flag: str) -> Path | None:

@@ -17,7 +17,7 @@ from panic_contract.findings import Ledger, LedgerEntry
 from panic_contract.fixture_files import write_atomically
 from panic_contract.verdict import Decision
 
-MASKED_TOKEN = "***"
+MASKED_TOKEN = "***"  # noqa: S105 - what stands in for a token
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,14 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
             actual = ", ".join(entry.actuals)
             cells = [str(f.kind), f.severity, f.field or "-", f.expected, actual, str(entry.count), f"`{f.request}`"]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-        lines += ["", "Reproduce the first finding:", "", "```", reproducer(run.base_url, entries[0].first.request), "```"]
+        lines += [
+            "",
+            "Reproduce the first finding:",
+            "",
+            "```",
+            reproducer(run.base_url, entries[0].first.request),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -42,7 +42,7 @@ class Decision:
         return EXIT_CODES[self.verdict]
 
 
-def decide(
+def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
     ledger: Ledger,
     *,
     strict_drift: bool = False,

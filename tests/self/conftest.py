@@ -53,7 +53,8 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any
         out = pytester.path
         result = pytester.runpytest_subprocess(
             str(suite),
-            "-p", "no:cacheprovider",
+            "-p",
+            "no:cacheprovider",
             "--hypothesis-profile=ci",
             f"--drift-report={out / 'drift.json'}",
             f"--drift-report-md={out / 'drift.md'}",

@@ -36,12 +36,14 @@ def test_breaking_drift_fails_the_run_naming_kind_and_field(drift: str, run_suit
     assert run.result.ret == 1, run.output
     assert run.report["verdict"] == "drift"
     assert field == run.kinds[kind]
-    run.result.stdout.fnmatch_lines([
-        "*= API drift =*",
-        f"breaking {kind} {field or '-'}: GET /panic-api/v2/callouts/*",
-        "    reproduce: curl -H 'Authorization: Bearer ***' *",
-        "verdict: drift (exit 1)*",
-    ])
+    run.result.stdout.fnmatch_lines(
+        [
+            "*= API drift =*",
+            f"breaking {kind} {field or '-'}: GET /panic-api/v2/callouts/*",
+            "    reproduce: curl -H 'Authorization: Bearer ***' *",
+            "verdict: drift (exit 1)*",
+        ]
+    )
     assert f"| {kind} | breaking | {field or '-'} |" in run.markdown
     assert kind in run.junit
 

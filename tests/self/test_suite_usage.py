@@ -11,12 +11,23 @@ import pytest
         (["--target", "staging"], {}, "ERROR: live target https://staging-panic.aura.services: *PANIC_API_TOKEN*"),
         (["--base-url", "http://127.0.0.1:9"], {}, "ERROR: live target http://127.0.0.1:9: *PANIC_API_TOKEN*"),
         (["--target", "production"], {}, "*--target*invalid choice*"),
-        ([], {"PANIC_API_TARGET": "production"}, "ERROR: --target (or PANIC_API_TARGET) is 'production'; allowed: mock, staging"),
-        (["--base-url", "ftp://x"], {"PANIC_API_TOKEN": "t"}, "ERROR: --base-url (or PANIC_API_BASE_URL) is 'ftp://x'; *"),
+        (
+            [],
+            {"PANIC_API_TARGET": "production"},
+            "ERROR: --target (or PANIC_API_TARGET) is 'production'; allowed: mock, staging",
+        ),
+        (
+            ["--base-url", "ftp://x"],
+            {"PANIC_API_TOKEN": "t"},
+            "ERROR: --base-url (or PANIC_API_BASE_URL) is 'ftp://x'; *",
+        ),
         (["--callout-ids", "1,two"], {}, "ERROR: --callout-ids (or PANIC_API_CALLOUT_IDS) is '1,two'; *"),
         (["--rate-limit", "fast"], {}, "ERROR: --rate-limit (or PANIC_API_RATE_LIMIT) is 'fast'; *"),
-        (["--mock-drift", "missing-field", "--base-url", "http://127.0.0.1:9"], {"PANIC_API_TOKEN": "t"},
-         "ERROR: --mock-drift switches the embedded mock*"),
+        (
+            ["--mock-drift", "missing-field", "--base-url", "http://127.0.0.1:9"],
+            {"PANIC_API_TOKEN": "t"},
+            "ERROR: --mock-drift switches the embedded mock*",
+        ),
     ],
 )
 def test_usage_error_is_one_line_and_exit_4(args, env, line, run_suite) -> None:
@@ -34,7 +45,9 @@ def test_command_line_wins_over_the_environment(run_suite) -> None:
 
 def test_report_header_names_target_and_spec(run_suite) -> None:
     run = run_suite()
-    run.result.stdout.fnmatch_lines([
-        "panic-api target: mock, base URL: in-process*",
-        "panic-api spec: */spec/panic-api.openapi.yaml; callout ids: 992011*",
-    ])
+    run.result.stdout.fnmatch_lines(
+        [
+            "panic-api target: mock, base URL: in-process*",
+            "panic-api spec: */spec/panic-api.openapi.yaml; callout ids: 992011*",
+        ]
+    )
