@@ -131,3 +131,11 @@ def test_rejected_client_credentials_are_an_auth_verdict(run_suite, live_mock) -
     assert run.result.ret == 11, run.output
     assert SENTINEL_SECRET not in run.output
     run.result.stderr.fnmatch_lines(["*verdict: auth (exit 11): *"])
+
+
+def test_request_budget_stops_a_live_run_and_says_so(run_suite, live_mock) -> None:
+    run = run_suite(*live_args(live_mock()), "--request-budget", "12", "-rs")
+    assert run.report["requests"] <= 12
+    assert run.report["verdict"] == "ok"
+    assert "request budget of 12" in run.report["reason"]
+    run.result.stdout.fnmatch_lines(["*stopped at the request budget of 12 (--request-budget)*"])

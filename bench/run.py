@@ -1,0 +1,357 @@
+"""The benchmark: one command, `python bench/run.py`, prints every figure issue 5 asks for.
+
+1. The default `pytest` run (embedded mock) against the bare `schemathesis run` CLI on the same
+   spec, example count and mock (served on loopback for the CLI); then the suite against that
+   loopback server against the CLI again. Wall time, median of --reps runs, and the ratio.
+2. What importing the suite costs before the first test: `pytest --collect-only` against a bare
+   `pytest --version`, median subprocess wall time.
+3. `panic-contract audit` throughput and peak memory over generated JSON Lines and HAR files,
+   against the same validation done with the pure-Python `jsonschema` library on the same data.
+
+Every measurement runs in a child process, so one measurement cannot warm up another, and the
+child's own rusage gives its CPU time and peak memory (max RSS). Throughput is responses judged
+per CPU second (one core), so other load on the machine moves it less than wall time would.
+Needs the test extras (`pip install -e ".[test]"`) for `jsonschema`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import captures  # noqa: E402 - bench/ is not a package; its helper module sits beside this script
+
+SPEC = REPO / "spec" / "panic-api.openapi.yaml"
+BIN = Path(sys.executable).parent
+GIB = 1 << 30
+
+
+@dataclass
+class Child:
+    """What one child process cost: wall time, CPU time, peak RSS, exit code, and what it printed."""
+
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    code: int
+    output: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.output.strip().splitlines()[-1])
+
+
+def run_child(argv: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] | None = None) -> Child:
+    """Run argv to completion; rusage of exactly this child (os.wait4), not of all children."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return Child(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode, text)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PANIC_API_")}
+    return {**env, **extra}
+
+
+def median_wall(argv: Sequence[str], reps: int, **kwargs: Any) -> tuple[float, list[Child]]:
+    children = [run_child(argv, **kwargs) for _ in range(reps)]
+    return statistics.median(c.wall_s for c in children), children
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The suite against the bare schemathesis CLI
+
+
+def example_count() -> tuple[str, int]:
+    """The profile the default run picks (plugin.py: `ci` where CI is set, else `dev`) and its count."""
+    import hypothesis
+
+    import panic_contract.plugin  # noqa: F401 - registers the suite's hypothesis profiles
+
+    name = "ci" if os.environ.get("CI") else "dev"
+    return name, int(hypothesis.settings.get_profile(name).max_examples)
+
+
+def cli_argv(base_url: str, examples: int) -> list[str]:
+    return [
+        str(BIN / "schemathesis"), "run", str(SPEC), "--url", base_url,
+        "-H", "Authorization: Bearer mock-token", "-n", str(examples), "--no-color",
+    ]
+
+
+@contextlib.contextmanager
+def loopback_mock() -> Iterator[str]:
+    from panic_contract.mock import create_app, serve
+
+    # The CLI's negative cases send requests h11 refuses; uvicorn's warning about each is noise here.
+    logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
+    with serve(create_app()) as base_url:
+        yield base_url
+
+
+def bench_suite(reps: int, rows: list[list[str]]) -> None:
+    from panic_contract.mock import known_callout_ids
+
+    profile, examples = example_count()
+    pytest = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider"]
+    with tempfile.TemporaryDirectory() as scratch, loopback_mock() as base_url:
+        cwd = Path(scratch)  # the CLI writes .hypothesis/ and reports into its working directory
+        suite_s, suite = median_wall(pytest, reps, env=clean_env())
+        cli_s, cli = median_wall(cli_argv(base_url, examples), reps, cwd=cwd, env=clean_env())
+        rows.append(row(f"pytest (default, in-process mock, profile {profile})", suite_s, suite))
+        rows.append(row(f"schemathesis run -n {examples} vs loopback mock", cli_s, cli))
+        rows.append(["  ratio pytest / CLI (target <= 1.0)", f"{suite_s / cli_s:.2f}", "", ""])
+        ids = ",".join(str(i) for i in known_callout_ids()[:3])
+        live = [
+            *pytest, "--base-url", base_url, "--callout-ids", ids, "--rate-limit", "0",
+            "--request-budget", "1000000", f"--hypothesis-profile={profile}",
+        ]
+        live_s, live_children = median_wall(live, reps, env=clean_env(PANIC_API_TOKEN="mock-token"))
+        rows.append(row("pytest --base-url loopback mock, same profile", live_s, live_children))
+        rows.append(["  ratio live pytest / CLI (target <= 1.10)", f"{live_s / cli_s:.2f}", "", ""])
+
+
+def row(label: str, seconds: float, children: list[Child]) -> list[str]:
+    codes = sorted({c.code for c in children})
+    tests = _count(children[-1].output)
+    return [label, f"{seconds:.2f} s", f"exit {','.join(map(str, codes))}", tests]
+
+
+def _count(output: str) -> str:
+    found = re.findall(r"(\d+ passed|\d+ failed|\d+ test cases?|\d+ generated)", output)
+    return ", ".join(dict.fromkeys(found)) if found else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Import cost
+
+
+def bench_import(reps: int, rows: list[list[str]]) -> None:
+    pytest = str(BIN / "pytest")
+    version_s, _ = median_wall([pytest, "--version"], reps, env=clean_env())
+    collect_s, _ = median_wall([pytest, "--collect-only", "-q", "-p", "no:cacheprovider"], reps, env=clean_env())
+    rows.append(["pytest --version", f"{version_s:.2f} s", f"median of {reps}", ""])
+    rows.append(["pytest --collect-only (the suite imported)", f"{collect_s:.2f} s", f"median of {reps}", ""])
+    rows.append(["  import cost of the suite", f"{collect_s - version_s:.2f} s", "", ""])
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Audit throughput and memory, against pure-Python jsonschema
+
+
+def child_audit(path: Path) -> dict[str, Any]:
+    from panic_contract.audit import audit_file
+    from panic_contract.contract import default_contract
+
+    contract = default_contract()
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = audit_file(path, contract)
+    return {
+        "responses": result.audited,
+        "entries": result.entries,
+        "findings": sum(e.count for e in result.ledger.entries.values()),
+        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.perf_counter() - wall,
+    }
+
+
+def child_baseline(path: Path, fmt: str, limit: int | None) -> dict[str, Any]:
+    """The same schema validation with pure-Python jsonschema, over the same parsed data.
+
+    The same parsers (orjson per line; ijson's C backend for a HAR), the same path match and the
+    contract's response schemas with format checking. It only counts errors, and skips the cheap
+    checks (status values, ids, new fields) the audit also makes, so it errs in its own favour.
+    """
+    import orjson
+    from jsonschema import Draft202012Validator
+
+    from panic_contract.contract import default_contract
+
+    contract = default_contract()
+    validators = {
+        status: Draft202012Validator(dict(r.schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+        for status, r in contract.responses.items()
+    }
+    responses = errors = 0
+    cpu, wall = time.process_time(), time.perf_counter()
+    for status, body in _baseline_bodies(path, fmt, contract, orjson.loads):
+        if limit is not None and responses >= limit:
+            break
+        responses += 1
+        validator = validators.get(status)
+        if validator is not None and isinstance(body, dict) and not validator.is_valid(body):
+            errors += sum(1 for _ in validator.iter_errors(body))
+    return {
+        "responses": responses,
+        "errors": errors,
+        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.perf_counter() - wall,
+    }
+
+
+def _baseline_bodies(path: Path, fmt: str, contract: Any, loads: Any) -> Iterator[tuple[int, Any]]:
+    with path.open("rb", buffering=1 << 20) as stream:
+        if fmt == "jsonl":
+            for line in stream:
+                record = loads(line)
+                if contract.match_path(record["request"]["path"]) is None:
+                    continue
+                response = record["response"]
+                body = response["body"] if "body" in response else _loads_or_none(loads, response.get("body_text"))
+                yield response["status"], body
+        else:
+            import ijson
+
+            from panic_contract.audit import url_path
+
+            backend = ijson.get_backend("yajl2_c")
+            for entry in backend.items(stream, "log.entries.item", use_float=True, buf_size=1 << 20):
+                url = entry["request"]["url"]
+                if contract.match_path(url_path(url)) is None:
+                    continue
+                response = entry["response"]
+                yield response["status"], _loads_or_none(loads, response["content"].get("text"))
+
+
+def _loads_or_none(loads: Any, text: str | None) -> Any:
+    try:
+        return loads(text or "")
+    except ValueError:
+        return None
+
+
+def child_main(argv: Sequence[str]) -> int:
+    kind, fmt, path, *rest = argv
+    limit = int(rest[0]) if rest else None
+    figures = child_audit(Path(path)) if kind == "audit" else child_baseline(Path(path), fmt, limit)
+    print(json.dumps(figures))
+    return 0
+
+
+def measure(kind: str, fmt: str, path: Path, limit: int | None = None) -> tuple[dict[str, Any], Child]:
+    argv = [sys.executable, __file__, "--child", kind, fmt, str(path), *([str(limit)] if limit else [])]
+    child = run_child(argv)
+    if child.code != 0:
+        raise SystemExit(f"bench: the {kind} child failed on {path.name}:\n{child.output}")
+    return child.json(), child
+
+
+def bench_audit(sizes: list[int], big: bool, baseline_limit: int | None, rows: list[list[str]]) -> None:
+    with tempfile.TemporaryDirectory(prefix="panic-bench-") as scratch:
+        folder = Path(scratch)
+        plan: list[tuple[str, int, bool]] = [(fmt, n, True) for n in sizes for fmt in ("jsonl", "har")]
+        if big:
+            plan += [("jsonl", _count_for_gib(folder, "jsonl"), False), ("har", _count_for_gib(folder, "har"), False)]
+        for fmt, count, with_baseline in plan:
+            path = folder / f"capture-{count}.{fmt}"
+            started = time.perf_counter()
+            size = (captures.write_jsonl if fmt == "jsonl" else captures.write_har)(path, count)
+            generated = time.perf_counter() - started
+            figures, child = measure("audit", fmt, path)
+            rate = figures["responses"] / figures["cpu_s"]
+            label = f"audit {fmt} {count:,} exchanges ({size / 2**20:,.0f} MiB, made in {generated:.0f} s)"
+            rows.append([label, f"{rate:,.0f} resp/s", f"peak {child.max_rss_mb:,.0f} MB",
+                         f"{figures['cpu_s']:.1f} s CPU, {figures['wall_s']:.1f} s wall"])
+            if with_baseline:
+                limit = baseline_limit if baseline_limit and baseline_limit < count else None
+                base, base_child = measure("baseline", fmt, path, limit)
+                base_rate = base["responses"] / base["cpu_s"]
+                over = f" (first {base['responses']:,})" if limit else ""
+                rows.append([f"  jsonschema baseline{over}", f"{base_rate:,.0f} resp/s",
+                             f"peak {base_child.max_rss_mb:,.0f} MB", f"{base['cpu_s']:.1f} s CPU"])
+                rows.append(["  ratio audit / baseline (target >= 20)", f"{rate / base_rate:.1f}x", "", ""])
+            path.unlink()
+
+
+def _count_for_gib(folder: Path, fmt: str) -> int:
+    """How many exchanges make about 1 GiB in this format, from a small sample."""
+    sample = folder / f"sample.{fmt}"
+    size = (captures.write_jsonl if fmt == "jsonl" else captures.write_har)(sample, 10_000)
+    sample.unlink()
+    return GIB * 10_000 // size
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"machine: {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), {model}",
+        f"python {platform.python_version()} ({platform.python_implementation()}), {platform.platform()}",
+        f"load average at start: {load}",
+    ]
+
+
+def print_table(title: str, rows: list[list[str]]) -> None:
+    print(f"\n== {title}")
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--child"]:
+        return child_main(args[1:])
+    parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--big", action="store_true", help="also audit ~1 GiB JSON Lines and HAR files")
+    parser.add_argument("--sizes", default="100000,1000000", help="exchanges per generated file (default 100k, 1M)")
+    parser.add_argument("--reps", type=int, default=3, help="runs per subprocess timing; the median is shown")
+    parser.add_argument("--baseline-limit", type=int, default=200_000,
+                        help="the jsonschema baseline judges at most this many responses per file (its rate is "
+                             "per response; 0 = the whole file, which takes minutes at 1M)")
+    parser.add_argument("--only", choices=["suite", "import", "audit"], action="append",
+                        help="run only these parts (repeatable; default all)")
+    options = parser.parse_args(args)
+    parts = options.only or ["suite", "import", "audit"]
+    print("\n".join(machine()))
+    started = time.perf_counter()
+    if "suite" in parts:
+        rows: list[list[str]] = []
+        bench_suite(options.reps, rows)
+        print_table("1. the suite vs the bare schemathesis CLI (wall time)", rows)
+    if "import" in parts:
+        rows = []
+        bench_import(max(options.reps, 5), rows)
+        print_table("2. import cost before the first test", rows)
+    if "audit" in parts:
+        rows = []
+        sizes = [int(s) for s in options.sizes.split(",") if s]
+        bench_audit(sizes, options.big, options.baseline_limit or None, rows)
+        print_table("3. bulk audit: responses per CPU second (one core) and peak RSS", rows)
+    print(f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
