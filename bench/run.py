@@ -105,9 +105,10 @@ def cli_argv(base_url: str, examples: int) -> list[str]:
 def loopback_mock() -> Iterator[str]:
     from panic_contract.mock import create_app, serve
 
-    # The CLI's negative cases send requests h11 refuses; uvicorn's warning about each is noise here.
-    logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
     with serve(create_app()) as base_url:
+        # The CLI's negative cases send requests h11 refuses; uvicorn's warning about each is noise here.
+        # (Set after the server started: uvicorn configures its loggers on start.)
+        logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
         yield base_url
 
 
@@ -311,11 +312,19 @@ def machine() -> list[str]:
     ]
 
 
-def print_table(title: str, rows: list[list[str]]) -> None:
-    print(f"\n== {title}")
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+class Table(list[list[str]]):
+    """Rows printed as they are measured, so a long run shows progress and a failure keeps them."""
+
+    WIDTHS = (62, 16, 16)
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        print(f"\n== {title}", flush=True)
+
+    def append(self, cells: list[str]) -> None:
+        super().append(cells)
+        padded = [cell.ljust(width) for cell, width in zip(cells, self.WIDTHS, strict=False)]
+        print("  " + "  ".join([*padded, *cells[len(self.WIDTHS):]]).rstrip(), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,18 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(machine()))
     started = time.perf_counter()
     if "suite" in parts:
-        rows: list[list[str]] = []
-        bench_suite(options.reps, rows)
-        print_table("1. the suite vs the bare schemathesis CLI (wall time)", rows)
+        bench_suite(options.reps, Table("1. the suite vs the bare schemathesis CLI (wall time)"))
     if "import" in parts:
-        rows = []
-        bench_import(max(options.reps, 5), rows)
-        print_table("2. import cost before the first test", rows)
+        bench_import(max(options.reps, 5), Table("2. import cost before the first test"))
     if "audit" in parts:
-        rows = []
         sizes = [int(s) for s in options.sizes.split(",") if s]
-        bench_audit(sizes, options.big, options.baseline_limit or None, rows)
-        print_table("3. bulk audit: responses per CPU second (one core) and peak RSS", rows)
+        table = Table("3. bulk audit: responses per CPU second (one core) and peak RSS")
+        bench_audit(sizes, options.big, options.baseline_limit or None, table)
     print(f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

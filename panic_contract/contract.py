@@ -118,10 +118,19 @@ def load_contract(spec_path: Path | str = SPEC_PATH) -> Contract:
     except OSError as exc:
         raise SpecError(f"cannot read the spec {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"the spec {path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise SpecError(f"the spec {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"the spec {path} is not an OpenAPI document")
-    document = jsonschema_rs.dereference(raw)
+    try:
+        return _contract_of(path, jsonschema_rs.dereference(raw))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SpecError(f"the spec {path} is not a complete OpenAPI document of one operation: {exc!r}") from None
+
+
+def _contract_of(path: Path, document: Mapping[str, Any]) -> Contract:
     path_template, method, operation = _single_operation(document)
     (parameter,) = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"]
     responses = {

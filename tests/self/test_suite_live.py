@@ -134,7 +134,7 @@ def test_rejected_client_credentials_are_an_auth_verdict(run_suite, live_mock) -
 
 
 def test_request_budget_stops_a_live_run_and_says_so(run_suite, live_mock) -> None:
-    run = run_suite(*live_args(live_mock()), "--request-budget", "12", "-rs")
+    run = run_suite(*live_args(live_mock()), "--request-budget", "12", "-rs", env=LIVE_ENV)
     assert run.report["requests"] <= 12
     assert run.report["verdict"] == "ok"
     assert "request budget of 12" in run.report["reason"]
