@@ -108,9 +108,7 @@ def detect_format(path: Path, head: bytes) -> Format:
         return "jsonl"
     if head.lstrip().startswith(b"{"):
         return "har"  # one JSON document, usually pretty-printed over many lines
-    raise AuditInputError(
-        f"{path}: cannot tell the format from its content: name it .har (HAR) or .jsonl (JSON Lines)"
-    )
+    raise AuditInputError(f"{path}: cannot tell the format from its content: name it .har (HAR) or .jsonl (JSON Lines)")
 
 
 def audit_file(path: Path, contract: Contract | None = None, *, progress: Progress | None = None) -> AuditResult:
@@ -213,9 +211,7 @@ def audit_har(stream: IO[bytes], contract: Contract, result: AuditResult, progre
     except ijson.JSONError as exc:
         raise AuditInputError(_har_parse_error(exc, number, stream)) from None
     if number == 0 and not _has_entries_array(stream):
-        raise AuditInputError(
-            "not a HAR file: it has no log.entries array (for JSON Lines, name the file .jsonl)"
-        )
+        raise AuditInputError("not a HAR file: it has no log.entries array (for JSON Lines, name the file .jsonl)")
 
 
 def _har_entries(stream: IO[bytes]) -> Iterable[Any]:
@@ -245,8 +241,10 @@ def _has_entries_array(stream: IO[bytes]) -> bool:
 def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResult) -> Exchange | None:
     """The exchange in one HAR entry, or None when it is not one to judge (counted on `result`)."""
     request = entry.get("request") if isinstance(entry, dict) else None
-    if not isinstance(request, dict) or not isinstance(request.get("method"), str) or not isinstance(
-        request.get("url"), str
+    if (
+        not isinstance(request, dict)
+        or not isinstance(request.get("method"), str)
+        or not isinstance(request.get("url"), str)
     ):
         raise AuditInputError(f"{where}: has no request with a method and url; is this a HAR file?")
     response = entry.get("response")

@@ -273,7 +273,8 @@ def _callout_findings(body: Mapping[str, Any], exchange: Exchange, contract: Con
         )
     requested = _requested_id(exchange, contract)
     returned = body.get("id")
-    if requested is not None and type(returned) is int and returned != requested  # a boolean id is a type change, not a mismatch:
+    # `type() is int`: a boolean id is a type change, not also a mismatch
+    if requested is not None and type(returned) is int and returned != requested:
         yield Finding(
             Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), exchange.request
         )

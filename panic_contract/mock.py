@@ -86,8 +86,7 @@ _BODY_DRIFTS: dict[Drift, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 _GATEWAY_PAGE = (
-    "<html><head><title>502 Bad Gateway</title></head>"
-    "<body><h1>502 Bad Gateway</h1><hr><p>nginx</p></body></html>\n"
+    "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr><p>nginx</p></body></html>\n"
 )
 
 
@@ -205,8 +204,9 @@ class _MockServer:
             return _message(404, f"No route for {request.method} {request.url.path}")
         if request.method != self.contract.method:
             allowed = self.contract.method
-            return _message(405, f"Method {request.method} not allowed: this path answers {allowed} only",
-                            {"Allow": allowed})
+            return _message(
+                405, f"Method {request.method} not allowed: this path answers {allowed} only", {"Allow": allowed}
+            )
         if not self._authorized(request):
             return _message(401, "Unauthorized: send Authorization: Bearer <token> with a valid token")
         callout_id = int(raw_id) if _INTEGER.fullmatch(raw_id) else None
@@ -331,8 +331,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"panic-contract mock: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"panic-contract mock: cannot listen on {HOST}:{args.port}: {exc.strerror} (pick another --port)",
-              file=sys.stderr)
+        print(
+            f"panic-contract mock: cannot listen on {HOST}:{args.port}: {exc.strerror} (pick another --port)",
+            file=sys.stderr,
+        )
         return 2
     drift = f", drift: {', '.join(args.drift)}" if args.drift else ""
     print(f"panic-contract mock: serving {_base_url(sock)} (token: {MOCK_TOKEN}{drift}); Ctrl-C stops it", flush=True)
