@@ -268,6 +268,9 @@ def create_app(
 
 def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Accepted connections inherit this. Without it, uvicorn serving a socket it was handed answers each
+    # keep-alive request ~40 ms late (Nagle's algorithm meeting delayed ACKs); host/port mode sets it itself.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
         sock.listen()
