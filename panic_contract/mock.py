@@ -26,7 +26,6 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from panic_contract.client import TOKEN_PATH
@@ -262,8 +261,11 @@ def create_app(
     POST /panic-api/v2/oauth/token exchanges `client_credentials` for `token`, as the provider does.
     """
     server = _MockServer(parse_drift(drift), token, load_callouts(contracts_dir), client_credentials)
-    # An ASGI app (not a function) as the endpoint takes every method: the mock answers 405 itself, in JSON.
-    return Starlette(routes=[Route("/{path:path}", server)])
+    # The mock is the router's default, so every method and every path (even one with an encoded newline,
+    # which no route pattern matches) reaches it: it answers 404 and 405 itself, in JSON.
+    app = Starlette()
+    app.router.default = server
+    return app
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -104,11 +104,15 @@ def test_unknown_or_non_integer_id_gets_a_documented_404(callout_id: int | str, 
 def test_other_methods_get_405_allowing_get(method: str, clean_url: str) -> None:
     response = httpx.request(method, clean_url + CALLOUT.format(ASKED_ID), headers=AUTH)
     assert (405, "GET", "application/json") == (
-        response.status_code, response.headers["allow"], response.headers["content-type"]
+        response.status_code,
+        response.headers["allow"],
+        response.headers["content-type"],
     )
 
 
-@pytest.mark.parametrize("path", ["/", "/panic-api/v2/callouts", "/panic-api/v2/callouts/992011/events"])
+@pytest.mark.parametrize(
+    "path", ["/", "/panic-api/v2/callouts", "/panic-api/v2/callouts/992011/events", "/panic-api/v2/callouts/a%0Ab"]
+)
 def test_other_paths_get_a_json_404(path: str, clean_url: str) -> None:
     response = httpx.get(clean_url + path, headers=AUTH)
     assert (404, "application/json") == (response.status_code, response.headers["content-type"])
@@ -226,6 +230,21 @@ def test_two_200_fixtures_with_one_id_stop_the_mock(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_text(source, encoding="utf-8")
     with pytest.raises(FixtureError, match=r"b\.json: callout 992011 is also served by a\.json \(give each"):
         known_callout_ids(tmp_path)
+
+
+def test_recorded_callout_shadows_a_synthetic_one_of_the_same_id(tmp_path: Path) -> None:
+    synthetic = json.loads((CONTRACTS_DIR / "callout-documented-example.json").read_text(encoding="utf-8"))
+    recorded = json.loads(json.dumps(synthetic))
+    recorded["provenance"] = {
+        "source": "recorded",
+        "target": "staging-panic.aura.services",
+        "recorded_at": "2026-11-27T12:00:00Z",
+        "tool_version": "0.1.0",
+    }
+    recorded["response"]["body"]["status"] = "closed"
+    (tmp_path / "a.json").write_text(json.dumps(synthetic), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps(recorded), encoding="utf-8")
+    assert "closed" == mock.load_callouts(tmp_path)[992011]["status"]
 
 
 # --- serving on a real port, from Python and from the command line -------------------------------------
