@@ -20,12 +20,11 @@ from urllib.parse import urlsplit
 import httpx
 import tenacity
 
-from panic_contract.contract import default_contract
+from panic_contract.contract import TOKEN_PATH, default_contract
 from panic_contract.findings import GATEWAY_STATUSES, Credentials, Exchange
 
 STAGING_URL = "https://staging-panic.aura.services"
 # Names of an endpoint and of environment variables, not secrets (hence the S105 waivers).
-TOKEN_PATH = "/panic-api/v2/oauth/token"  # noqa: S105 - a path, not a secret
 TOKEN_VARIABLE = "PANIC_API_TOKEN"  # noqa: S105
 CLIENT_ID_VARIABLE = "PANIC_API_CLIENT_ID"
 CLIENT_SECRET_VARIABLE = "PANIC_API_CLIENT_SECRET"  # noqa: S105

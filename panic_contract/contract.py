@@ -20,6 +20,8 @@ import yaml
 SPEC_PATH = Path(__file__).resolve().parent.parent / "spec" / "panic-api.openapi.yaml"
 KNOWN_VALUES_KEY = "x-known-values"
 JSON_MEDIA_TYPE = "application/json"
+# Not in the spec (it documents one operation): where the provider exchanges client credentials for a token.
+TOKEN_PATH = "/panic-api/v2/oauth/token"  # noqa: S105 - a path, not a secret
 
 
 class SpecError(Exception):

@@ -147,74 +147,115 @@ def describe_value(value: Any) -> str:
 
 
 def media_type(headers: Mapping[str, str]) -> str:
-    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return _media(headers.get("content-type", ""))
 
 
-def inspect(exchange: Exchange, contract: Contract) -> Inspection:  # noqa: PLR0911, PLR0912 - one ladder, read top down
+def _media(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def inspect(exchange: Exchange, contract: Contract) -> Inspection:
     """Everything the contract says about one exchange with its one operation."""
-    status = exchange.status
-    request = exchange.request
+    return inspect_parts(
+        contract,
+        exchange.method,
+        exchange.path,
+        exchange.status,
+        exchange.headers,
+        exchange.body,
+        exchange.parsed,
+        exchange.credentials,
+        contract.match_path(exchange.path),
+    )
+
+
+def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0913 - one ladder, read top down; the parts of an Exchange
+    contract: Contract,
+    method: str,
+    path: str,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str | None,
+    parsed: Any,
+    credentials: Credentials,
+    raw_id: str | None,
+) -> Inspection:
+    """`inspect`, given the parts of an `Exchange` rather than one.
+
+    The bulk audit calls this for every record without building an Exchange (a frozen
+    dataclass costs more to build than judging it). `raw_id` is `contract.match_path(path)`:
+    the audit has matched the path already to decide the record is in scope.
+    The request line for a finding is built only when there is a finding.
+    """
     if status == 429:
         return Inspection(signal=Signal.RATE_LIMITED)
     if status in GATEWAY_STATUSES:
         return Inspection(signal=Signal.GATEWAY_ERROR)
-    if exchange.method != contract.method:
+    if method != contract.method:
         return CLEAN  # other methods are not this operation; schemathesis's unsupported_method judges them
-    if status == 401 and exchange.credentials == "valid":
+    if status == 401 and credentials == "valid":
         return Inspection(signal=Signal.AUTH_REJECTED)
-    if 200 <= status < 300 and exchange.credentials != "valid":
+    if 200 <= status < 300 and credentials != "valid":
         return Inspection(
             findings=(
                 Finding(
                     Kind.AUTH_NOT_ENFORCED,
                     None,
                     "401 for a request without a valid token",
-                    f"{status} for a request with {'no' if exchange.credentials == 'missing' else 'a wrong'} token",
-                    request,
+                    f"{status} for a request with {'no' if credentials == 'missing' else 'a wrong'} token",
+                    f"{method} {path}",
                 ),
             )
         )
     if status >= 500:
-        return _single(Kind.SERVER_ERROR, None, "no 5xx for a well-formed request", str(status), request)
+        return _single(Kind.SERVER_ERROR, None, "no 5xx for a well-formed request", str(status), f"{method} {path}")
     response = contract.responses.get(status)
     if response is None:
         documented = ", ".join(str(code) for code in contract.documented_statuses)
-        return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", str(status), request)
-    media = media_type(exchange.headers)
-    if media != response.media_type:
-        return _single(Kind.WRONG_CONTENT_TYPE, None, response.media_type, media or "missing", request)
-    body = exchange.parsed
-    if body is NOT_PARSED:
+        return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", str(status), f"{method} {path}")
+    media = headers.get("content-type", "")
+    if media != response.media_type:  # the exact media type is the common case: no need to normalise it
+        media = _media(media)
+        if media != response.media_type:
+            return _single(
+                Kind.WRONG_CONTENT_TYPE, None, response.media_type, media or "missing", f"{method} {path}"
+            )
+    if parsed is NOT_PARSED:
         try:
-            body = json.loads(exchange.body or b"")
+            parsed = json.loads(body or b"")
         except ValueError as exc:
             return _single(
-                Kind.MALFORMED_BODY, None, "a JSON object", f"not JSON ({exc.args[0].split(':')[0]})", request
+                Kind.MALFORMED_BODY,
+                None,
+                "a JSON object",
+                f"not JSON ({exc.args[0].split(':')[0]})",
+                f"{method} {path}",
             )
-    if not isinstance(body, dict):
-        return _single(Kind.MALFORMED_BODY, None, "a JSON object", describe_value(body), request)
+    if not isinstance(parsed, dict):
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", describe_value(parsed), f"{method} {path}")
     is_callout = status == 200
     # Fast path: most responses conform; the audit leans on this being cheap.
     if (
-        response.validator.is_valid(body)
-        and response.properties.issuperset(body)
-        and (not is_callout or _callout_semantics_hold(body, exchange, contract))
+        response.validator.is_valid(parsed)
+        and response.properties.issuperset(parsed)
+        and (not is_callout or _callout_semantics_hold(parsed, raw_id, contract))
     ):
         return VALIDATED if is_callout else CLEAN
-    findings = list(_schema_findings(body, response.schema, response.validator, request))
+    request = f"{method} {path}"
+    findings = list(_schema_findings(parsed, response.schema, response.validator, request))
     findings.extend(
         Finding(
             Kind.NEW_FIELD,
             json_path([name]),
             "no such field",
-            f"an undocumented field ({describe_value(body[name])})",
+            f"an undocumented field ({describe_value(parsed[name])})",
             request,
         )
-        for name in body
+        for name in parsed
         if name not in response.properties
     )
     if is_callout:
-        findings.extend(_callout_findings(body, exchange, contract))
+        findings.extend(_callout_findings(parsed, request, raw_id, contract))
     return Inspection(findings=tuple(findings), validated_body=is_callout)
 
 
@@ -251,33 +292,30 @@ def _schema_findings(
             )
 
 
-def _requested_id(exchange: Exchange, contract: Contract) -> int | None:
-    raw = contract.match_path(exchange.path)
-    return int(raw) if raw is not None and raw.lstrip("-").isdigit() else None
+def _requested_id(raw_id: str | None) -> int | None:
+    return int(raw_id) if raw_id is not None and raw_id.lstrip("-").isdigit() else None
 
 
-def _callout_semantics_hold(body: Mapping[str, Any], exchange: Exchange, contract: Contract) -> bool:
+def _callout_semantics_hold(body: Mapping[str, Any], raw_id: str | None, contract: Contract) -> bool:
     status = body.get("status")
     if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
         return False
-    requested = _requested_id(exchange, contract)
+    requested = _requested_id(raw_id)
     return requested is None or body.get("id") == requested
 
 
-def _callout_findings(body: Mapping[str, Any], exchange: Exchange, contract: Contract) -> Iterator[Finding]:
+def _callout_findings(
+    body: Mapping[str, Any], request: str, raw_id: str | None, contract: Contract
+) -> Iterator[Finding]:
     status = body.get("status")
     if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
         known = ", ".join(contract.known_statuses)
-        yield Finding(
-            Kind.UNKNOWN_STATUS, "$.status", f"one of {known} (any casing)", describe_value(status), exchange.request
-        )
-    requested = _requested_id(exchange, contract)
+        yield Finding(Kind.UNKNOWN_STATUS, "$.status", f"one of {known} (any casing)", describe_value(status), request)
+    requested = _requested_id(raw_id)
     returned = body.get("id")
     # `type() is int`: a boolean id is a type change, not also a mismatch
     if requested is not None and type(returned) is int and returned != requested:
-        yield Finding(
-            Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), exchange.request
-        )
+        yield Finding(Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), request)
 
 
 @dataclass
@@ -318,14 +356,15 @@ class Ledger:
         self.requests = 0
         self.outage: str | None = None  # one line naming host and error, when transport failed
 
-    def add(self, inspection: Inspection, sample: str | None = None) -> None:
-        self.requests += 1
+    def add(self, inspection: Inspection, sample: str | None = None, times: int = 1) -> None:
+        """Count `inspection`, seen `times` responses (the audit folds its clean ones in at once)."""
+        self.requests += times
         if inspection.validated_body:
-            self.validated_bodies += 1
+            self.validated_bodies += times
         if inspection.signal is not None:
-            self.signals[inspection.signal] = self.signals.get(inspection.signal, 0) + 1
+            self.signals[inspection.signal] = self.signals.get(inspection.signal, 0) + times
         for finding in inspection.findings:
-            self.add_finding(finding, sample)
+            self._fold(finding, times, [sample or finding.request], [finding.actual])
 
     def add_finding(self, finding: Finding, sample: str | None = None) -> None:
         self._fold(finding, 1, [sample or finding.request], [finding.actual])

@@ -100,16 +100,20 @@ class Fixture:
 
 def exchange_from_record(record: Mapping[str, Any]) -> Exchange:
     request, response = record["request"], record["response"]
-    headers = {str(k).lower(): str(v) for k, v in response.get("headers", {}).items()}
     return Exchange(
         method=request["method"].upper(),
         path=request["path"],
         status=response["status"],
-        headers=headers,
+        headers=lower_headers(response.get("headers", {})),
         body=response.get("body_text"),
         parsed=response.get("body", NOT_PARSED),
         credentials=request.get("credentials", "valid"),
     )
+
+
+def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Response headers as an Exchange keys them: names in lower case."""
+    return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
 def check_record(record: Any, where: str) -> None:

@@ -22,14 +22,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from panic_contract.client import TOKEN_PATH
-from panic_contract.contract import JSON_MEDIA_TYPE, Contract, default_contract
+from panic_contract.contract import JSON_MEDIA_TYPE, TOKEN_PATH, Contract, default_contract
 from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures
 
 MOCK_CLIENT_ID = "mock-client"
@@ -296,6 +294,8 @@ def serve(app: Any, *, host: str = HOST, port: int = 0) -> Iterator[str]:
     """
     sock = _bind(host, port)
     base_url = _base_url(sock)
+    import uvicorn  # here, not at the top: the pytest plugin imports this module for its drift names
+
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"mock {base_url}", daemon=True)
     thread.start()
@@ -343,6 +343,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     drift = f", drift: {', '.join(args.drift)}" if args.drift else ""
     print(f"panic-contract mock: serving {_base_url(sock)} (token: {MOCK_TOKEN}{drift}); Ctrl-C stops it", flush=True)
+    import uvicorn
+
     uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off")).run(sockets=[sock])
     return 0
 

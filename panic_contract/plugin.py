@@ -6,6 +6,7 @@ command line, then environment variable, then ini/pyproject setting, then defaul
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -390,6 +391,7 @@ def active_run() -> SuiteRun:
     return _RUN
 
 
+@functools.cache
 def suite_schema() -> Any:
     """The schemathesis schema of the spec, pointed at the selected target (called at import of the suite).
 
