@@ -128,13 +128,16 @@ def json_path(parts: Iterable[str | int]) -> str:
     return path
 
 
+_JSON_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
 def describe_value(value: Any) -> str:
     """How a value reads in a finding: `null`, `string "992011"`, `number 1.5`."""
     if value is None:
         return "null"
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
-    name = kind.get(type(value), type(value).__name__)
-    text = json.dumps(value, ensure_ascii=False)
+    name = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    # json.dumps writes a plain int as repr() does; skipping it matters when a capture drifts a lot
+    text = repr(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
     if len(text) > 60:
         text = text[:57] + "..."
     return (
@@ -235,14 +238,16 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0913 - one ladder, read top dow
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", describe_value(parsed), f"{method} {path}")
     is_callout = status == 200
     # Fast path: most responses conform; the audit leans on this being cheap.
+    schema_valid = response.validator.is_valid(parsed)
     if (
-        response.validator.is_valid(parsed)
+        schema_valid
         and response.properties.issuperset(parsed)
         and (not is_callout or _callout_semantics_hold(parsed, raw_id, contract))
     ):
         return VALIDATED if is_callout else CLEAN
     request = f"{method} {path}"
-    findings = list(_schema_findings(parsed, response.schema, response.validator, request))
+    # iter_errors costs ten is_valid calls: only ask it when is_valid said there is something to find
+    findings = [] if schema_valid else list(_schema_findings(parsed, response.schema, response.validator, request))
     findings.extend(
         Finding(
             Kind.NEW_FIELD,
@@ -293,7 +298,9 @@ def _schema_findings(
 
 
 def _requested_id(raw_id: str | None) -> int | None:
-    return int(raw_id) if raw_id is not None and raw_id.lstrip("-").isdigit() else None
+    if raw_id is None:
+        return None
+    return int(raw_id) if raw_id.isdigit() or raw_id.lstrip("-").isdigit() else None
 
 
 def _callout_semantics_hold(body: Mapping[str, Any], raw_id: str | None, contract: Contract) -> bool:

@@ -22,23 +22,13 @@ from panic_contract.client import (
 )
 from panic_contract.contract import default_contract
 from panic_contract.findings import Kind, Signal, inspect
+from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-7f3a"
 SENTINEL_SECRET = "sentinel-secret-c41d"
 BASE_URL = "https://panic.test"  # only respx answers here: nothing leaves the process
 CALLOUT_PATH = "/panic-api/v2/callouts/992011"
 TOKEN_PATH = "/panic-api/v2/oauth/token"
-CALLOUT = {
-    "id": 992011,
-    "customerId": 178921,
-    "predefinedLocationId": 99001,
-    "status": "Responder Dispatched",
-    "latitude": -33.9258,
-    "longitude": 18.4233,
-    "responseTypeId": 2,
-    "calloutClassificationId": 3,
-    "createdAt": "2024-04-20T14:45:00Z",
-}
 CLIENT_CREDENTIALS = {"PANIC_API_CLIENT_ID": "client-1", "PANIC_API_CLIENT_SECRET": SENTINEL_SECRET}
 
 

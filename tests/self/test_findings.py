@@ -22,22 +22,12 @@ from panic_contract.findings import (
     Signal,
     inspect,
 )
+from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 PATH = "/panic-api/v2/callouts/992011"
 REQUEST = f"GET {PATH}"
 JSON_HEADERS = {"content-type": "application/json"}
 KNOWN = "one of created, Responder Dispatched, Responder Cancelled, closed (any casing)"
-CALLOUT: dict[str, Any] = {
-    "id": 992011,
-    "customerId": 178921,
-    "predefinedLocationId": 99001,
-    "status": "Responder Dispatched",
-    "latitude": -33.9258,
-    "longitude": 18.4233,
-    "responseTypeId": 2,
-    "calloutClassificationId": 3,
-    "createdAt": "2024-04-20T14:45:00Z",
-}
 
 
 def exchange(

@@ -22,6 +22,7 @@ from panic_contract.contract import SPEC_PATH, default_contract
 from panic_contract.findings import Credentials, Exchange, Inspection, Kind, Signal, inspect
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, iter_fixtures
 from panic_contract.mock import MOCK_TOKEN, Drift, create_app, known_callout_ids, serve
+from tests.self.samples import DRIFT_FINDINGS
 
 SENTINEL_TOKEN = "sentinel-token-5b1e9c"
 AUTH = {"Authorization": f"Bearer {MOCK_TOKEN}"}
@@ -133,19 +134,7 @@ def test_mock_accepts_the_token_it_was_given_and_never_echoes_one() -> None:
 # --- drift switches map onto the findings vocabulary -----------------------------------------------------
 
 # drift switch -> the one (finding kind, field) inspect() reports for a GET of ASKED_ID with the mock token
-ONE_FINDING = {
-    "missing-field": ("missing-field", "$.calloutClassificationId"),
-    "type-changed": ("type-changed", "$.id"),
-    "null-in-non-nullable": ("null-in-non-nullable", "$.customerId"),
-    "format-violated": ("format-violated", "$.createdAt"),
-    "unknown-status": ("unknown-status", "$.status"),
-    "new-field": ("new-field", "$.responderEta"),
-    "undocumented-status-code": ("undocumented-status-code", None),
-    "server-error": ("server-error", None),
-    "wrong-content-type": ("wrong-content-type", None),
-    "malformed-body": ("malformed-body", None),
-    "id-mismatch": ("id-mismatch", "$.id"),
-}
+ONE_FINDING = {drift: found for drift, found in DRIFT_FINDINGS.items() if drift != "auth-not-enforced"}
 # the wrapped shape: every documented field is missing at the top level, and two undocumented ones appear
 WRAPPED = {("missing-field", f"$.{name}") for name in default_contract().responses[200].properties} | {
     ("new-field", "$.message"),

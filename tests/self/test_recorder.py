@@ -21,20 +21,10 @@ from panic_contract.contract import default_contract
 from panic_contract.findings import inspect
 from panic_contract.fixture_files import check_record, iter_fixtures, load_fixture
 from panic_contract.mock import MOCK_TOKEN, known_callout_ids
+from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-7f3a"
 SENTINEL_SECRET = "sentinel-secret-9e2b"
-CALLOUT = {
-    "id": 992011,
-    "customerId": 178921,
-    "predefinedLocationId": 99001,
-    "status": "Responder Dispatched",
-    "latitude": -33.9258,
-    "longitude": 18.4233,
-    "responseTypeId": 2,
-    "calloutClassificationId": 3,
-    "createdAt": "2024-04-20T14:45:00Z",
-}
 SECOND = {
     **CALLOUT,
     "id": 992012,

@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from panic_contract.contract import SPEC_PATH, SpecError, load_contract
 from panic_contract.findings import Exchange, Kind, inspect
+from tests.self.samples import DOCUMENTED_CALLOUT as DOCUMENTED_EXAMPLE
 
 PATH = "/panic-api/v2/callouts/{calloutId}"
 FIELDS = {
@@ -26,17 +27,6 @@ FIELDS = {
     "createdAt",
 }
 # The example on the provider's reference page "Get a callout" (get-a-callout.txt), copied by hand.
-DOCUMENTED_EXAMPLE = {
-    "id": 992011,
-    "customerId": 178921,
-    "predefinedLocationId": 99001,
-    "status": "Responder Dispatched",
-    "latitude": -33.9258,
-    "longitude": 18.4233,
-    "responseTypeId": 2,
-    "calloutClassificationId": 3,
-    "createdAt": "2024-04-20T14:45:00Z",
-}
 KNOWN_VALUES = ["created", "Responder Dispatched", "Responder Cancelled", "closed"]
 
 
