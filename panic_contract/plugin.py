@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from panic_contract import reports
 from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
 from panic_contract.findings import Credentials, Exchange, Inspection, Ledger, Signal, inspect
-from panic_contract.fixture_files import FixtureError
+from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
 
 STAGING_URL = "https://staging-panic.aura.services"
@@ -79,6 +79,9 @@ SETTINGS = {
         ),
         Setting(
             "--strict-drift", "PANIC_API_STRICT_DRIFT", "0", "fail on additive findings (new fields) too", ("0", "1")
+        ),
+        Setting(
+            "--contracts-dir", "PANIC_API_CONTRACTS_DIR", None, "folder of recorded fixtures (default: contracts/)"
         ),
         Setting("--drift-report", "PANIC_API_DRIFT_REPORT", None, "write the JSON drift report to this path"),
         Setting("--drift-report-md", "PANIC_API_DRIFT_REPORT_MD", None, "write a Markdown drift summary to this path"),
@@ -177,7 +180,17 @@ def _base_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
-def resolve_target(config: pytest.Config) -> Target:
+def contracts_dir(config: pytest.Config) -> Path:
+    raw = _setting(config, "--contracts-dir")
+    directory = Path(raw) if raw else CONTRACTS_DIR
+    if not directory.is_dir():
+        raise pytest.UsageError(
+            f"--contracts-dir (or PANIC_API_CONTRACTS_DIR) is {str(directory)!r}; no such folder of fixtures"
+        )
+    return directory
+
+
+def resolve_target(config: pytest.Config, fixtures: Path) -> Target:
     from panic_contract.mock import MOCK_TOKEN, known_callout_ids
 
     name = _setting(config, "--target")
@@ -186,7 +199,7 @@ def resolve_target(config: pytest.Config) -> Target:
     drift = tuple(config.getoption("panic_mock_drift"))
     if base_url is None and name == "mock":
         try:
-            known = tuple(known_callout_ids())
+            known = tuple(known_callout_ids(fixtures))
         except FixtureError as exc:
             raise pytest.UsageError(str(exc)) from None
         return Target("mock", "http://127.0.0.1:8000", MOCK_TOKEN, ids or known, drift)
@@ -244,6 +257,7 @@ class SuiteRun:
 
     target: Target
     contract: Contract
+    contracts_dir: Path
     strict_drift: bool
     rate_limit: float
     budget: int
@@ -413,7 +427,7 @@ def suite_schema() -> Any:
     else:
         from panic_contract.mock import create_app
 
-        schema.app = create_app(drift=run.target.drift)
+        schema.app = create_app(drift=run.target.drift, contracts_dir=run.contracts_dir)
         schema.config.update(base_url="http://127.0.0.1")
     ids = run.target.callout_ids
 
@@ -456,12 +470,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "live: needs a live target")
     if config.option.help:
         return
-    target = resolve_target(config)
+    fixtures = contracts_dir(config)
+    target = resolve_target(config, fixtures)
     if config.getoption("hypothesis_profile", None) is None:
         settings.load_profile("live" if target.live else "ci" if os.environ.get("CI") else "dev")
     _RUN = SuiteRun(
         target=target,
         contract=_contract(),
+        contracts_dir=fixtures,
         strict_drift=_setting(config, "--strict-drift") == "1",
         rate_limit=_number(config, "--rate-limit", float),
         budget=int(_number(config, "--request-budget", int)),

@@ -13,8 +13,10 @@ import pytest
 from panic_contract.contract import default_contract
 from panic_contract.findings import inspect
 from panic_contract.fixture_files import Fixture, FixtureError, fixture_paths, iter_fixtures, load_fixture
+from panic_contract.plugin import active_run
 
 CONTRACT = default_contract()
+FIXTURES = active_run().contracts_dir
 NULLABLE = sorted(
     name for name, prop in CONTRACT.responses[200].schema["properties"].items() if "null" in prop.get("type", ())
 )
@@ -23,7 +25,7 @@ NULLABLE = sorted(
 def loaded(path: Path | None = None) -> list[Fixture]:
     """One fixture file, or all of them; a bad file fails the test with its one-line reason."""
     try:
-        return [load_fixture(path)] if path else list(iter_fixtures())
+        return [load_fixture(path)] if path else list(iter_fixtures(FIXTURES))
     except FixtureError as exc:
         reason = str(exc)
     pytest.fail(reason, pytrace=False)  # outside `except`, so no chained traceback is shown
@@ -33,14 +35,14 @@ def callouts() -> list[Fixture]:
     return [fixture for fixture in loaded() if fixture.status == 200]
 
 
-@pytest.mark.parametrize("path", fixture_paths(), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", fixture_paths(FIXTURES), ids=lambda path: path.name)
 def test_fixture_names_an_operation_and_status_of_the_spec(path: Path) -> None:
     (fixture,) = loaded(path)
     assert CONTRACT.operation_id == fixture.operation, f"{path.name}: no operation {fixture.operation!r} in the spec"
     assert fixture.status in CONTRACT.documented_statuses, f"{path.name}: status {fixture.status} is not in the spec"
 
 
-@pytest.mark.parametrize("path", fixture_paths(), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", fixture_paths(FIXTURES), ids=lambda path: path.name)
 def test_fixture_honours_the_contract(path: Path) -> None:
     (fixture,) = loaded(path)
     inspection = inspect(fixture.to_exchange(), CONTRACT)

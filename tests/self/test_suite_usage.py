@@ -51,3 +51,28 @@ def test_report_header_names_target_and_spec(run_suite) -> None:
             "panic-api spec: */spec/panic-api.openapi.yaml; callout ids: 992011*",
         ]
     )
+
+
+def test_environment_wins_over_the_ini_setting(run_suite) -> None:
+    run = run_suite("-o", "panic_api_target=staging", env={"PANIC_API_TARGET": "mock"})
+    assert run.result.ret == 0, run.output
+    run.result.stdout.fnmatch_lines(["panic-api target: mock, base URL: in-process*"])
+
+
+def test_ini_setting_is_read_when_nothing_else_is_given(run_suite) -> None:
+    run = run_suite("-o", "panic_api_target=staging")
+    assert run.result.ret == 4, run.output
+    run.result.stderr.fnmatch_lines(["ERROR: live target https://staging-panic.aura.services: *PANIC_API_TOKEN*"])
+
+
+def test_malformed_fixture_is_one_line_naming_the_file_and_exit_4(run_suite, tmp_path) -> None:
+    (tmp_path / "callout-truncated.json").write_text('{"description": ', encoding="utf-8")
+    run = run_suite("--contracts-dir", str(tmp_path))
+    assert run.result.ret == 4, run.output
+    run.result.stderr.fnmatch_lines(["ERROR: */callout-truncated.json: not valid JSON: * (fix or delete the file)"])
+
+
+def test_missing_contracts_dir_is_a_usage_error(run_suite, tmp_path) -> None:
+    run = run_suite(env={"PANIC_API_CONTRACTS_DIR": str(tmp_path / "nowhere")})
+    assert run.result.ret == 4, run.output
+    run.result.stderr.fnmatch_lines(["ERROR: --contracts-dir (or PANIC_API_CONTRACTS_DIR) is '*nowhere'; *"])
