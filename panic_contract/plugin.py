@@ -155,7 +155,7 @@ class Target:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.base_url).netloc or self.base_url
+        return urlsplit(self.base_url).netloc if self.live else "the embedded mock"
 
 
 def _parse_ids(raw: str | None) -> tuple[int, ...]:
@@ -295,7 +295,8 @@ class SuiteRun:
         if signal is Signal.AUTH_REJECTED:
             self.halted = f"{self.target.host} rejected our token (401): refresh {TOKEN_ENV}"
         elif signal is Signal.GATEWAY_ERROR:
-            self.halted = f"{self.target.host} answered {exchange.status} after {self.retries} retries: outage"
+            retried = f" after {self.retries} retries" if self.target.live else ""
+            self.halted = f"{self.target.host} answered {exchange.status}{retried}: outage"
         else:
             return f"{exchange.request}: still 429 after {self.retries} retries; lower --rate-limit"
         return self.halted
