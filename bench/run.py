@@ -96,8 +96,16 @@ def example_count() -> tuple[str, int]:
 
 def cli_argv(base_url: str, examples: int) -> list[str]:
     return [
-        str(BIN / "schemathesis"), "run", str(SPEC), "--url", base_url,
-        "-H", "Authorization: Bearer mock-token", "-n", str(examples), "--no-color",
+        str(BIN / "schemathesis"),
+        "run",
+        str(SPEC),
+        "--url",
+        base_url,
+        "-H",
+        "Authorization: Bearer mock-token",
+        "-n",
+        str(examples),
+        "--no-color",
     ]
 
 
@@ -126,8 +134,16 @@ def bench_suite(reps: int, rows: list[list[str]]) -> None:
         rows.append(["  ratio pytest / CLI (target <= 1.0)", f"{suite_s / cli_s:.2f}", "", ""])
         ids = ",".join(str(i) for i in known_callout_ids()[:3])
         live = [
-            *pytest, "--base-url", base_url, "--callout-ids", ids, "--rate-limit", "0",
-            "--request-budget", "1000000", f"--hypothesis-profile={profile}",
+            *pytest,
+            "--base-url",
+            base_url,
+            "--callout-ids",
+            ids,
+            "--rate-limit",
+            "0",
+            "--request-budget",
+            "1000000",
+            f"--hypothesis-profile={profile}",
         ]
         live_s, live_children = median_wall(live, reps, env=clean_env(PANIC_API_TOKEN="mock-token"))
         rows.append(row("pytest --base-url loopback mock, same profile", live_s, live_children))
@@ -273,15 +289,27 @@ def bench_audit(sizes: list[int], big: bool, baseline_limit: int | None, rows: l
             figures, child = measure("audit", fmt, path)
             rate = figures["responses"] / figures["cpu_s"]
             label = f"audit {fmt} {count:,} exchanges ({size / 2**20:,.0f} MiB, made in {generated:.0f} s)"
-            rows.append([label, f"{rate:,.0f} resp/s", f"peak {child.max_rss_mb:,.0f} MB",
-                         f"{figures['cpu_s']:.1f} s CPU, {figures['wall_s']:.1f} s wall"])
+            rows.append(
+                [
+                    label,
+                    f"{rate:,.0f} resp/s",
+                    f"peak {child.max_rss_mb:,.0f} MB",
+                    f"{figures['cpu_s']:.1f} s CPU, {figures['wall_s']:.1f} s wall",
+                ]
+            )
             if with_baseline:
                 limit = baseline_limit if baseline_limit and baseline_limit < count else None
                 base, base_child = measure("baseline", fmt, path, limit)
                 base_rate = base["responses"] / base["cpu_s"]
                 over = f" (first {base['responses']:,})" if limit else ""
-                rows.append([f"  jsonschema baseline{over}", f"{base_rate:,.0f} resp/s",
-                             f"peak {base_child.max_rss_mb:,.0f} MB", f"{base['cpu_s']:.1f} s CPU"])
+                rows.append(
+                    [
+                        f"  jsonschema baseline{over}",
+                        f"{base_rate:,.0f} resp/s",
+                        f"peak {base_child.max_rss_mb:,.0f} MB",
+                        f"{base['cpu_s']:.1f} s CPU",
+                    ]
+                )
                 rows.append(["  ratio audit / baseline (target >= 20)", f"{rate / base_rate:.1f}x", "", ""])
             path.unlink()
 
@@ -324,7 +352,7 @@ class Table(list[list[str]]):
     def append(self, cells: list[str]) -> None:
         super().append(cells)
         padded = [cell.ljust(width) for cell, width in zip(cells, self.WIDTHS, strict=False)]
-        print("  " + "  ".join([*padded, *cells[len(self.WIDTHS):]]).rstrip(), flush=True)
+        print("  " + "  ".join([*padded, *cells[len(self.WIDTHS) :]]).rstrip(), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -335,11 +363,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--big", action="store_true", help="also audit ~1 GiB JSON Lines and HAR files")
     parser.add_argument("--sizes", default="100000,1000000", help="exchanges per generated file (default 100k, 1M)")
     parser.add_argument("--reps", type=int, default=3, help="runs per subprocess timing; the median is shown")
-    parser.add_argument("--baseline-limit", type=int, default=200_000,
-                        help="the jsonschema baseline judges at most this many responses per file (its rate is "
-                             "per response; 0 = the whole file, which takes minutes at 1M)")
-    parser.add_argument("--only", choices=["suite", "import", "audit"], action="append",
-                        help="run only these parts (repeatable; default all)")
+    parser.add_argument(
+        "--baseline-limit",
+        type=int,
+        default=200_000,
+        help="the jsonschema baseline judges at most this many responses per file (its rate is "
+        "per response; 0 = the whole file, which takes minutes at 1M)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["suite", "import", "audit"],
+        action="append",
+        help="run only these parts (repeatable; default all)",
+    )
     options = parser.parse_args(args)
     parts = options.only or ["suite", "import", "audit"]
     print("\n".join(machine()))
@@ -352,8 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = [int(s) for s in options.sizes.split(",") if s]
         table = Table("3. bulk audit: responses per CPU second (one core) and peak RSS")
         bench_audit(sizes, options.big, options.baseline_limit or None, table)
-    print(f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     return 0
 
 

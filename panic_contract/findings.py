@@ -172,7 +172,7 @@ def inspect(exchange: Exchange, contract: Contract) -> Inspection:
     )
 
 
-def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0913 - one ladder, read top down; the parts of an Exchange
+def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top down; positional: called per record
     contract: Contract,
     method: str,
     path: str,
@@ -220,9 +220,7 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0913 - one ladder, read top dow
     if media != response.media_type:  # the exact media type is the common case: no need to normalise it
         media = _media(media)
         if media != response.media_type:
-            return _single(
-                Kind.WRONG_CONTENT_TYPE, None, response.media_type, media or "missing", f"{method} {path}"
-            )
+            return _single(Kind.WRONG_CONTENT_TYPE, None, response.media_type, media or "missing", f"{method} {path}")
     if parsed is NOT_PARSED:
         try:
             parsed = json.loads(body or b"")

@@ -144,9 +144,7 @@ def fixture_paths(directory: Path = CONTRACTS_DIR) -> list[Path]:
 
 def iter_fixtures(directory: Path = CONTRACTS_DIR) -> Iterator[Fixture]:
     if not directory.is_dir():
-        raise FixtureError(
-            f"{directory}: no such fixture folder (set --contracts-dir or PANIC_API_CONTRACTS_DIR, or create it)"
-        )
+        raise FixtureError(f"{directory}: no such fixture folder (create it, or point --contracts-dir at one)")
     for path in fixture_paths(directory):
         yield load_fixture(path)
 

@@ -229,8 +229,9 @@ def test_a_bad_strict_drift_variable_is_a_usage_error(
     monkeypatch.setenv("PANIC_API_STRICT_DRIFT", "yes")
     run = run_audit(write_jsonl(tmp_path / "capture.jsonl", [CLEAN]))
     assert 4 == run.code
-    assert ["panic-contract audit: usage (exit 4): PANIC_API_STRICT_DRIFT is 'yes'; allowed: 0, 1 "
-            "(or pass --strict-drift)"] == run.err.splitlines()
+    assert [
+        "panic-contract audit: usage (exit 4): PANIC_API_STRICT_DRIFT is 'yes'; allowed: 0, 1 (or pass --strict-drift)"
+    ] == run.err.splitlines()
 
 
 @pytest.mark.parametrize(
@@ -372,8 +373,14 @@ def _not_a_har(tmp_path: Path) -> Path:
         (_line_without_response, "capture.jsonl: line 2: not an exchange record: at the top level: *response*"),
         (_not_a_har, "capture.har: not a HAR file: it has no log.entries array*"),
     ],
-    ids=["truncated-har", "base64-body", "entry-without-response", "non-json-line", "line-without-response",
-         "not-a-har"],
+    ids=[
+        "truncated-har",
+        "base64-body",
+        "entry-without-response",
+        "non-json-line",
+        "line-without-response",
+        "not-a-har",
+    ],
 )
 def test_bad_input_is_one_line_with_the_position_and_exit_4(
     make: Any, expected: str, tmp_path: Path, run_audit: Any
@@ -391,8 +398,10 @@ def test_bad_input_is_one_line_with_the_position_and_exit_4(
 def test_a_missing_file_is_one_line_and_exit_4(tmp_path: Path, run_audit: Any) -> None:
     run = run_audit(tmp_path / "nowhere.har")
     assert 4 == run.code
-    assert [f"panic-contract audit: usage (exit 4): {tmp_path}/nowhere.har: cannot read the capture: "
-            "No such file or directory"] == run.err.splitlines()
+    assert [
+        f"panic-contract audit: usage (exit 4): {tmp_path}/nowhere.har: cannot read the capture: "
+        "No such file or directory"
+    ] == run.err.splitlines()
 
 
 def test_blank_lines_in_json_lines_are_ignored(tmp_path: Path, run_audit: Any) -> None:
@@ -423,5 +432,7 @@ def test_the_progress_bar_is_one_line_redrawn_in_place() -> None:
     bar(250, 16384)
     bar(500, 32768)
     bar.close()
-    assert "\rpanic-contract audit:  25% read, 16,384 exchanges\rpanic-contract audit:  50% read, 32,768 exchanges" \
+    assert (
+        "\rpanic-contract audit:  25% read, 16,384 exchanges\rpanic-contract audit:  50% read, 32,768 exchanges"
         "\r\x1b[K" == screen.getvalue()
+    )

@@ -32,7 +32,10 @@ def write(path: Path, record: Any) -> Path:
 def test_documented_example_loads_as_an_exchange() -> None:
     exchange = load_fixture(CONTRACTS_DIR / "callout-documented-example.json").to_exchange()
     assert ("GET", "/panic-api/v2/callouts/992011", 200, "valid") == (
-        exchange.method, exchange.path, exchange.status, exchange.credentials
+        exchange.method,
+        exchange.path,
+        exchange.status,
+        exchange.credentials,
     )
     assert 992011 == exchange.parsed["id"]
 
@@ -68,7 +71,10 @@ def test_malformed_fixture_is_one_line_naming_the_file_and_the_fix(
 
 
 def test_missing_fixture_folder_says_how_to_fix_it(tmp_path: Path) -> None:
-    with pytest.raises(FixtureError, match=r"no-such-dir: no such fixture folder \(set --contracts-dir or create it\)"):
+    with pytest.raises(
+        FixtureError,
+        match=r"no-such-dir: no such fixture folder \(create it, or point --contracts-dir at one\)",
+    ):
         list(fixture_files.iter_fixtures(tmp_path / "no-such-dir"))
 
 
