@@ -298,5 +298,6 @@ def test_mock_command_says_so_in_one_line_when_the_fixtures_are_missing(
     args = argparse.Namespace(port=0, drift=[], contracts_dir=tmp_path / "nowhere")
     assert 2 == mock.run(args)
     assert capsys.readouterr().err == (
-        f"panic-contract mock: {tmp_path / 'nowhere'}: no such fixture folder (create it, or point --contracts-dir at one)\n"
+        f"panic-contract mock: {tmp_path / 'nowhere'}: no such fixture folder "
+        "(create it, or point --contracts-dir at one)\n"
     )
