@@ -11,7 +11,10 @@ KNOWN_IDS = active_run().target.callout_ids
 @pytest.mark.parametrize("callout_id", KNOWN_IDS)
 def test_known_callout_honours_the_contract(callout_id: int, panic_run: SuiteRun) -> None:
     inspection = panic_run.probe(operation.Case(path_parameters={"calloutId": callout_id}), "valid")
-    assert inspection.validated_body, f"callout {callout_id} did not answer 200 with a body to validate"
+    assert inspection.validated_body, (
+        f"callout {callout_id} did not answer 200 with a body to validate: "
+        "pass ids that exist on the target with --callout-ids"
+    )
 
 
 @pytest.mark.parametrize("credentials", ["missing", "invalid"])

@@ -139,3 +139,18 @@ def test_request_budget_stops_a_live_run_and_says_so(run_suite, live_mock) -> No
     assert run.report["verdict"] == "ok"
     assert "request budget of 12" in run.report["reason"]
     run.result.stdout.fnmatch_lines(["*stopped at the request budget of 12 (--request-budget)*"])
+
+
+def test_an_id_that_is_not_there_fails_the_run_without_a_finding(run_suite, live_mock) -> None:
+    """992011 validates, 1 answers 404: the run fails, and says it is not drift."""
+    base_url = live_mock()
+    run = run_suite("--base-url", base_url, "--callout-ids", "992011,1", "--rate-limit", "0", env=LIVE_ENV)
+    assert run.result.ret == 1, run.output
+    assert run.report["verdict"] == "failed"
+    assert run.report["findings"] == []
+    run.result.stdout.fnmatch_lines(
+        [
+            "*callout 1 did not answer 200 with a body to validate*",
+            "verdict: failed (exit 1): tests failed without a contract finding*",
+        ]
+    )
