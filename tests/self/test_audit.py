@@ -16,21 +16,11 @@ import pytest
 from panic_contract import audit, cli
 from panic_contract.contract import default_contract
 from panic_contract.findings import MAX_SAMPLES, Kind
+from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-audit-4d2c"
 PATH = "/panic-api/v2/callouts/{}"
 HOST = "https://staging-panic.aura.services"
-CALLOUT = {
-    "id": 992011,
-    "customerId": 178921,
-    "predefinedLocationId": 99001,
-    "status": "Responder Dispatched",
-    "latitude": -33.9258,
-    "longitude": 18.4233,
-    "responseTypeId": 2,
-    "calloutClassificationId": 3,
-    "createdAt": "2024-04-20T14:45:00Z",
-}
 JSON = "application/json"
 
 
