@@ -267,10 +267,10 @@ def create_app(
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # Accepted connections inherit this. Without it, uvicorn serving a socket it was handed answers each
-    # keep-alive request ~40 ms late (Nagle's algorithm meeting delayed ACKs); host/port mode sets it itself.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # proto=IPPROTO_TCP, not the default 0: accepted sockets inherit it, and asyncio only turns on
+    # TCP_NODELAY for IPPROTO_TCP. Without it every keep-alive request waits ~40 ms on a delayed ACK
+    # (https://github.com/Kludex/uvicorn/issues/3149: uvicorn's own pre-bound sockets have the same bug).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.bind((host, port))
         sock.listen()
