@@ -296,7 +296,7 @@ class SuiteRun:
             self.halted = f"{self.target.host} rejected our token (401): refresh {TOKEN_ENV}"
         elif signal is Signal.GATEWAY_ERROR:
             retried = f" after {self.retries} retries" if self.target.live else ""
-            self.halted = f"{self.target.host} answered {exchange.status}{retried}: outage"
+            self.halted = self.ledger.outage = f"{self.target.host} answered {exchange.status}{retried}: outage"
         else:
             return f"{exchange.request}: still 429 after {self.retries} retries; lower --rate-limit"
         return self.halted
@@ -468,7 +468,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     global _RUN  # noqa: PLW0603 - one run per process; the suite module reads it at import
-    config.addinivalue_line("markers", "live: needs a live target")
     if config.option.help:
         return
     fixtures = contracts_dir(config)
@@ -515,7 +514,6 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     data = getattr(node, "workeroutput", {}).get(LEDGER_KEY)
     if data is not None and _RUN is not None:
         _RUN.ledger.merge(data)
-        _RUN.halted = _RUN.halted or data.get("halted")
         _RUN.judged = _RUN.judged or data.get("judged", False)
 
 
@@ -529,7 +527,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     if _is_worker(session.config):
-        session.config.workeroutput[LEDGER_KEY] = {**run.ledger.as_dict(), "halted": run.halted, "judged": run.judged}  # type: ignore[attr-defined]
+        session.config.workeroutput[LEDGER_KEY] = {**run.ledger.as_dict(), "judged": run.judged}  # type: ignore[attr-defined]
         return
     if not run.judged or exitstatus in (
         pytest.ExitCode.USAGE_ERROR,
@@ -537,8 +535,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         pytest.ExitCode.INTERRUPTED,
     ):
         return
-    if run.halted and not run.ledger.outage and "rejected our token" not in run.halted:
-        run.ledger.outage = run.halted
     decision = decide(
         run.ledger,
         strict_drift=run.strict_drift,
