@@ -23,7 +23,6 @@ import tenacity
 from panic_contract.contract import TOKEN_PATH, default_contract
 from panic_contract.findings import GATEWAY_STATUSES, Credentials, Exchange
 
-STAGING_URL = "https://staging-panic.aura.services"
 # Names of an endpoint and of environment variables, not secrets (hence the S105 waivers).
 TOKEN_VARIABLE = "PANIC_API_TOKEN"  # noqa: S105
 CLIENT_ID_VARIABLE = "PANIC_API_CLIENT_ID"

@@ -20,6 +20,8 @@ import yaml
 SPEC_PATH = Path(__file__).resolve().parent.parent / "spec" / "panic-api.openapi.yaml"
 KNOWN_VALUES_KEY = "x-known-values"
 JSON_MEDIA_TYPE = "application/json"
+# The spec's server; the suite never defaults to production (panic.aura.services).
+STAGING_URL = "https://staging-panic.aura.services"
 # Not in the spec (it documents one operation): where the provider exchanges client credentials for a token.
 TOKEN_PATH = "/panic-api/v2/oauth/token"  # noqa: S105 - a path, not a secret
 
@@ -70,11 +72,6 @@ class Contract:
         """The raw path parameter if `path` is this operation's path, else None."""
         matched = self.path_pattern.fullmatch(path.split("?", 1)[0])
         return matched.group(1) if matched else None
-
-    def field_types(self, status: int = 200) -> dict[str, str]:
-        """Field name -> the type the contract gives it, as a person reads it."""
-        schema = self.responses[status].schema
-        return {name: describe_type(prop) for name, prop in schema.get("properties", {}).items()}
 
 
 def describe_type(schema: Mapping[str, Any]) -> str:

@@ -149,10 +149,6 @@ def describe_value(value: Any) -> str:
     )
 
 
-def media_type(headers: Mapping[str, str]) -> str:
-    return _media(headers.get("content-type", ""))
-
-
 def _media(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
@@ -370,9 +366,6 @@ class Ledger:
             self.signals[inspection.signal] = self.signals.get(inspection.signal, 0) + times
         for finding in inspection.findings:
             self._fold(finding, times, [sample or finding.request], [finding.actual])
-
-    def add_finding(self, finding: Finding, sample: str | None = None) -> None:
-        self._fold(finding, 1, [sample or finding.request], [finding.actual])
 
     def merge(self, data: Mapping[str, Any]) -> None:
         """Fold in another ledger's `as_dict()` (from an xdist worker)."""

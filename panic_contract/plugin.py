@@ -20,12 +20,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from panic_contract import reports
-from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
+from panic_contract.contract import SPEC_PATH, STAGING_URL, Contract, SpecError, load_contract
 from panic_contract.findings import Credentials, Exchange, Inspection, Ledger, Signal, inspect
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
 
-STAGING_URL = "https://staging-panic.aura.services"
 TOKEN_ENV = "PANIC_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 WRONG_TOKEN = "deliberately-wrong-token"  # noqa: S105 - sent to prove a 401 for a bad token
 LEDGER_KEY = "panic_api_ledger"

@@ -30,7 +30,6 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from panic_contract.client import (
-    STAGING_URL,
     AuthRejected,
     CredentialError,
     OutageError,
@@ -39,7 +38,7 @@ from panic_contract.client import (
     host_of,
     resolve_token,
 )
-from panic_contract.contract import Contract, default_contract
+from panic_contract.contract import STAGING_URL, Contract, default_contract
 from panic_contract.findings import (
     Credentials,
     Exchange,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from panic_contract.contract import SPEC_PATH, SpecError, load_contract
+from panic_contract.contract import SPEC_PATH, STAGING_URL, SpecError, load_contract
 from panic_contract.findings import Exchange, Kind, inspect
 from tests.self.samples import DOCUMENTED_CALLOUT as DOCUMENTED_EXAMPLE
 
@@ -77,6 +77,7 @@ def test_spec_requires_bearer_auth() -> None:
 
 def test_spec_server_is_staging_never_production() -> None:
     assert ["https://staging-panic.aura.services"] == [server["url"] for server in SPEC["servers"]]
+    assert STAGING_URL == SPEC["servers"][0]["url"]  # what --target staging and `record` default to
 
 
 def test_callout_id_is_a_required_integer_path_parameter() -> None:
