@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -224,17 +224,18 @@ def _live_token(base_url: str) -> str:
     try:
         return resolve_token(base_url)
     except AuthRejected as exc:
-        pytest.exit(f"verdict: auth (exit {EXIT_CODES[Verdict.AUTH]}): {exc}", returncode=EXIT_CODES[Verdict.AUTH])
-    except TokenExchangeError as exc:  # the token endpoint is failing: that is the provider's outage
-        pytest.exit(
-            f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE]
-        )
+        _exit_with(Verdict.AUTH, exc)
+    # TokenExchangeError before CredentialError, its base: a failing token endpoint is the provider's outage
+    except (TokenExchangeError, OutageError) as exc:
+        _exit_with(Verdict.OUTAGE, exc)
     except CredentialError as exc:
         raise pytest.UsageError(f"live target {base_url}: {exc}") from None
-    except OutageError as exc:
-        pytest.exit(
-            f"verdict: outage (exit {EXIT_CODES[Verdict.OUTAGE]}): {exc}", returncode=EXIT_CODES[Verdict.OUTAGE]
-        )
+
+
+def _exit_with(verdict: Verdict, exc: Exception) -> NoReturn:
+    """Stop before any test, with the verdict's line and exit code (no target was reached to test)."""
+    code = EXIT_CODES[verdict]
+    pytest.exit(f"verdict: {verdict} (exit {code}): {exc}", returncode=code)
 
 
 class MaskedHeader(str):

@@ -154,3 +154,12 @@ def test_an_id_that_is_not_there_fails_the_run_without_a_finding(run_suite, live
             "verdict: failed (exit 1): tests failed without a contract finding*",
         ]
     )
+
+
+def test_unreachable_token_endpoint_is_an_outage_before_any_test(run_suite) -> None:
+    port = _free_port()
+    env = {"PANIC_API_CLIENT_ID": "suite-client", "PANIC_API_CLIENT_SECRET": SENTINEL_SECRET}
+    run = run_suite(*live_args(f"http://127.0.0.1:{port}"), env=env)
+    assert run.result.ret == 10, run.output
+    run.result.stderr.fnmatch_lines([f"*verdict: outage (exit 10): *127.0.0.1:{port}*"])
+    assert SENTINEL_SECRET not in run.output
