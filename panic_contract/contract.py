@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema_rs
 import yaml
@@ -72,6 +73,23 @@ class Contract:
         """The raw path parameter if `path` is this operation's path, else None."""
         matched = self.path_pattern.fullmatch(path.split("?", 1)[0])
         return matched.group(1) if matched else None
+
+
+def callout_ids(text: str) -> tuple[int, ...]:
+    """Comma-separated callout ids, in order, each once. ValueError names the first part that is not one."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [part for part in parts if not part.isdigit()]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not a callout id")
+    return tuple(dict.fromkeys(int(part) for part in parts))
+
+
+def server_root(url: str) -> str:
+    """`url` without a trailing slash, if it is an http(s) server root (scheme://host[:port]); else ValueError."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+        raise ValueError(f"{url!r} is not an http(s) server root")
+    return url.rstrip("/")
 
 
 def describe_type(schema: Mapping[str, Any]) -> str:

@@ -20,7 +20,15 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from panic_contract import reports
-from panic_contract.contract import SPEC_PATH, STAGING_URL, Contract, SpecError, load_contract
+from panic_contract.contract import (
+    SPEC_PATH,
+    STAGING_URL,
+    Contract,
+    SpecError,
+    callout_ids,
+    load_contract,
+    server_root,
+)
 from panic_contract.findings import Credentials, Exchange, Inspection, Ledger, Signal, inspect
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
@@ -158,25 +166,23 @@ class Target:
 
 
 def _parse_ids(raw: str | None) -> tuple[int, ...]:
-    if not raw:
-        return ()
     try:
-        ids = tuple(int(part) for part in raw.split(",") if part.strip())
-    except ValueError:
+        return callout_ids(raw or "")
+    except ValueError as exc:
         raise pytest.UsageError(
-            f"--callout-ids (or PANIC_API_CALLOUT_IDS) is {raw!r}; give comma-separated integers, e.g. 992011,992012"
+            f"--callout-ids (or PANIC_API_CALLOUT_IDS) is {raw!r}; {exc}: give comma-separated integers, "
+            "e.g. 992011,992012"
         ) from None
-    return ids
 
 
 def _base_url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+    try:
+        return server_root(raw)
+    except ValueError:
         raise pytest.UsageError(
             f"--base-url (or PANIC_API_BASE_URL) is {raw!r}; give the server root as scheme://host[:port], "
             "e.g. http://127.0.0.1:8000"
-        )
-    return raw.rstrip("/")
+        ) from None
 
 
 def contracts_dir(config: pytest.Config) -> Path:

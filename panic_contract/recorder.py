@@ -38,7 +38,7 @@ from panic_contract.client import (
     host_of,
     resolve_token,
 )
-from panic_contract.contract import STAGING_URL, Contract, default_contract
+from panic_contract.contract import STAGING_URL, Contract, callout_ids, default_contract, server_root
 from panic_contract.findings import (
     Credentials,
     Exchange,
@@ -190,21 +190,19 @@ def options_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Option
 def parse_ids(text: str | None, origin: str) -> tuple[int, ...]:
     if not text or not text.strip():
         raise UsageError(f"no callout ids: pass --ids 992011,992012 (or set {IDS_VARIABLE})")
-    parts = [part.strip() for part in text.split(",")]
-    bad = [part for part in parts if not part.isdigit()]
-    if bad:
-        raise UsageError(
-            f"{origin} {text!r}: {bad[0]!r} is not a callout id; "
-            "give comma-separated integers, e.g. --ids 992011,992012"
-        )
-    return tuple(dict.fromkeys(int(part) for part in parts))
+    try:
+        return callout_ids(text)
+    except ValueError as exc:
+        raise UsageError(f"{origin} {text!r}: {exc}; give comma-separated integers, e.g. --ids 992011,992012") from None
 
 
 def checked_base_url(url: str, origin: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise UsageError(f"{origin} {url!r} is not an http(s) URL: give scheme://host[:port], e.g. {STAGING_URL}")
-    return url.rstrip("/")
+    try:
+        return server_root(url)
+    except ValueError:
+        raise UsageError(
+            f"{origin} {url!r} is not an http(s) URL: give scheme://host[:port], e.g. {STAGING_URL}"
+        ) from None
 
 
 # --- the recording ----------------------------------------------------------------------------
