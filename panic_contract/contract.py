@@ -75,20 +75,38 @@ class Contract:
         return matched.group(1) if matched else None
 
 
+# ASCII digits only ("²".isdigit() is true, int("²") is not), and bounded: int() of a long digit string is slow.
+_CALLOUT_ID = re.compile(r"-?[0-9]{1,18}", re.ASCII)
+
+
+def parse_callout_id(raw: str) -> int | None:
+    """The one reading of a callout id in a path or a list: an integer of at most 18 digits, else None."""
+    return int(raw) if _CALLOUT_ID.fullmatch(raw) else None
+
+
 def callout_ids(text: str) -> tuple[int, ...]:
     """Comma-separated callout ids, in order, each once. ValueError names the first part that is not one."""
     parts = [part.strip() for part in text.split(",") if part.strip()]
-    bad = [part for part in parts if not part.isdigit()]
+    parsed = [parse_callout_id(part) for part in parts]
+    bad = [part for part, value in zip(parts, parsed, strict=True) if value is None or value < 0]
     if bad:
-        raise ValueError(f"{bad[0]!r} is not a callout id")
-    return tuple(dict.fromkeys(int(part) for part in parts))
+        raise ValueError(f"{bad[0][:30]!r} is not a callout id")
+    if not parts:
+        raise ValueError("no callout id in it")
+    return tuple(dict.fromkeys(value for value in parsed if value is not None))
 
 
 def server_root(url: str) -> str:
     """`url` without a trailing slash, if it is an http(s) server root (scheme://host[:port]); else ValueError."""
     parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
-        raise ValueError(f"{url!r} is not an http(s) server root")
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}:
+        raise ValueError("it is not an http(s) server root")
+    if parts.query or parts.fragment:
+        raise ValueError("a server root has no query or fragment")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ValueError("its port is not a number from 1 to 65535") from None
     return url.rstrip("/")
 
 

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from panic_contract.contract import Contract, describe_type
+from panic_contract.contract import Contract, describe_type, parse_callout_id
 
 
 class Kind(StrEnum):
@@ -41,6 +42,10 @@ def severity_of(kind: Kind) -> Severity:
     return "additive" if kind in ADDITIVE_KINDS else "breaking"
 
 
+# What credentials the request carried: the token we were given, none, or a wrong one.
+Credentials = Literal["valid", "missing", "invalid"]
+
+
 class Signal(StrEnum):
     """Responses that say something about the target, not about its contract."""
 
@@ -51,8 +56,19 @@ class Signal(StrEnum):
 
 GATEWAY_STATUSES = frozenset({502, 503, 504})
 
-# What credentials the request carried: the token we were given, none, or a wrong one.
-Credentials = Literal["valid", "missing", "invalid"]
+
+def signal_of(status: int, credentials: Credentials) -> Signal | None:
+    """The one reading of a status that speaks of the target rather than of its contract.
+
+    The sending module retries on it and the audit counts it: both call this.
+    """
+    if status == 429:
+        return Signal.RATE_LIMITED
+    if status in GATEWAY_STATUSES:
+        return Signal.GATEWAY_ERROR
+    if status == 401 and credentials == "valid":
+        return Signal.AUTH_REJECTED
+    return None
 
 
 class _NotParsed:
@@ -119,6 +135,7 @@ class Inspection:
 
 CLEAN = Inspection()
 VALIDATED = Inspection(validated_body=True)  # shared: Inspection is frozen, and most responses conform
+_SIGNALLED = {signal: Inspection(signal=signal) for signal in Signal}
 
 
 def json_path(parts: Iterable[str | int]) -> str:
@@ -186,14 +203,17 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
     the audit has matched the path already to decide the record is in scope.
     The request line for a finding is built only when there is a finding.
     """
-    if status == 429:
-        return Inspection(signal=Signal.RATE_LIMITED)
-    if status in GATEWAY_STATUSES:
-        return Inspection(signal=Signal.GATEWAY_ERROR)
+    signal = signal_of(status, credentials)
+    if signal is not None and (signal is not Signal.AUTH_REJECTED or method == contract.method):
+        return _SIGNALLED[signal]
     if method != contract.method:
         return CLEAN  # other methods are not this operation; schemathesis's unsupported_method judges them
-    if status == 401 and credentials == "valid":
-        return Inspection(signal=Signal.AUTH_REJECTED)
+    if 300 <= status < 400:  # never followed: a redirect could carry our token to another host
+        location = headers.get("location", "")
+        where = urlsplit(location).netloc or location or "nowhere (no Location)"
+        documented = ", ".join(str(code) for code in contract.documented_statuses)
+        actual = f"{status} redirecting to {where[:80]}"
+        return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", actual, f"{method} {path}")
     if 200 <= status < 300 and credentials != "valid":
         return Inspection(
             findings=(
@@ -292,9 +312,7 @@ def _schema_findings(
 
 
 def _requested_id(raw_id: str | None) -> int | None:
-    if raw_id is None:
-        return None
-    return int(raw_id) if raw_id.isdigit() or raw_id.lstrip("-").isdigit() else None
+    return None if raw_id is None else parse_callout_id(raw_id)
 
 
 def _callout_semantics_hold(body: Mapping[str, Any], raw_id: str | None, contract: Contract) -> bool:
@@ -355,7 +373,8 @@ class Ledger:
         self.signals: dict[str, int] = {}
         self.validated_bodies = 0
         self.requests = 0
-        self.outage: str | None = None  # one line naming host and error, when transport failed
+        # (verdict, reason) when the run stopped on a fault of the target (outage, auth): set by whoever sent
+        self.halt: tuple[str, str] | None = None
 
     def add(self, inspection: Inspection, sample: str | None = None, times: int = 1) -> None:
         """Count `inspection`, seen `times` responses (the audit folds its clean ones in at once)."""
@@ -363,7 +382,8 @@ class Ledger:
         if inspection.validated_body:
             self.validated_bodies += times
         if inspection.signal is not None:
-            self.signals[inspection.signal] = self.signals.get(inspection.signal, 0) + times
+            name = str(inspection.signal)  # a plain str: xdist cannot serialise an enum
+            self.signals[name] = self.signals.get(name, 0) + times
         for finding in inspection.findings:
             self._fold(finding, times, [sample or finding.request], [finding.actual])
 
@@ -373,7 +393,8 @@ class Ledger:
         self.validated_bodies += data["validated_bodies"]
         for name, count in data["signals"].items():
             self.signals[name] = self.signals.get(name, 0) + count
-        self.outage = self.outage or data["outage"]
+        halt = data.get("halt")
+        self.halt = self.halt or ((str(halt[0]), str(halt[1])) if halt else None)
         for item in data["findings"]:
             finding = Finding(Kind(item["kind"]), item["field"], item["expected"], item["actual"], item["request"])
             self._fold(finding, item["count"], item["samples"], item["actual_values"])
@@ -401,6 +422,6 @@ class Ledger:
             "requests": self.requests,
             "validated_bodies": self.validated_bodies,
             "signals": dict(self.signals),
-            "outage": self.outage,
+            "halt": list(self.halt) if self.halt else None,
             "findings": [entry.as_dict() for entry in self.sorted_entries()],
         }

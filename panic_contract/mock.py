@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import re
 import socket
 import sys
 import threading
@@ -27,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from panic_contract.contract import JSON_MEDIA_TYPE, TOKEN_PATH, Contract, default_contract
+from panic_contract.contract import JSON_MEDIA_TYPE, TOKEN_PATH, Contract, default_contract, parse_callout_id
 from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures
 
 MOCK_CLIENT_ID = "mock-client"
@@ -37,7 +36,6 @@ HOST = "127.0.0.1"
 DOCUMENTED_ID = 992011  # the reference page's example callout
 RATE_LIMITED_REQUESTS = 2
 STARTUP_TIMEOUT_S = 10.0
-_INTEGER = re.compile(r"-?[0-9]{1,30}")  # bounded: int() of a huge digit string is slow and may raise
 
 
 class Drift(StrEnum):
@@ -99,12 +97,13 @@ def parse_drift(names: Iterable[str]) -> frozenset[Drift]:
 def _callout_id(fixture: Fixture, contract: Contract) -> int:
     path = fixture.data["request"]["path"]
     raw = contract.match_path(path)
-    if raw is None or not _INTEGER.fullmatch(raw):
+    callout_id = None if raw is None else parse_callout_id(raw)
+    if callout_id is None:
         raise FixtureError(
             f"{fixture.path}: a 200 fixture must request {contract.path_template} with an integer id, "
             f"not {path} (fix request.path)"
         )
-    return int(raw)
+    return callout_id
 
 
 def _is_served(fixture: Fixture) -> bool:
@@ -206,7 +205,7 @@ class _MockServer:
             )
         if not self._authorized(request):
             return _message(401, "Unauthorized: send Authorization: Bearer <token> with a valid token")
-        callout_id = int(raw_id) if _INTEGER.fullmatch(raw_id) else None
+        callout_id = parse_callout_id(raw_id)
         if callout_id is None or callout_id not in self.callouts:
             return _message(404, "Callout not found: it doesn't exist or isn't visible to your customer source")
         return self._callout(callout_id)

@@ -27,41 +27,30 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
-from panic_contract.client import (
-    AuthRejected,
-    CredentialError,
-    OutageError,
-    PanicClient,
-    TokenExchangeError,
-    host_of,
-    resolve_token,
-)
-from panic_contract.contract import STAGING_URL, Contract, callout_ids, default_contract, server_root
+from panic_contract import settings
+from panic_contract.contract import STAGING_URL, Contract, default_contract
 from panic_contract.findings import (
     Credentials,
     Exchange,
     Inspection,
     Kind,
-    Ledger,
-    Signal,
     describe_value,
     inspect,
 )
 from panic_contract.fixture_files import FixtureError, dump_fixture, exchange_from_record, load_fixture
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
+from panic_contract.redaction import redact
+from panic_contract.sending import CredentialError, Limits, Quota, Sender, TargetFault, host_of, token_from_environment
+from panic_contract.verdict import EXIT_CODES, Decision, Verdict, verdict_line
 
-# Precedence, everywhere in this command: command line, then environment variable, then default.
-BASE_URL_VARIABLE = "PANIC_API_BASE_URL"
-IDS_VARIABLE = "PANIC_API_CALLOUT_IDS"
+# Precedence, as in the suite (`settings`): command line, then environment variable, then default.
+SHARED_SETTINGS = ("callout_ids", "base_url", "rate_limit", "request_timeout", "retries")
 # Keep this key secret to make pseudonyms that no one can reverse by hashing every candidate id;
 # without it a built-in key still keeps raw ids out of the files, and pseudonyms stay stable.
 SCRUB_KEY_VARIABLE = "PANIC_CONTRACT_SCRUB_KEY"
 DEFAULT_SCRUB_KEY = b"panic-contract: fixture pseudonyms"
 DEFAULT_OUT = Path("contracts")
 MISSING_ID = 999_999_999
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Only what the contract judges is kept: cookies, request ids and dates are noise or worse.
 KEPT_RESPONSE_HEADERS = ("content-type",)
 PSEUDONYM_FIELDS = frozenset({"customerId"})
@@ -90,9 +79,7 @@ class Options:
     update: bool = False
     check: bool = False
     scrub: bool = True
-    rate_limit: float | None = 2.0
-    timeout: float = 10.0
-    retries: int = 3
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def host(self) -> str:
@@ -121,88 +108,50 @@ class Recorded:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ids", help=f"comma-separated callout ids to record, e.g. 992011,992012 (or {IDS_VARIABLE})")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--base-url", metavar="URL", help=f"root URL of the target (or {BASE_URL_VARIABLE}; default: staging)"
+    settings.add_arguments(parser, SHARED_SETTINGS)
+    parser.add_argument(
+        "--target", choices=["staging"], help=f"record from provider staging ({STAGING_URL}); wins over the variable"
     )
-    where.add_argument("--target", choices=["staging"], help=f"record from provider staging ({STAGING_URL})")
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="folder of the fixtures (default: contracts/)"
     )
     parser.add_argument("--update", action="store_true", help="replace fixtures that already exist")
     parser.add_argument("--check", action="store_true", help="only compare with the fixtures there; write nothing")
     parser.add_argument("--no-scrub", action="store_true", help="keep customerId and coordinates as recorded")
-    parser.add_argument(
-        "--rate-limit",
-        type=float,
-        metavar="RPS",
-        default=2.0,
-        help="requests per second to a live target (default 2; 0 = no limit; loopback is never limited)",
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS", help="seconds to wait for one response (default 10)"
-    )
-    parser.add_argument(
-        "--retries", type=int, default=3, metavar="N", help="retries of a timeout, 429 or 502/503/504 (default 3)"
-    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         options = options_from(args, os.environ)
         return record(options, os.environ)
-    except UsageError as exc:
+    except (UsageError, settings.SettingError) as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
     except RecordingError as stop:
         return fail(stop.decision)
 
 
 def fail(decision: Decision) -> int:
-    print(f"{PROG}: {decision.verdict} (exit {decision.exit_code}): {decision.reason}", file=sys.stderr)
+    print(f"{PROG}: {redact(verdict_line(decision))}", file=sys.stderr)
     return decision.exit_code
 
 
 def options_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
-    if args.base_url:
-        base_url, origin = args.base_url, "--base-url"
-    elif args.target == "staging":
-        base_url, origin = STAGING_URL, "--target staging"
-    else:
-        base_url, origin = environ.get(BASE_URL_VARIABLE) or STAGING_URL, BASE_URL_VARIABLE
-    ids_text, ids_origin = (args.ids, "--ids") if args.ids is not None else (environ.get(IDS_VARIABLE), IDS_VARIABLE)
+    if args.target == "staging" and not args.base_url:
+        args.base_url = STAGING_URL
+    values = settings.from_namespace(args, SHARED_SETTINGS, environ)
+    if not values["callout_ids"]:
+        raise UsageError(f"no callout ids: pass --ids 992011,992012 (or set {settings.SETTINGS['callout_ids'].env})")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is a file, not a folder: give the fixtures folder, e.g. --out contracts")
-    host = (urlsplit(base_url).hostname or "").lower()
     return Options(
-        ids=parse_ids(ids_text, ids_origin),
-        base_url=checked_base_url(base_url, origin),
+        ids=values["callout_ids"],
+        base_url=values["base_url"] or STAGING_URL,
         out=args.out,
         update=args.update,
         check=args.check,
         scrub=not args.no_scrub,
-        rate_limit=None if host in LOOPBACK_HOSTS or args.rate_limit <= 0 else args.rate_limit,
-        timeout=args.timeout,
-        retries=args.retries,
+        limits=Limits(timeout=values["request_timeout"], rate_limit=values["rate_limit"], retries=values["retries"]),
     )
-
-
-def parse_ids(text: str | None, origin: str) -> tuple[int, ...]:
-    if not text or not text.strip():
-        raise UsageError(f"no callout ids: pass --ids 992011,992012 (or set {IDS_VARIABLE})")
-    try:
-        return callout_ids(text)
-    except ValueError as exc:
-        raise UsageError(f"{origin} {text!r}: {exc}; give comma-separated integers, e.g. --ids 992011,992012") from None
-
-
-def checked_base_url(url: str, origin: str) -> str:
-    try:
-        return server_root(url)
-    except ValueError:
-        raise UsageError(
-            f"{origin} {url!r} is not an http(s) URL: give scheme://host[:port], e.g. {STAGING_URL}"
-        ) from None
 
 
 # --- the recording ----------------------------------------------------------------------------
@@ -216,9 +165,11 @@ def record(options: Options, environ: Mapping[str, str], out: TextIO | None = No
     refuse_to_clobber(plan, options)
     earlier = {planned.path: load_earlier(planned.path) for planned in plan}
     seen_statuses = statuses_in(options.out)
-    token = token_for(options, environ)
+    quota = Quota(rate_limit=options.limits.rate_limit)
+    token = token_for(options, environ, quota)
     scrub_key = scrub_key_from(environ) if options.scrub else None
-    recorded = fetch_all(plan, options, token, scrub_key=scrub_key, contract=contract, stream=stream)
+    with Sender(options.base_url, token, limits=options.limits, quota=quota) as sender:
+        recorded = fetch_all(plan, options, sender, scrub_key=scrub_key, contract=contract, stream=stream)
     diffs = [shape_diff(item, earlier[item.planned.path], seen_statuses, contract) for item in recorded]
     drifted = print_diffs(diffs, options, stream)
     if options.check:
@@ -277,13 +228,11 @@ def statuses_in(directory: Path) -> frozenset[str]:
     return frozenset(seen)
 
 
-def token_for(options: Options, environ: Mapping[str, str]) -> str:
+def token_for(options: Options, environ: Mapping[str, str], quota: Quota) -> str:
     try:
-        return resolve_token(options.base_url, environ)
-    except AuthRejected as exc:
-        raise RecordingError(Decision(Verdict.AUTH, str(exc))) from None
-    except (TokenExchangeError, OutageError) as exc:
-        raise RecordingError(Decision(Verdict.OUTAGE, str(exc))) from None
+        return token_from_environment(options.base_url, environ, limits=options.limits, quota=quota)
+    except TargetFault as fault:
+        raise RecordingError(fault.decision) from None
     except CredentialError as exc:
         raise UsageError(str(exc)) from None
 
@@ -291,41 +240,24 @@ def token_for(options: Options, environ: Mapping[str, str]) -> str:
 def fetch_all(
     plan: Sequence[Planned],
     options: Options,
-    token: str,
+    sender: Sender,
     *,
     scrub_key: bytes | None,
     contract: Contract,
     stream: TextIO,
 ) -> list[Recorded]:
     """Fetch, scrub and inspect each planned exchange; stop at the first outage or rejected token."""
-    ledger = Ledger()
     recorded: list[Recorded] = []
-    with PanicClient(
-        options.base_url,
-        token,
-        timeout=options.timeout,
-        rate_limit=options.rate_limit,
-        max_retries=options.retries,
-    ) as client:
-        for number, planned in enumerate(plan, start=1):
-            try:
-                exchange = client.get_callout(planned.callout_id, credentials=planned.credentials)
-            except OutageError as exc:
-                raise RecordingError(Decision(Verdict.OUTAGE, f"{exc}; nothing was written")) from None
-            item = make_recorded(planned, exchange, options, scrub_key, contract)
-            ledger.add(item.inspection, sample=exchange.request)
-            if item.inspection.signal is Signal.RATE_LIMITED:
-                ledger.outage = f"{options.host} kept answering 429 Too Many Requests after {options.retries} retries"
-            print(f"[{number}/{len(plan)}] {planned.label} {exchange.status} {progress_note(item)}", file=stream)
-            stop_unless_ok(ledger, options)
-            recorded.append(item)
+    for number, planned in enumerate(plan, start=1):
+        try:
+            exchange = sender.get_callout(planned.callout_id, credentials=planned.credentials)
+        except TargetFault as fault:
+            decision = fault.decision
+            raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written")) from None
+        item = make_recorded(planned, exchange, options, scrub_key, contract)
+        print(f"[{number}/{len(plan)}] {planned.label} {exchange.status} {progress_note(item)}", file=stream)
+        recorded.append(item)
     return recorded
-
-
-def stop_unless_ok(ledger: Ledger, options: Options) -> None:
-    decision = decide(ledger, host=options.host)
-    if decision.verdict in {Verdict.OUTAGE, Verdict.AUTH}:
-        raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written"))
 
 
 def progress_note(item: Recorded) -> str:
@@ -671,5 +603,5 @@ def report_check(drifted: int, total: int, options: Options, stream: TextIO) -> 
         decision = Decision(Verdict.DRIFT, f"shape drift in {drifted} of {total} exchange(s); nothing written")
     else:
         decision = Decision(Verdict.OK, f"no shape drift against {options.out}/; nothing written")
-    print(f"verdict: {decision.verdict} (exit {decision.exit_code}): {decision.reason}", file=stream)
+    print(verdict_line(decision), file=stream)
     return decision.exit_code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Any
 
 from panic_contract.findings import Ledger, LedgerEntry
 from panic_contract.fixture_files import write_atomically
-from panic_contract.verdict import Decision
+from panic_contract.redaction import MASK, redact
+from panic_contract.verdict import Decision, verdict_line
 
-MASKED_TOKEN = "***"  # noqa: S105 - what stands in for a token
+MASKED_TOKEN = MASK
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[st
         lines.append(f"    reproduce: {reproducer(base_url, entry.first.request)}")
     if not lines:
         lines.append("no findings")
-    lines.append(f"verdict: {decision.verdict} (exit {decision.exit_code}): {decision.reason}")
+    lines.append(verdict_line(decision))
     return lines
 
 
@@ -113,9 +115,20 @@ def _entry_line(entry: LedgerEntry) -> str:
 
 
 def write_reports(
-    ledger: Ledger, decision: Decision, run: RunInfo, json_path: Path | None, markdown_path: Path | None
-) -> None:
-    if json_path is not None:
-        write_atomically(json_path, json.dumps(as_json(ledger, decision, run), indent=2) + "\n")
-    if markdown_path is not None:
-        write_atomically(markdown_path, as_markdown(ledger, decision, run))
+    ledger: Ledger, decision: Decision, run: RunInfo, json_path: str | Path | None, markdown_path: str | Path | None
+) -> list[str]:
+    """Write the reports asked for; one line per report that could not be written (the others still are)."""
+    errors = []
+    renderings: list[tuple[str | Path | None, Callable[[], str], str]] = [
+        (json_path, lambda: json.dumps(as_json(ledger, decision, run), indent=2) + "\n", "JSON report"),
+        (markdown_path, lambda: as_markdown(ledger, decision, run), "Markdown summary"),
+    ]
+    for path, render, what in renderings:
+        if path is None or path == "":
+            continue
+        try:
+            write_atomically(Path(path), redact(render()))
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            errors.append(f"cannot write the {what} to {path}: {reason} (pick a writable path)")
+    return errors

@@ -51,8 +51,8 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
     host: str = "the target",
 ) -> Decision:
     """Outage and auth come first: findings made while the target was down or refusing us are not drift."""
-    if ledger.outage:
-        return Decision(Verdict.OUTAGE, ledger.outage)
+    if ledger.halt:
+        return Decision(Verdict(ledger.halt[0]), ledger.halt[1])
     gateway = ledger.signals.get(Signal.GATEWAY_ERROR, 0)
     if gateway:
         return Decision(Verdict.OUTAGE, f"{host} kept answering 502/503/504 ({gateway} responses after retries)")
@@ -79,3 +79,8 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
         return Decision(Verdict.FAILED, "tests failed without a contract finding; see the failures above")
     note = f", {len(additive)} additive finding(s) (pass with --strict-drift to fail on them)" if additive else ""
     return Decision(Verdict.OK, f"{ledger.validated_bodies} callout bodies held to the contract{note}")
+
+
+def verdict_line(decision: Decision) -> str:
+    """The one line every command ends with: `verdict: drift (exit 1): <reason>`."""
+    return f"verdict: {decision.verdict} (exit {decision.exit_code}): {decision.reason}"

@@ -13,7 +13,7 @@ import pytest
 from panic_contract.contract import default_contract
 from panic_contract.findings import inspect
 from panic_contract.fixture_files import Fixture, FixtureError, fixture_paths, iter_fixtures, load_fixture
-from panic_contract.plugin import active_run
+from panic_contract.suite import active_run
 
 CONTRACT = default_contract()
 FIXTURES = active_run().contracts_dir

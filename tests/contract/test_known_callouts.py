@@ -2,15 +2,14 @@
 
 import pytest
 
-from panic_contract.plugin import SuiteRun, active_run, suite_schema
+from panic_contract.suite import SuiteRun, active_run
 
-operation = suite_schema()["/panic-api/v2/callouts/{calloutId}"]["GET"]
 KNOWN_IDS = active_run().target.callout_ids
 
 
 @pytest.mark.parametrize("callout_id", KNOWN_IDS)
 def test_known_callout_honours_the_contract(callout_id: int, panic_run: SuiteRun) -> None:
-    inspection = panic_run.probe(operation.Case(path_parameters={"calloutId": callout_id}), "valid")
+    inspection = panic_run.probe(callout_id, "valid")
     assert inspection.validated_body, (
         f"callout {callout_id} did not answer 200 with a body to validate: "
         "pass ids that exist on the target with --callout-ids"
@@ -20,4 +19,4 @@ def test_known_callout_honours_the_contract(callout_id: int, panic_run: SuiteRun
 @pytest.mark.parametrize("credentials", ["missing", "invalid"])
 def test_callout_needs_a_valid_token(credentials, panic_run: SuiteRun) -> None:
     callout_id = KNOWN_IDS[0] if KNOWN_IDS else 992011
-    panic_run.probe(operation.Case(path_parameters={"calloutId": callout_id}), credentials)
+    panic_run.probe(callout_id, credentials)

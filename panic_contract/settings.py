@@ -1,0 +1,245 @@
+"""One table of settings for the pytest plugin and every `panic-contract` subcommand.
+
+Precedence, everywhere: command line, then environment variable, then the `panic_api_*` ini
+setting (pytest only), then the default. Each setting parses its own value; a value that does
+not parse is a `SettingError` whose message is the one line a user sees: what was given, what is
+allowed, and the flag or variable that fixes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from panic_contract.contract import STAGING_URL, callout_ids, server_root
+
+
+class SettingError(Exception):
+    """A setting's value cannot be used; the message says which, why, and how to fix it."""
+
+
+class HiddenValueError(ValueError):
+    """A value that must not be echoed back (it may hold a credential)."""
+
+
+def _number(text: str, *, integer: bool, minimum: float, what: str) -> float:
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise ValueError(what) from None
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(what)
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    return _number(text, integer=False, minimum=math.ulp(0), what="it must be a number of seconds > 0, e.g. 10")
+
+
+def requests_per_second(text: str) -> float:
+    return _number(text, integer=False, minimum=0, what="it must be a number >= 0 (requests per second; 0: no limit)")
+
+
+def request_budget(text: str) -> int:
+    return int(_number(text, integer=True, minimum=1, what="it must be a whole number >= 1, e.g. 400"))
+
+
+MAX_RETRIES = 10
+
+
+def retries(text: str) -> int:
+    value = int(_number(text, integer=True, minimum=0, what=f"it must be a whole number from 0 to {MAX_RETRIES}"))
+    if value > MAX_RETRIES:
+        raise ValueError(f"it must be a whole number from 0 to {MAX_RETRIES}")
+    return value
+
+
+def switch(text: str) -> bool:
+    folded = text.strip().casefold()
+    if folded in {"1", "true", "yes", "on"}:
+        return True
+    if folded in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("allowed: 1 or 0")
+
+
+def base_url(text: str) -> str:
+    """A server root; never echoed when it carries userinfo, which may be a password."""
+    if "@" in text.partition("://")[2].partition("/")[0]:
+        raise HiddenValueError(
+            "has user:password@ in it (not shown); put credentials in PANIC_API_TOKEN, not in the URL"
+        )
+    try:
+        return server_root(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; give the server root as scheme://host[:port], e.g. http://127.0.0.1:8000") from None
+
+
+def ids(text: str) -> tuple[int, ...]:
+    try:
+        return callout_ids(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: give comma-separated callout ids, e.g. 992011,992012") from None
+
+
+def text(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One option: its flag, environment variable, ini key, default and parser."""
+
+    flag: str
+    env: str | None
+    default: str | None
+    help: str
+    parse: Callable[[str], Any] = text
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        return "panic_" + self.name
+
+    @property
+    def ini(self) -> str:
+        return "panic_api_" + self.name
+
+    @property
+    def is_switch(self) -> bool:
+        return self.parse is switch
+
+    def origin(self) -> str:
+        return f"{self.flag} (or {self.env})" if self.env else self.flag
+
+    def value(self, raw: str | None) -> Any:
+        """Parse `raw` (already chosen by precedence), or the default when it is None or empty."""
+        chosen = raw if raw not in (None, "") else self.default
+        if chosen is None:
+            return None
+        if self.choices and chosen not in self.choices:
+            raise SettingError(f"{self.origin()} is {chosen!r}; allowed: {', '.join(self.choices)}")
+        try:
+            return self.parse(chosen)
+        except HiddenValueError as exc:
+            raise SettingError(f"{self.origin()} {exc}") from None
+        except ValueError as exc:
+            raise SettingError(f"{self.origin()} is {chosen!r}; {exc}") from None
+
+    def help_text(self) -> str:
+        default = f"; default {self.default}" if self.default not in (None, "") else ""
+        env = f" [env {self.env}]" if self.env else ""
+        return f"{self.help}{default}{env}"
+
+
+SETTINGS: Mapping[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "--target",
+            "PANIC_API_TARGET",
+            "mock",
+            "what to check: the embedded mock, or provider staging (" + STAGING_URL + ")",
+            choices=("mock", "staging"),
+        ),
+        Setting(
+            "--base-url",
+            "PANIC_API_BASE_URL",
+            None,
+            "root URL (scheme://host[:port]) of any server of this API; setting it means a live target",
+            base_url,
+            "URL",
+        ),
+        Setting(
+            "--callout-ids",
+            "PANIC_API_CALLOUT_IDS",
+            None,
+            "comma-separated ids known to exist on the live target",
+            ids,
+            "IDS",
+            aliases=("--ids",),
+        ),
+        Setting("--strict-drift", "PANIC_API_STRICT_DRIFT", "0", "fail on additive findings (new fields) too", switch),
+        Setting(
+            "--contracts-dir",
+            "PANIC_API_CONTRACTS_DIR",
+            None,
+            "folder of recorded fixtures (default: the project's contracts/)",
+            metavar="DIR",
+        ),
+        Setting("--drift-report", "PANIC_API_DRIFT_REPORT", None, "write the JSON drift report here", metavar="PATH"),
+        Setting(
+            "--drift-report-md",
+            "PANIC_API_DRIFT_REPORT_MD",
+            None,
+            "write a Markdown drift summary here",
+            metavar="PATH",
+        ),
+        Setting(
+            "--rate-limit",
+            "PANIC_API_RATE_LIMIT",
+            "2",
+            "live targets: requests per second, fractions allowed (0: no limit)",
+            requests_per_second,
+            "RPS",
+        ),
+        Setting(
+            "--request-budget",
+            "PANIC_API_REQUEST_BUDGET",
+            "400",
+            "live targets: send at most this many requests in the whole run",
+            request_budget,
+            "N",
+        ),
+        Setting(
+            "--request-timeout",
+            "PANIC_API_REQUEST_TIMEOUT",
+            "10",
+            "seconds to wait for one response",
+            positive_seconds,
+            "SECONDS",
+            aliases=("--timeout",),
+        ),
+        Setting(
+            "--retries",
+            "PANIC_API_RETRIES",
+            "2",
+            "retries of a transport error, a 429 or a 502/503/504, with backoff",
+            retries,
+            "N",
+        ),
+    )
+}
+
+
+def resolve(setting: Setting, cli: str | None, environ: Mapping[str, str], ini: str | None = None) -> Any:
+    """The setting's parsed value: command line, then environment, then ini, then default."""
+    for raw in (cli, environ.get(setting.env) if setting.env else None, ini):
+        if raw not in (None, ""):
+            return setting.value(raw)
+    return setting.value(None)
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """Add the named settings to an argparse subcommand; defaults stay None so precedence can apply."""
+    for name in names:
+        s = SETTINGS[name]
+        flags = (s.flag, *s.aliases)
+        if s.is_switch:
+            parser.add_argument(*flags, dest=s.name, action="store_const", const="1", help=s.help_text())
+        else:
+            parser.add_argument(*flags, dest=s.name, metavar=s.metavar, choices=s.choices, help=s.help_text())
+
+
+def from_namespace(args: argparse.Namespace, names: Iterable[str], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The named settings' values for a subcommand (no ini there): command line, environment, default."""
+    return {name: resolve(SETTINGS[name], getattr(args, name, None), environ) for name in names}

@@ -1,0 +1,87 @@
+"""Which server a run checks, and with what token: the embedded mock, provider staging, or a given root.
+
+Used by the pytest plugin and by `panic-contract record`, so both read the same settings the
+same way. Nothing here sends a request except the token exchange, which goes through `sending`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from panic_contract.contract import STAGING_URL
+from panic_contract.sending import Limits, Quota, host_of, token_from_environment
+
+MOCK_DISPLAY_URL = "http://127.0.0.1:8000"  # where `panic-contract mock` serves: what reproducers name
+
+
+class TargetError(Exception):
+    """The settings name no usable target; the message is one line (a usage error)."""
+
+
+@dataclass
+class Target:
+    name: Literal["mock", "staging", "custom"]
+    base_url: str  # where requests go; for the embedded mock, its loopback port once served
+    token: str = field(repr=False)
+    callout_ids: tuple[int, ...]
+    drift: tuple[str, ...] = ()
+    contracts_dir: Path | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.name != "mock"
+
+    @property
+    def display_url(self) -> str:
+        """What reports and reproducers show: for the mock, where `panic-contract mock` serves it by hand."""
+        return self.base_url if self.live else MOCK_DISPLAY_URL
+
+    @property
+    def host(self) -> str:
+        return host_of(self.base_url) if self.live else "the embedded mock"
+
+
+def live_url(name: str | None, base_url: str | None) -> str | None:
+    """The live target's root, or None for the embedded mock. Staging is the only named target."""
+    if base_url:
+        return base_url
+    return STAGING_URL if name == "staging" else None
+
+
+def mock_target(ids: tuple[int, ...], drift: tuple[str, ...], contracts_dir: Path) -> Target:
+    """The embedded mock; it is served on a loopback port by `serve_mock` when the run first sends."""
+    from panic_contract.mock import MOCK_TOKEN, known_callout_ids
+
+    known = tuple(known_callout_ids(contracts_dir))
+    return Target("mock", MOCK_DISPLAY_URL, MOCK_TOKEN, ids or known, drift, contracts_dir)
+
+
+def live_target(
+    url: str,
+    named: bool,
+    ids: tuple[int, ...],
+    environ: Mapping[str, str],
+    *,
+    limits: Limits,
+    quota: Quota | None = None,
+    token: str | None = None,
+) -> Target:
+    """A live target with its token (from `token` when a parent process already has it).
+
+    Raises sending.CredentialError (usage) or sending.TargetFault (the token exchange failed).
+    """
+    if token is None:
+        token = token_from_environment(url, environ, limits=limits, quota=quota)
+    return Target("staging" if named else "custom", url, token, ids)
+
+
+def serve_mock(target: Target, stack: ExitStack) -> str:
+    """Serve the embedded mock on a free loopback port for as long as `stack` is open; its base URL."""
+    from panic_contract.mock import create_app, serve
+
+    app = create_app(drift=target.drift, token=target.token, contracts_dir=target.contracts_dir or Path())
+    return stack.enter_context(serve(app))

@@ -1,0 +1,518 @@
+"""Small misbehaving HTTP servers on 127.0.0.1, one per fault, for checking which verdict a client reaches.
+
+`with faulty_server("hang") as base_url:` starts the server named by the fault and yields its base URL,
+`http://127.0.0.1:PORT`; leaving the block stops it. `FAULTS` names every fault; `_FAULTS` below says
+what each one does. HTTP-level faults are ASGI wrappers around the clean mock (`create_app`) served by
+`panic_contract.mock.serve`; socket-level faults (a server that hangs, closes, resets, or sends bytes no
+HTTP client accepts) are a small raw-socket server, `_RawServer`, with one daemon thread per connection.
+
+Nothing here can hang the test process: every thread is a daemon, every socket read has a timeout, and
+every server stops within about a second of its block ending, whatever its clients are still doing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from panic_contract.contract import TOKEN_PATH
+from panic_contract.mock import MOCK_TOKEN, create_app, serve
+
+__all__ = ["FAULTS", "faulty_server", "free_port", "redirect_target_requests"]
+
+HOST = "127.0.0.1"
+POLL_S = 0.05  # how often a waiting thread or task checks whether its server is stopping
+READ_TIMEOUT_S = 2.0  # the longest a raw server waits on one socket read
+JOIN_TIMEOUT_S = 2.0  # the longest stopping a raw server waits for one of its threads
+TOKEN_HANG_MAX_S = 60.0  # token-endpoint-hangs answers after this long even if never stopped
+MAX_REQUEST_HEAD = 64 * 1024  # a raw server reads at most this much of a request's head...
+MAX_REQUEST_BODY = 1024 * 1024  # ...and at most this much of its body
+FAULTY_REQUESTS = 2  # the *-then-ok faults misbehave for this many requests, then serve cleanly
+
+GATEWAY_PAGE = "<html><head><title>{status}</title></head><body><h1>{status}</h1><hr><p>nginx</p></body></html>\n"
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 with nothing listening: bound to 0, read, closed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+# --- socket-level faults: a raw TCP server that hands each connection to a handler ------------------
+
+
+class _RawServer:
+    """Accepts connections on 127.0.0.1 and runs `handle(conn)` for each on its own daemon thread.
+
+    A handler closes its connection when it is done (or leaves it open, to hang); `stop` shuts down and
+    closes whatever is still open, which also wakes any handler blocked in a read.
+    """
+
+    def __init__(self, handle: Callable[[socket.socket], None]) -> None:
+        self._handle = handle
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._connections: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            self._listener.bind((HOST, 0))
+            self._listener.listen(16)
+            self._listener.settimeout(POLL_S)  # accept() wakes this often to see whether to stop
+        except OSError:
+            self._listener.close()
+            raise
+        port = self._listener.getsockname()[1]
+        self.base_url = f"http://{HOST}:{port}"
+        self._acceptor = threading.Thread(target=self._accept_loop, name=f"faulty {self.base_url}", daemon=True)
+
+    def start(self) -> None:
+        self._acceptor.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._acceptor.join(JOIN_TIMEOUT_S)
+        with self._lock:
+            connections, threads = list(self._connections), list(self._threads)
+        for conn in connections:
+            with suppress(OSError):  # already closed by its handler, or the client has gone
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(JOIN_TIMEOUT_S)
+        for conn in connections:
+            conn.close()
+        self._listener.close()
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(READ_TIMEOUT_S)
+            thread = threading.Thread(target=self._serve, args=(conn,), name=f"{self._acceptor.name} conn", daemon=True)
+            with self._lock:
+                self._connections.append(conn)
+                self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with suppress(OSError):  # a client that resets, times out or goes away is no error of the server's
+            self._handle(conn)
+
+
+@contextmanager
+def _raw_server(handle: Callable[[socket.socket], None]) -> Iterator[str]:
+    server = _RawServer(handle)
+    server.start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    """Read one request (head to the blank line, then up to Content-Length of body); return its head.
+
+    Reading the body too matters: closing a socket with unread bytes makes the kernel send a reset.
+    """
+    data = b""
+    while b"\r\n\r\n" not in data and len(data) < MAX_REQUEST_HEAD:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    remaining = min(_content_length(head), MAX_REQUEST_BODY) - len(body)
+    while remaining > 0:
+        chunk = conn.recv(min(remaining, 65536))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+    return head
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return 0
+
+
+def _close_gracefully(conn: socket.socket) -> None:
+    """Send FIN, wait (bounded) for the client to close its side, then close: an orderly EOF, no reset."""
+    conn.shutdown(socket.SHUT_WR)
+    with suppress(OSError):
+        while conn.recv(4096):
+            pass
+    conn.close()
+
+
+def _respond_raw(head: list[str], body: bytes) -> Callable[[socket.socket], None]:
+    """A handler that reads the request, writes `head` lines and `body` as they are, then closes."""
+    raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(raw)
+        _close_gracefully(conn)
+
+    return handle
+
+
+@contextmanager
+def _refused(token: str) -> Iterator[str]:
+    """Nothing listens on the port: the client's connect is refused."""
+    yield f"http://{HOST}:{free_port()}"
+
+
+@contextmanager
+def _hang(token: str) -> Iterator[str]:
+    """Accepts connections and holds them open, never reading a request or answering, until stopped."""
+    with _raw_server(lambda conn: None) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _close_before_response(token: str) -> Iterator[str]:
+    """Reads the request, then closes the connection without writing a byte."""
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        _close_gracefully(conn)
+
+    with _raw_server(handle) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _close_mid_body(token: str) -> Iterator[str]:
+    """200 with Content-Length: 400, then only 20 bytes of a JSON body, then closes."""
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", "Content-Length: 400", "Connection: close"]
+    with _raw_server(_respond_raw(head, b'{"id": 992011, "cust')) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _reset(token: str) -> Iterator[str]:
+    """Reads the request, then closes with SO_LINGER (1, 0): the client sees the connection reset."""
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    with _raw_server(handle) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _bad_encoding(token: str) -> Iterator[str]:
+    """200 saying Content-Encoding: gzip, with a body (of the stated length) that is not gzip."""
+    body = b"this is not gzip at all"
+    head = [
+        "HTTP/1.1 200 OK",
+        "Content-Type: application/json",
+        "Content-Encoding: gzip",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    with _raw_server(_respond_raw(head, body)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _oversized_headers(token: str) -> Iterator[str]:
+    """200 with one 200 KB header value (far past h11's limit on a response head), then a small JSON body."""
+    body = b'{"message": "ok"}'
+    head = [
+        "HTTP/1.1 200 OK",
+        "X-Padding: " + "a" * 200 * 1024,
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    with _raw_server(_respond_raw(head, body)) as base_url:
+        yield base_url
+
+
+# --- HTTP-level faults: ASGI apps, most of them wrapping the clean mock -------------------------------
+
+
+def _json_message(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps({"message": text}), status_code=status, headers=headers, media_type="application/json")
+
+
+def _gateway_page(status: int, reason: str) -> Response:
+    return Response(GATEWAY_PAGE.format(status=f"{status} {reason}"), status_code=status, media_type="text/html")
+
+
+def _authorization(scope: Scope) -> str | None:
+    """The request's first Authorization header, or None when it sent none."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"authorization":
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _always(respond: Callable[[], Response]) -> ASGIApp:
+    """An app answering every HTTP request with a fresh `respond()`."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await respond()(scope, receive, send)
+
+    return app
+
+
+def _first_then_clean(respond: Callable[[], Response], token: str) -> ASGIApp:
+    """An app answering the first FAULTY_REQUESTS requests with `respond()`, and later ones like the clean mock."""
+    clean = create_app(token=token)
+    seen = 0  # one event loop drives the app, so no lock is needed
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal seen
+        if scope["type"] == "http":
+            seen += 1
+            if seen <= FAULTY_REQUESTS:
+                await respond()(scope, receive, send)
+                return
+        await clean(scope, receive, send)
+
+    return app
+
+
+@contextmanager
+def _clean(token: str) -> Iterator[str]:
+    """The clean mock, accepting `token`."""
+    with serve(create_app(token=token)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _gateway_502(token: str) -> Iterator[str]:
+    """An nginx-style HTML 502 Bad Gateway page for every request, the token endpoint's included."""
+    with serve(_always(lambda: _gateway_page(502, "Bad Gateway"))) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _gateway_503_then_ok(token: str) -> Iterator[str]:
+    """An HTML 503 Service Unavailable page for the first 2 requests, then the clean mock."""
+    with serve(_first_then_clean(lambda: _gateway_page(503, "Service Unavailable"), token)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _rate_limited_forever(token: str) -> Iterator[str]:
+    """429 with Retry-After: 0 and a JSON message for every request."""
+
+    def respond() -> Response:
+        return _json_message(429, "Too many requests: retry after 0 seconds", {"Retry-After": "0"})
+
+    with serve(_always(respond)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _rate_limited_then_ok(token: str) -> Iterator[str]:
+    """429 with Retry-After: 1 and a JSON message for the first 2 requests, then the clean mock."""
+
+    def respond() -> Response:
+        return _json_message(429, "Too many requests: retry after 1 second", {"Retry-After": "1"})
+
+    with serve(_first_then_clean(respond, token)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _token_rejected(token: str) -> Iterator[str]:
+    """401 with JSON {"message": "Unauthorized"} for every request, the token endpoint's included."""
+    with serve(_always(lambda: _json_message(401, "Unauthorized"))) as base_url:
+        yield base_url
+
+
+# Redirecting server's base URL -> the Authorization header of each request its other host received.
+_REDIRECT_TARGET_AUTHORIZATION: dict[str, list[str | None]] = {}
+
+
+def redirect_target_requests(base_url: str) -> list[str | None]:
+    """The Authorization header (None when absent) of each request that redirect-other-host's other host got.
+
+    `base_url` is the URL `faulty_server("redirect-other-host")` yielded; it stays readable after the block.
+    """
+    try:
+        return list(_REDIRECT_TARGET_AUTHORIZATION[base_url])
+    except KeyError:
+        raise ValueError(f"{base_url} is not the URL of a redirect-other-host server") from None
+
+
+@contextmanager
+def _redirect_other_host(token: str) -> Iterator[str]:
+    """302 to the same path and query on http://localhost:OTHER, a second clean mock that records what it gets.
+
+    Another host (localhost, not 127.0.0.1), so a careful client drops the Authorization header;
+    `redirect_target_requests(base_url)` tells what the other host received.
+    """
+    received: list[str | None] = []
+    clean = create_app(token=token)
+
+    async def other_host(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            received.append(_authorization(scope))
+        await clean(scope, receive, send)
+
+    with serve(other_host) as other_url:
+        other_port = urlsplit(other_url).port
+
+        async def redirect(scope: Scope, receive: Receive, send: Send) -> None:
+            path = bytes(scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            query = bytes(scope.get("query_string", b"")).decode("latin-1")
+            location = f"http://localhost:{other_port}{path}" + (f"?{query}" if query else "")
+            await Response(status_code=302, headers={"Location": location})(scope, receive, send)
+
+        with serve(redirect) as base_url:
+            _REDIRECT_TARGET_AUTHORIZATION[base_url] = received
+            yield base_url
+
+
+def _echoed_body(status: int, body: bytes, authorization: str | None) -> bytes:
+    """The JSON body with the Authorization header worked in: as `echo` in a 200, in `message` in a 401 or 404."""
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    if status == 200:
+        data["echo"] = authorization
+    elif status in (401, 404) and isinstance(data.get("message"), str):
+        sent = "no Authorization header" if authorization is None else authorization
+        data["message"] += f" (you sent: {sent})"
+    else:
+        return body
+    return json.dumps(data).encode()
+
+
+def _echo_authorization_app(token: str) -> ASGIApp:
+    """The clean mock, with every response repeating the request's Authorization header back."""
+    clean = create_app(token=token)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await clean(scope, receive, send)
+            return
+        authorization = _authorization(scope)
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def buffered_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            headers = [(name, value) for name, value in start["headers"] if name.lower() != b"content-length"]
+            content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+            if b"json" in content_type.lower():
+                body = _echoed_body(start["status"], body, authorization)
+            headers.append((b"content-length", str(len(body)).encode()))
+            headers.append((b"x-echo-authorization", (authorization or "").encode("latin-1")))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await clean(scope, receive, buffered_send)
+
+    return app
+
+
+@contextmanager
+def _echo_authorization(token: str) -> Iterator[str]:
+    """The clean mock, repeating the request's Authorization header back in every response.
+
+    Every response carries `X-Echo-Authorization: <the header>` (empty when none was sent); a 200 JSON
+    object gains `"echo": "<the header>"` (null when none), and a 401 or 404 JSON `message` ends with
+    ` (you sent: <the header>)`. For checking that a client never repeats a token it reads back.
+    """
+    with serve(_echo_authorization_app(token)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _token_endpoint_hangs(token: str) -> Iterator[str]:
+    """POST to the token endpoint never answers (until the server stops, or 60 s); all else is the clean mock."""
+    stopping = threading.Event()
+    clean = create_app(token=token)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == TOKEN_PATH and scope["method"] == "POST":
+            deadline = time.monotonic() + TOKEN_HANG_MAX_S
+            while not stopping.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(POLL_S)
+            await _json_message(504, "Token endpoint timed out")(scope, receive, send)
+            return
+        await clean(scope, receive, send)
+
+    with serve(app) as base_url:
+        try:
+            yield base_url
+        finally:
+            stopping.set()  # before serve() stops uvicorn, which waits for requests in flight
+
+
+# Fault name -> a context manager factory taking the token the server accepts and yielding its base URL.
+_FAULTS: dict[str, Callable[[str], AbstractContextManager[str]]] = {
+    "refused": _refused,
+    "hang": _hang,
+    "close-before-response": _close_before_response,
+    "close-mid-body": _close_mid_body,
+    "reset": _reset,
+    "bad-encoding": _bad_encoding,
+    "oversized-headers": _oversized_headers,
+    "gateway-502": _gateway_502,
+    "gateway-503-then-ok": _gateway_503_then_ok,
+    "rate-limited-forever": _rate_limited_forever,
+    "rate-limited-then-ok": _rate_limited_then_ok,
+    "token-rejected": _token_rejected,
+    "redirect-other-host": _redirect_other_host,
+    "echo-authorization": _echo_authorization,
+    "token-endpoint-hangs": _token_endpoint_hangs,
+    "clean": _clean,
+}
+
+FAULTS: tuple[str, ...] = tuple(_FAULTS)
+
+
+@contextmanager
+def faulty_server(fault: str, *, token: str = MOCK_TOKEN) -> Iterator[str]:
+    """Start the server for `fault` on 127.0.0.1; yields its base URL, `http://127.0.0.1:PORT`.
+
+    `token` is the bearer token the clean-mock part of the server accepts. Raises ValueError for an
+    unknown fault name.
+    """
+    try:
+        factory = _FAULTS[fault]
+    except KeyError:
+        raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}") from None
+    with factory(token) as base_url:
+        yield base_url
