@@ -23,7 +23,7 @@ from panic_contract.redaction import redact, registered
 from panic_contract.sending import CredentialError, Limits, Quota, TargetFault
 from panic_contract.settings import SETTINGS, SettingError, resolve
 from panic_contract.suite import SuiteRun, activate, active_run, current_run
-from panic_contract.target import live_target, live_url, mock_target
+from panic_contract.target import Target, live_target, live_url, mock_target
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide, verdict_line
 from panic_contract.xdist import WORKER_QUOTA, WORKER_TOKEN
 
@@ -114,8 +114,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         if url is None:
             target = mock_target(ids, drift, contracts)
         else:
-            target = live_target(url, not values["base_url"], ids, os.environ, limits=limits, quota=quota,
-                                 token=worker.get(WORKER_TOKEN))  # fmt: skip
+            target = _live_target(url, values, ids, limits, quota, worker.get(WORKER_TOKEN))
             target.contracts_dir = contracts
     except BaseException:
         if owns:
@@ -131,6 +130,15 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         owns_quota_dir=owns,
         report_paths=(values["drift_report"], values["drift_report_md"]),
     )
+
+
+def _live_target(
+    url: str, values: dict[str, Any], ids: tuple[int, ...], limits: Limits, quota: Quota, token: str | None
+) -> Target:
+    try:
+        return live_target(url, not values["base_url"], ids, os.environ, limits=limits, quota=quota, token=token)
+    except CredentialError as exc:
+        raise CredentialError(f"live target {url}: {exc}") from None
 
 
 def _contract() -> Contract:
