@@ -114,7 +114,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         if url is None:
             target = mock_target(ids, drift, contracts)
         else:
-            target = _live_target(url, values, ids, limits, quota, worker.get(WORKER_TOKEN))
+            target = _live_target(url, values, ids, limits, quota, token=worker.get(WORKER_TOKEN))
             target.contracts_dir = contracts
     except BaseException:
         if owns:
@@ -133,7 +133,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
 
 
 def _live_target(
-    url: str, values: dict[str, Any], ids: tuple[int, ...], limits: Limits, quota: Quota, token: str | None
+    url: str, values: dict[str, Any], ids: tuple[int, ...], limits: Limits, quota: Quota, *, token: str | None
 ) -> Target:
     try:
         return live_target(url, not values["base_url"], ids, os.environ, limits=limits, quota=quota, token=token)
