@@ -31,18 +31,16 @@ import ijson
 import jsonschema_rs
 import orjson
 
-from panic_contract import reports
+from panic_contract import reports, settings
 from panic_contract.contract import Contract, SpecError, default_contract, load_contract
 from panic_contract.findings import NOT_PARSED, VALIDATED, Credentials, Exchange, Ledger, inspect, inspect_parts
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers
-from panic_contract.verdict import Decision, Verdict, decide
+from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide, verdict_line
 
 PROG = "panic-contract audit"
-# Precedence, everywhere in this command: command line, then environment variable, then default.
-# The variables are the suite's, so one CI job can set them for both.
-STRICT_DRIFT_VARIABLE = "PANIC_API_STRICT_DRIFT"
-REPORT_VARIABLE = "PANIC_API_DRIFT_REPORT"
-REPORT_MD_VARIABLE = "PANIC_API_DRIFT_REPORT_MD"
+# The suite's settings (`settings`: command line, then environment variable, then default), so one CI
+# job can set them for both.
+AUDIT_SETTINGS = ("strict_drift", "drift_report", "drift_report_md")
 
 Format = Literal["har", "jsonl"]
 FORMAT_BY_SUFFIX: Mapping[str, Format] = {".har": "har", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -391,27 +389,7 @@ class ProgressBar:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE", help="a HAR file, or JSON Lines of exchange records")
-    parser.add_argument(
-        "--drift-report",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help=f"write the JSON drift report [env {REPORT_VARIABLE}]",
-    )
-    parser.add_argument(
-        "--drift-report-md",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help=f"write a Markdown drift summary [env {REPORT_MD_VARIABLE}]",
-    )
-    parser.add_argument(
-        "--strict-drift",
-        action="store_const",
-        const=True,
-        default=None,
-        help=f"fail on additive findings (new fields) too [env {STRICT_DRIFT_VARIABLE}=1]",
-    )
+    settings.add_arguments(parser, AUDIT_SETTINGS)
     parser.add_argument(
         "--spec", type=Path, default=None, help="the OpenAPI spec to hold the capture to (default: spec/)"
     )
@@ -420,10 +398,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started_at, started = datetime.now(UTC), time.monotonic()
     try:
-        strict_drift = _strict_drift(args.strict_drift, os.environ)
+        values = settings.from_namespace(args, AUDIT_SETTINGS, os.environ)
+        strict_drift = bool(values["strict_drift"])
         contract = load_contract(args.spec) if args.spec else default_contract()
         result = _audit_with_progress(args.file, contract)
-    except (AuditInputError, SpecError) as exc:
+    except (AuditInputError, SpecError, settings.SettingError) as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
     decision = judge(result, strict_drift=strict_drift, source=args.file.name)
     run_info = reports.RunInfo(
@@ -433,19 +412,18 @@ def run(args: argparse.Namespace) -> int:
         started_at=started_at,
         duration_s=time.monotonic() - started,
     )
-    json_path = args.drift_report or _env_path(REPORT_VARIABLE)
-    markdown_path = args.drift_report_md or _env_path(REPORT_MD_VARIABLE)
-    try:
-        reports.write_reports(result.ledger, decision, run_info, json_path, markdown_path)
-    except OSError as exc:
-        reason = f"cannot write the report {exc.filename}: {exc.strerror} (choose another path)"
-        return fail(Decision(Verdict.USAGE, reason))
+    errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
     print(f"{PROG}: {args.file} ({result.format}): {result.summary()}")
     for line in where_lines(result.ledger):
         print(line)
-    for line in reports.terminal_lines(result.ledger, decision, run_info.base_url):
+    lines = reports.terminal_lines(result.ledger, decision, run_info.base_url)
+    for line in lines[:-1]:
         print(line)
-    return decision.exit_code
+    for line in errors:
+        print(f"{PROG}: {line}", file=sys.stderr)
+    print(lines[-1])
+    # An unwritable report fails a clean audit, but never hides the verdict or masks its exit code.
+    return EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
 
 
 def judge(result: AuditResult, *, strict_drift: bool, source: str) -> Decision:
@@ -469,22 +447,8 @@ def where_lines(ledger: Ledger) -> list[str]:
 
 
 def fail(decision: Decision) -> int:
-    print(f"{PROG}: {decision.verdict} (exit {decision.exit_code}): {decision.reason}", file=sys.stderr)
+    print(f"{PROG}: {verdict_line(decision)}", file=sys.stderr)
     return decision.exit_code
-
-
-def _strict_drift(flag: bool | None, environ: Mapping[str, str]) -> bool:
-    if flag is not None:
-        return flag
-    value = environ.get(STRICT_DRIFT_VARIABLE) or "0"
-    if value not in {"0", "1"}:
-        raise AuditInputError(f"{STRICT_DRIFT_VARIABLE} is {value!r}; allowed: 0, 1 (or pass --strict-drift)")
-    return value == "1"
-
-
-def _env_path(variable: str) -> Path | None:
-    value = os.environ.get(variable)
-    return Path(value) if value else None
 
 
 def _audit_with_progress(path: Path, contract: Contract) -> AuditResult:

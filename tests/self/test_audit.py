@@ -216,11 +216,11 @@ def test_a_new_field_alone_passes_unless_drift_is_strict(
 def test_a_bad_strict_drift_variable_is_a_usage_error(
     tmp_path: Path, run_audit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PANIC_API_STRICT_DRIFT", "yes")
+    monkeypatch.setenv("PANIC_API_STRICT_DRIFT", "maybe")
     run = run_audit(write_jsonl(tmp_path / "capture.jsonl", [CLEAN]))
     assert 4 == run.code
     assert [
-        "panic-contract audit: usage (exit 4): PANIC_API_STRICT_DRIFT is 'yes'; allowed: 0, 1 (or pass --strict-drift)"
+        "panic-contract audit: verdict: usage (exit 4): --strict-drift (or PANIC_API_STRICT_DRIFT) is 'maybe'; allowed: 1 or 0"
     ] == run.err.splitlines()
 
 
@@ -379,8 +379,8 @@ def test_bad_input_is_one_line_with_the_position_and_exit_4(
     run = run_audit(capture)
     assert 4 == run.code
     assert 1 == len(run.err.splitlines())
-    assert run.err.startswith("panic-contract audit: usage (exit 4): ")
-    assert fnmatch.fnmatchcase(run.err.strip(), f"panic-contract audit: usage (exit 4): {capture.parent}/{expected}")
+    assert run.err.startswith("panic-contract audit: verdict: usage (exit 4): ")
+    assert fnmatch.fnmatchcase(run.err.strip(), f"panic-contract audit: verdict: usage (exit 4): {capture.parent}/{expected}")
     assert "" == run.out
     assert ({}, "") == (run.report, run.markdown)
 
@@ -389,7 +389,7 @@ def test_a_missing_file_is_one_line_and_exit_4(tmp_path: Path, run_audit: Any) -
     run = run_audit(tmp_path / "nowhere.har")
     assert 4 == run.code
     assert [
-        f"panic-contract audit: usage (exit 4): {tmp_path}/nowhere.har: cannot read the capture: "
+        f"panic-contract audit: verdict: usage (exit 4): {tmp_path}/nowhere.har: cannot read the capture: "
         "No such file or directory"
     ] == run.err.splitlines()
 

@@ -1,0 +1,219 @@
+"""Every option value is valid or a one-line usage error, in the suite and in the commands alike;
+an unwritable report never hides the verdict."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import pytest
+
+from panic_contract import cli
+from panic_contract.sending import Quota
+from panic_contract.settings import SETTINGS, SettingError, resolve
+from tests.self.conftest import LIVE_ENV, SENTINEL_TOKEN
+from tests.self.samples import DOCUMENTED_CALLOUT
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("rate_limit", "0.5", 0.5),
+        ("rate_limit", "2.5", 2.5),
+        ("rate_limit", "0", 0.0),
+        ("request_timeout", "0.25", 0.25),
+        ("request_budget", "1", 1),
+        ("retries", "0", 0),
+        ("strict_drift", "true", True),
+        ("callout_ids", "992011, 992012,992011", (992011, 992012)),
+        ("base_url", "http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
+    ],
+)
+def test_valid_values_parse(name: str, raw: str, expected: object) -> None:
+    assert expected == resolve(SETTINGS[name], raw, {})
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "line"),
+    [
+        ("rate_limit", "fast", "--rate-limit (or PANIC_API_RATE_LIMIT) is 'fast'; it must be a number >= 0 *"),
+        ("rate_limit", "inf", "--rate-limit (or PANIC_API_RATE_LIMIT) is 'inf'; *"),
+        ("rate_limit", "nan", "--rate-limit (or PANIC_API_RATE_LIMIT) is 'nan'; *"),
+        ("rate_limit", "-1", "--rate-limit (or PANIC_API_RATE_LIMIT) is '-1'; *"),
+        ("request_timeout", "0", "--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '0'; * > 0*"),
+        ("request_timeout", "nan", "--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is 'nan'; *"),
+        ("request_budget", "0", "--request-budget (or PANIC_API_REQUEST_BUDGET) is '0'; * >= 1*"),
+        ("request_budget", "1.5", "--request-budget (or PANIC_API_REQUEST_BUDGET) is '1.5'; *"),
+        ("retries", "-1", "--retries (or PANIC_API_RETRIES) is '-1'; * from 0 to 10"),
+        ("retries", "99", "--retries (or PANIC_API_RETRIES) is '99'; * from 0 to 10"),
+        ("base_url", "http://127.0.0.1:99999", "--base-url (or PANIC_API_BASE_URL) is *; its port is not a number*"),
+        ("base_url", "ftp://x", "--base-url (or PANIC_API_BASE_URL) is 'ftp://x'; it is not an http(s) server root*"),
+        ("callout_ids", "1,²", "--callout-ids (or PANIC_API_CALLOUT_IDS) is '1,²'; '²' is not a callout id*"),
+        ("callout_ids", "9" * 40, "--callout-ids (or PANIC_API_CALLOUT_IDS) is *; * is not a callout id*"),
+        ("target", "production", "--target (or PANIC_API_TARGET) is 'production'; allowed: mock, staging"),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_flag_and_the_variable(name: str, raw: str, line: str) -> None:
+    with pytest.raises(SettingError) as caught:
+        resolve(SETTINGS[name], raw, {})
+    message = str(caught.value)
+    assert 1 == len(message.splitlines())
+    assert fnmatchcase(message, line), message
+
+
+def test_a_base_url_with_userinfo_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingError) as caught:
+        resolve(SETTINGS["base_url"], f"http://user:{SENTINEL_TOKEN}@127.0.0.1:8000", {})
+    assert SENTINEL_TOKEN not in str(caught.value)
+    assert "user:password@" in str(caught.value)
+
+
+def test_precedence_is_command_line_then_environment_then_ini_then_default() -> None:
+    setting = SETTINGS["retries"]
+    env = {"PANIC_API_RETRIES": "3"}
+    assert (1, 3, 4, 2) == (
+        resolve(setting, "1", env, "4"),
+        resolve(setting, None, env, "4"),
+        resolve(setting, None, {}, "4"),
+        resolve(setting, None, {}, None),
+    )
+
+
+def test_a_fractional_rate_limit_spaces_requests_by_its_inverse() -> None:
+    waits: list[float] = []
+    quota = Quota(rate_limit=0.5, sleep=waits.append)
+    quota.take()
+    quota.take()
+    assert 1 == len(waits)
+    assert 1.9 < waits[0] <= 2.0
+
+
+# --- the suite: usage errors exit 4 before anything is sent -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--request-timeout", "0"], "ERROR: --request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '0'; *"),
+        (["--request-budget", "0"], "ERROR: --request-budget (or PANIC_API_REQUEST_BUDGET) is '0'; *"),
+        (["--rate-limit", "nan"], "ERROR: --rate-limit (or PANIC_API_RATE_LIMIT) is 'nan'; *"),
+        (["--retries", "inf"], "ERROR: --retries (or PANIC_API_RETRIES) is 'inf'; *"),
+        (["--base-url", "http://127.0.0.1:99999"], "ERROR: --base-url (or PANIC_API_BASE_URL) is *port*"),
+    ],
+)
+def test_suite_option_values_are_checked_before_any_request(run_suite, args: list[str], line: str) -> None:
+    run = run_suite(*args, env=LIVE_ENV)
+    assert 4 == run.result.ret, run.output
+    run.result.stderr.fnmatch_lines([line])
+    assert "Traceback" not in run.output
+
+
+def test_a_fractional_rate_limit_is_accepted_by_the_suite(run_suite, live_mock) -> None:
+    run = run_suite("--base-url", live_mock(), "--rate-limit", "0.5", "--collect-only", "-q", env=LIVE_ENV)
+    assert 0 == run.result.ret, run.output
+    assert "ConfigError" not in run.output
+
+
+def test_a_token_that_cannot_go_in_a_header_is_a_usage_error_that_hides_it(run_suite) -> None:
+    token = f"{SENTINEL_TOKEN}\r\nX-Injected: 1"
+    run = run_suite("--base-url", "http://127.0.0.1:9", env={"PANIC_API_TOKEN": token})
+    assert 4 == run.result.ret, run.output
+    run.result.stderr.fnmatch_lines(["ERROR: live target http://127.0.0.1:9: PANIC_API_TOKEN holds characters *"])
+    assert SENTINEL_TOKEN not in run.output
+
+
+# --- record: the same settings, the same errors ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--request-timeout", "0"], "--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '0'"),
+        (["--timeout", "-1"], "--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '-1'"),
+        (["--retries", "nan"], "--retries (or PANIC_API_RETRIES) is 'nan'"),
+        (["--rate-limit", "-2"], "--rate-limit (or PANIC_API_RATE_LIMIT) is '-2'"),
+        (["--base-url", "http://127.0.0.1:99999"], "--base-url (or PANIC_API_BASE_URL) is"),
+    ],
+)
+def test_record_checks_the_same_values_with_the_same_words(
+    args: list[str], fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PANIC_API_TOKEN", "t0ken")
+    code = cli.main(["record", "--ids", "992011", "--out", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert 4 == code
+    assert 1 == len(err.splitlines())
+    assert err.startswith(f"panic-contract record: verdict: usage (exit 4): {fragment}"), err
+
+
+def test_record_reads_its_settings_from_the_environment_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PANIC_API_TOKEN", "t0ken")
+    monkeypatch.setenv("PANIC_API_RETRIES", "many")
+    assert 4 == cli.main(["record", "--ids", "992011", "--out", str(tmp_path / "out")])
+    assert "--retries (or PANIC_API_RETRIES) is 'many'" in capsys.readouterr().err
+
+
+# --- a report that cannot be written ---------------------------------------------------------------
+
+
+def _unwritable(tmp_path: Path) -> list[str]:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    return ["/proc/panic-report.json", str(tmp_path), str(blocker / "report.json")]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["proc", "a-directory", "under-a-file"])
+def test_an_unwritable_report_keeps_the_verdict_and_names_the_path(run_suite, tmp_path: Path, which: int) -> None:
+    path = _unwritable(tmp_path)[which]
+    run = run_suite(f"--drift-report={path}")
+    assert 4 == run.result.ret, run.output
+    run.result.stdout.fnmatch_lines(
+        [
+            "*API drift*",
+            f"cannot write the JSON report to {path}: *",
+            "verdict: ok (exit 0): *",
+        ]
+    )
+    assert "Traceback" not in run.output
+    assert "## API drift" in run.markdown  # the other report is still written
+
+
+def test_an_unwritable_report_never_masks_an_outage(run_suite, tmp_path: Path) -> None:
+    run = run_suite("--mock-drift", "gateway-502", "--retries", "0", "--drift-report=/proc/panic-report.json")
+    assert 10 == run.result.ret, run.output
+    run.result.stdout.fnmatch_lines(["cannot write the JSON report to /proc/panic-report.json: *", "verdict: outage*"])
+
+
+def test_audit_with_an_unwritable_report_still_prints_its_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "capture.jsonl"
+    record = {
+        "request": {"method": "GET", "path": "/panic-api/v2/callouts/992011"},
+        "response": {"status": 200, "headers": {"content-type": "application/json"}, "body": DOCUMENTED_CALLOUT},
+    }
+    capture.write_text(json.dumps(record) + "\n")
+    code = cli.main(["audit", str(capture), "--drift-report", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert 4 == code
+    assert f"cannot write the JSON report to {tmp_path}:" in captured.err
+    assert captured.out.splitlines()[-1].startswith("verdict: ok (exit 0)")
+
+
+def test_an_audit_path_with_a_non_ascii_digit_is_judged_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "capture.jsonl"
+    record = {
+        "request": {"method": "GET", "path": "/panic-api/v2/callouts/²"},
+        "response": {"status": 404, "headers": {"content-type": "application/json"}, "body": {"message": "no"}},
+    }
+    capture.write_text(json.dumps(record) + "\n")
+    code = cli.main(["audit", str(capture)])
+    captured = capsys.readouterr()
+    assert 0 == code  # judged like any other id that does not exist: a documented 404
+    assert "1 of 1 exchanges audited" in captured.out
+    assert "Traceback" not in captured.err
