@@ -217,3 +217,18 @@ def test_an_audit_path_with_a_non_ascii_digit_is_judged_not_a_traceback(
     assert 0 == code  # judged like any other id that does not exist: a documented 404
     assert "1 of 1 exchanges audited" in captured.out
     assert "Traceback" not in captured.err
+
+
+def test_space_separated_options_work_outside_the_checkout_and_on_a_second_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytester runs in a temporary folder outside the repo; the report file exists on the second run."""
+    monkeypatch.delenv("PANIC_API_TARGET", raising=False)
+    suite = Path(__file__).resolve().parents[1] / "contract"
+    contracts = suite.parents[1] / "contracts"
+    for _ in range(2):
+        result = pytester.runpytest_subprocess(
+            "--drift-report", "report.json", "--contracts-dir", str(contracts), str(suite), "-p", "no:cacheprovider"
+        )
+        assert 0 == result.ret, result.stdout.str() + result.stderr.str()
+        assert "ok" == json.loads((pytester.path / "report.json").read_text())["verdict"]
