@@ -129,16 +129,16 @@ class SuiteRun:
 
 
 def credentials_meant(case: Any) -> Credentials:
-    """What credentials a generated case means to carry: ours, unless it was generated to test auth.
+    """What credentials a generated case means to carry: ours, unless the case was generated to test auth.
 
-    Schemathesis drops the Authorization header on purpose in some cases (the target must then say 401),
-    and negative cases may carry a generated value: that is a wrong token, never ours.
+    Schemathesis fills in an Authorization header for the spec's bearer scheme; we send our token instead.
+    Only when the case's generated (negative or coverage) component is that header itself does it mean
+    no token (the header dropped) or a wrong one (a generated value), and the target must say 401.
     """
-    if any(name.lower() == "authorization" for name in case.headers or {}):
-        return "invalid"
     data = getattr(getattr(case.meta, "phase", None), "data", None)
-    parameter = str(getattr(data, "parameter", "") or "").lower()
-    return "missing" if parameter == "authorization" else "valid"  # the case is about its absence
+    if str(getattr(data, "parameter", "") or "").lower() != "authorization":
+        return "valid"
+    return "invalid" if any(name.lower() == "authorization" for name in case.headers or {}) else "missing"
 
 
 def contract_findings(ctx: Any, response: Any, case: Any) -> bool | None:
