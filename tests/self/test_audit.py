@@ -220,7 +220,8 @@ def test_a_bad_strict_drift_variable_is_a_usage_error(
     run = run_audit(write_jsonl(tmp_path / "capture.jsonl", [CLEAN]))
     assert 4 == run.code
     assert [
-        "panic-contract audit: verdict: usage (exit 4): --strict-drift (or PANIC_API_STRICT_DRIFT) is 'maybe'; allowed: 1 or 0"
+        "panic-contract audit: verdict: usage (exit 4): "
+        "--strict-drift (or PANIC_API_STRICT_DRIFT) is 'maybe'; allowed: 1 or 0"
     ] == run.err.splitlines()
 
 
@@ -380,7 +381,8 @@ def test_bad_input_is_one_line_with_the_position_and_exit_4(
     assert 4 == run.code
     assert 1 == len(run.err.splitlines())
     assert run.err.startswith("panic-contract audit: verdict: usage (exit 4): ")
-    assert fnmatch.fnmatchcase(run.err.strip(), f"panic-contract audit: verdict: usage (exit 4): {capture.parent}/{expected}")
+    line = f"panic-contract audit: verdict: usage (exit 4): {capture.parent}/{expected}"
+    assert fnmatch.fnmatchcase(run.err.strip(), line)
     assert "" == run.out
     assert ({}, "") == (run.report, run.markdown)
 
