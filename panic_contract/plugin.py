@@ -216,11 +216,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = current_run()
     if run is None or _is_worker(session.config):
         return
-    if not run.judged or session.config.option.collectonly or exitstatus in (
-        pytest.ExitCode.USAGE_ERROR,
-        pytest.ExitCode.INTERNAL_ERROR,
-        pytest.ExitCode.INTERRUPTED,
-    ):
+    stopped = exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.INTERRUPTED)
+    if not run.judged or session.config.option.collectonly or stopped:
         return
     halted = run.quota.halted()
     if halted is not None and run.ledger.halt is None:
