@@ -279,7 +279,8 @@ class Sender:
         """POST the client credentials (no auth header) and return the access token, registered as a secret."""
         register(client_secret)
         body = {"clientId": client_id, "clientSecret": client_secret}
-        response = self.send("POST", TOKEN_PATH, credentials="missing", json=body)
+        # The one response read unmasked: a token issued again (already registered) must come back as itself.
+        response = self.send("POST", TOKEN_PATH, credentials="missing", json=body, unmasked=True)
         if response.status_code in {400, 401}:
             raise self._fault(
                 Verdict.AUTH,
@@ -287,6 +288,7 @@ class Sender:
                 f"check {CLIENT_ID_VARIABLE} and {CLIENT_SECRET_VARIABLE}",
             )
         token = _token_from(response) if response.status_code == 200 else None
+        register(token)
         if token is None:
             raise self._fault(
                 Verdict.OUTAGE,
@@ -305,9 +307,12 @@ class Sender:
         *,
         credentials: Credentials,
         headers: Mapping[str, str] | None = None,
+        unmasked: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send through the fault model; return a response to judge, or raise TargetFault or BudgetSpent.
+
+        Every response comes back with registered secrets masked, except with `unmasked` (the token exchange).
 
         The Authorization header is the one `credentials` names, whatever `headers` holds.
         """
@@ -330,7 +335,7 @@ class Sender:
         )
         attempts_before = self.requests_sent
         try:
-            response: httpx.Response = retrying(self._send_once, method, url, **kwargs)
+            response: httpx.Response = retrying(self._send_once, method, url, unmasked, **kwargs)
         except httpx.HTTPError as exc:
             attempts = self.requests_sent - attempts_before
             words = describe_transport_error(exc, self.limits.timeout)
@@ -350,10 +355,11 @@ class Sender:
             )
         return response
 
-    def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send_once(self, method: str, url: str, unmasked: bool, **kwargs: Any) -> httpx.Response:
         self.quota.take()
         self.requests_sent += 1
-        return _redacted(self._http.request(method, url, **kwargs))
+        response = self._http.request(method, url, **kwargs)
+        return response if unmasked else _redacted(response)
 
     def _fault(self, verdict: Verdict, reason: str) -> TargetFault:
         decision = Decision(verdict, redact(reason))

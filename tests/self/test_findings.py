@@ -467,11 +467,17 @@ def test_merge_caps_samples_across_ledgers() -> None:
     assert ([f"GET /panic-api/v2/callouts/{i}" for i in range(1, 6)], 7) == (entry.samples, entry.count)
 
 
-def test_merge_keeps_the_first_outage() -> None:
-    left, right = Ledger(), Ledger()
-    left.outage = "staging-panic.aura.services: connection refused"
-    right.outage = "staging-panic.aura.services: timed out"
+def test_merge_keeps_the_first_halt() -> None:
+    left, right, clean = Ledger(), Ledger(), Ledger()
+    left.halt = ("outage", "cannot reach staging-panic.aura.services: connection refused (3 attempts)")
+    right.halt = ("auth", "staging-panic.aura.services rejected our token (401 to GET /x): refresh PANIC_API_TOKEN")
     merged = Ledger()
-    merged.merge(left.as_dict())
-    merged.merge(right.as_dict())
-    assert "staging-panic.aura.services: connection refused" == merged.outage
+    for part in (clean, left, clean, right):
+        merged.merge(json.loads(json.dumps(part.as_dict())))  # as it arrives from an xdist worker
+    assert ("outage", "cannot reach staging-panic.aura.services: connection refused (3 attempts)") == merged.halt
+
+
+def test_ledger_keys_signals_by_plain_strings_for_xdist() -> None:
+    ledger = Ledger()
+    ledger.add(judge(exchange(status=503)))
+    assert [str] == [type(name) for name in ledger.signals]

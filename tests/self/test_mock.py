@@ -17,15 +17,22 @@ import schemathesis
 from hypothesis import settings
 
 from panic_contract import mock
-from panic_contract.client import PanicClient
 from panic_contract.contract import SPEC_PATH, default_contract
 from panic_contract.findings import Credentials, Exchange, Inspection, Kind, Signal, inspect
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, iter_fixtures
 from panic_contract.mock import MOCK_TOKEN, Drift, create_app, known_callout_ids, serve
+from panic_contract.redaction import WRONG_TOKEN
+from panic_contract.sending import Limits, Sender, TargetFault, exchange_of
+from panic_contract.verdict import Verdict
 from tests.self.samples import DRIFT_FINDINGS
 
 SENTINEL_TOKEN = "sentinel-token-5b1e9c"
 AUTH = {"Authorization": f"Bearer {MOCK_TOKEN}"}
+HEADERS: dict[Credentials, dict[str, str]] = {
+    "valid": AUTH,
+    "missing": {},
+    "invalid": {"Authorization": f"Bearer {WRONG_TOKEN}"},
+}
 CALLOUT = "/panic-api/v2/callouts/{}"
 ASKED_ID = 992013  # not the documented example 992011, so id-mismatch has something to show
 
@@ -41,7 +48,7 @@ def test_clean_mock_passes_every_default_schemathesis_check(case) -> None:
     case.call_and_validate(headers=AUTH)
 
 
-# --- helpers: one GET through the project's client, judged by the one judge -------------------------
+# --- helpers: one GET through the project's sender (or plain httpx), judged by the one judge -------------
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +58,15 @@ def clean_url() -> Iterator[str]:
 
 
 def fetch(base_url: str, callout_id: int | str = ASKED_ID, credentials: Credentials = "valid") -> Exchange:
-    with PanicClient(base_url, MOCK_TOKEN, rate_limit=None, max_retries=0) as client:
-        return client.get_callout(callout_id, credentials=credentials)
+    """One GET the way the suite sends it: a fault of the target (429, 502, 401 to our token) raises."""
+    with Sender(base_url, MOCK_TOKEN, limits=Limits(retries=0)) as sender:
+        return sender.get_callout(callout_id, credentials=credentials)
+
+
+def fetch_raw(base_url: str, callout_id: int | str = ASKED_ID, credentials: Credentials = "valid") -> Exchange:
+    """One GET with plain httpx: what the mock answers, faults included, with nothing retried or raised."""
+    response = httpx.get(base_url + CALLOUT.format(callout_id), headers=HEADERS[credentials])
+    return exchange_of(response, credentials)
 
 
 def judge(exchange: Exchange) -> Inspection:
@@ -180,13 +194,16 @@ def test_drift_switches_combine() -> None:
 
 def test_auth_rejected_refuses_the_valid_token_as_a_signal_not_a_finding() -> None:
     with serve(create_app(drift=["auth-rejected"])) as url:
-        inspection = judge(fetch(url))
-    assert Inspection(signal=Signal.AUTH_REJECTED) == inspection
+        exchange = fetch_raw(url)
+        with pytest.raises(TargetFault) as raised:
+            fetch(url)
+    assert (401, Inspection(signal=Signal.AUTH_REJECTED)) == (exchange.status, judge(exchange))
+    assert Verdict.AUTH == raised.value.decision.verdict
 
 
 def test_rate_limited_answers_429_twice_then_serves() -> None:
     with serve(create_app(drift=["rate-limited"])) as url:
-        exchanges = [fetch(url) for _ in range(3)]
+        exchanges = [fetch_raw(url) for _ in range(3)]
     assert [429, 429, 200] == [e.status for e in exchanges]
     assert ["1", "1"] == [e.headers["retry-after"] for e in exchanges[:2]]
     assert [Signal.RATE_LIMITED, Signal.RATE_LIMITED, None] == [judge(e).signal for e in exchanges]
@@ -194,7 +211,7 @@ def test_rate_limited_answers_429_twice_then_serves() -> None:
 
 def test_gateway_502_is_an_html_page_for_every_request() -> None:
     with serve(create_app(drift=["gateway-502"])) as url:
-        exchanges = [fetch(url), fetch(url, credentials="missing"), fetch(url, 1)]
+        exchanges = [fetch_raw(url), fetch_raw(url, credentials="missing"), fetch_raw(url, 1)]
     assert [(502, "text/html; charset=utf-8")] * 3 == [(e.status, e.headers["content-type"]) for e in exchanges]
     assert [Signal.GATEWAY_ERROR] * 3 == [judge(e).signal for e in exchanges]
 

@@ -51,6 +51,7 @@ class FakeApi:
     callouts: dict[int, dict[str, Any]]
     router: respx.MockRouter
     accept_token: bool = True
+    token: str = SENTINEL_TOKEN  # the one token it accepts
     faults: dict[int, Exception | httpx.Response] = field(default_factory=dict)
 
     def answer(self, request: httpx.Request, callout_id: str) -> httpx.Response:
@@ -59,7 +60,7 @@ class FakeApi:
             if isinstance(fault, Exception):
                 raise fault
             return fault
-        if not self.accept_token or request.headers.get("authorization") != f"Bearer {SENTINEL_TOKEN}":
+        if not self.accept_token or request.headers.get("authorization") != f"Bearer {self.token}":
             return httpx.Response(401, json={"message": "Unauthorized"})
         if int(callout_id) not in self.callouts:
             return httpx.Response(404, json={"message": "Callout not found"})
@@ -206,13 +207,16 @@ def test_client_credentials_and_token_never_reach_files_output_or_logs(
     monkeypatch.delenv("PANIC_API_TOKEN")
     monkeypatch.setenv("PANIC_API_CLIENT_ID", "client-1")
     monkeypatch.setenv("PANIC_API_CLIENT_SECRET", SENTINEL_SECRET)
-    token = api.router.post(path="/panic-api/v2/oauth/token").respond(200, json={"accessToken": SENTINEL_TOKEN})
+    # A token of this test alone: one another test registered as a secret would come back masked from the
+    # token endpoint (a bug in sending.py, pinned by test_sending's xfail), and this test is about leaks.
+    api.token = "sentinel-token-exchanged-52d8"
+    token = api.router.post(path="/panic-api/v2/oauth/token").respond(200, json={"accessToken": api.token})
     assert 0 == record_into(out)
     assert 1 == token.call_count
     captured = capsys.readouterr()
     written = everything_in(out) + captured.out + captured.err + caplog.text
     assert caplog.records  # httpx logged its requests: the check below read real log lines
-    assert SENTINEL_TOKEN not in written
+    assert api.token not in written
     assert SENTINEL_SECRET not in written
 
 
@@ -245,7 +249,7 @@ def test_an_existing_fixture_is_replaced_only_with_update(
     assert 4 == record_into(out)
     captured = capsys.readouterr()
     assert [
-        f"panic-contract record: usage (exit 4): {out / 'recorded-callout-992011.json'} already exists "
+        f"panic-contract record: verdict: usage (exit 4): {out / 'recorded-callout-992011.json'} already exists "
         "(4 of 4 fixtures do): pass --update to replace them, or --check to compare without writing"
     ] == captured.err.splitlines()
     assert before == snapshot(out)
@@ -274,13 +278,12 @@ def test_an_interrupted_write_leaves_the_previous_fixtures_whole(
 def test_an_outage_half_way_writes_nothing_and_exits_10(
     api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    api.faults[992012] = httpx.ConnectTimeout("timed out")
-    assert 10 == record_into(out)
+    api.faults[992012] = httpx.ReadTimeout("timed out")
+    assert 10 == record_into(out, "--request-timeout", "4")
     captured = capsys.readouterr()
     assert [
-        f"panic-contract record: outage (exit 10): {STAGING_HOST} did not answer GET /panic-api/v2/callouts/992012: "
-        "ConnectTimeout (timed out) after 1 attempt(s); check the target is up and --base-url is right; "
-        "nothing was written"
+        f"panic-contract record: verdict: outage (exit 10): cannot reach {STAGING_HOST}: no response within 4s "
+        "(--request-timeout) (1 attempt); nothing was written"
     ] == captured.err.splitlines()
     assert not out.exists()
 
@@ -288,8 +291,8 @@ def test_an_outage_half_way_writes_nothing_and_exits_10(
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
-        (httpx.Response(503), f"{STAGING_HOST} kept answering 502/503/504 (1 responses after retries)"),
-        (httpx.Response(429), f"{STAGING_HOST} kept answering 429 Too Many Requests after 0 retries"),
+        (httpx.Response(503), f"{STAGING_HOST} kept answering 503 Service Unavailable (1 attempt)"),
+        (httpx.Response(429), f"{STAGING_HOST} kept answering 429 Too Many Requests (1 attempt); lower --rate-limit"),
     ],
     ids=["gateway", "rate-limited"],
 )
@@ -298,7 +301,7 @@ def test_a_target_that_keeps_failing_is_an_outage(
 ) -> None:
     api.faults[992011] = fault
     assert 10 == record_into(out)
-    assert [f"panic-contract record: outage (exit 10): {reason}; nothing was written"] == (
+    assert [f"panic-contract record: verdict: outage (exit 10): {reason}; nothing was written"] == (
         capsys.readouterr().err.splitlines()
     )
     assert not out.exists()
@@ -308,8 +311,8 @@ def test_a_rejected_token_exits_11_with_one_line(api: FakeApi, out: Path, capsys
     api.accept_token = False
     assert 11 == record_into(out)
     assert [
-        f"panic-contract record: auth (exit 11): {STAGING_HOST} rejected our token on 1 requests that should "
-        "succeed: refresh PANIC_API_TOKEN; nothing was written"
+        f"panic-contract record: verdict: auth (exit 11): {STAGING_HOST} rejected our token "
+        "(401 to GET /panic-api/v2/callouts/992011): refresh PANIC_API_TOKEN; nothing was written"
     ] == capsys.readouterr().err.splitlines()
     assert not out.exists()
 
@@ -323,7 +326,7 @@ def test_rejected_client_credentials_exit_11(
     api.router.post(path="/panic-api/v2/oauth/token").respond(401, json={"message": "bad client"})
     assert 11 == record_into(out)
     assert [
-        f"panic-contract record: auth (exit 11): {STAGING_HOST} rejected the client credentials "
+        f"panic-contract record: verdict: auth (exit 11): {STAGING_HOST} rejected the client credentials "
         "(HTTP 401 from /panic-api/v2/oauth/token): check PANIC_API_CLIENT_ID and PANIC_API_CLIENT_SECRET"
     ] == capsys.readouterr().err.splitlines()
 
@@ -339,15 +342,21 @@ def test_rejected_client_credentials_exit_11(
         (
             ["--ids", "992011,99x"],
             False,
-            "--ids '992011,99x': '99x' is not a callout id; give comma-separated integers, e.g. --ids 992011,992012",
+            "--callout-ids (or PANIC_API_CALLOUT_IDS) is '992011,99x'; '99x' is not a callout id: "
+            "give comma-separated callout ids, e.g. 992011,992012",
         ),
-        (["--ids", " "], False, "no callout ids: pass --ids 992011,992012 (or set PANIC_API_CALLOUT_IDS)"),
+        (
+            ["--ids", " "],
+            False,
+            "--callout-ids (or PANIC_API_CALLOUT_IDS) is ' '; no callout id in it: "
+            "give comma-separated callout ids, e.g. 992011,992012",
+        ),
         ([], False, "no callout ids: pass --ids 992011,992012 (or set PANIC_API_CALLOUT_IDS)"),
         (
             ["--ids", "992011", "--base-url", "ftp://staging"],
             False,
-            "--base-url 'ftp://staging' is not an http(s) URL: give scheme://host[:port], "
-            "e.g. https://staging-panic.aura.services",
+            "--base-url (or PANIC_API_BASE_URL) is 'ftp://staging'; it is not an http(s) server root; "
+            "give the server root as scheme://host[:port], e.g. http://127.0.0.1:8000",
         ),
     ],
     ids=["no-token", "bad-ids", "blank-ids", "no-ids", "bad-base-url"],
@@ -364,7 +373,7 @@ def test_usage_errors_exit_4_with_one_line_and_send_nothing(
     if unset_token:
         monkeypatch.delenv("PANIC_API_TOKEN")
     assert 4 == record("--out", str(out), *argv)
-    assert [f"panic-contract record: usage (exit 4): {reason}"] == capsys.readouterr().err.splitlines()
+    assert [f"panic-contract record: verdict: usage (exit 4): {reason}"] == capsys.readouterr().err.splitlines()
     assert 0 == api.calls
     assert not out.exists()
 
@@ -374,8 +383,8 @@ def test_check_without_an_earlier_recording_is_a_usage_error(
 ) -> None:
     assert 4 == record_into(out, "--check")
     assert [
-        f"panic-contract record: usage (exit 4): --check found no earlier recording in {out}/ to compare with: "
-        "record first"
+        f"panic-contract record: verdict: usage (exit 4): --check found no earlier recording in {out}/ "
+        "to compare with: record first"
     ] == capsys.readouterr().err.splitlines()
 
 
@@ -486,7 +495,7 @@ def test_recording_from_the_mock_on_a_loopback_port_end_to_end(
     monkeypatch.setenv("PANIC_API_TOKEN", MOCK_TOKEN)
     assert {992011, 992012} <= set(known_callout_ids())
     ids = "992011,992012"
-    assert 0 == cli.main(["record", "--ids", ids, "--out", str(out), "--base-url", live_mock()])
+    assert 0 == cli.main(["record", "--ids", ids, "--out", str(out), "--base-url", live_mock(), "--rate-limit", "0"])
     contract = default_contract()
     for fixture in iter_fixtures(out):
         inspection = inspect(fixture.to_exchange(), contract)
@@ -499,8 +508,9 @@ def test_recording_from_the_mock_on_a_loopback_port_end_to_end(
     capsys.readouterr()
 
     assert 0 == record(
-        "--ids", ids, "--out", str(out), "--base-url", live_mock("new-field", "type-changed"), "--update"
-    )
+        "--ids", ids, "--out", str(out), "--base-url", live_mock("new-field", "type-changed"), "--update",
+        "--rate-limit", "0",
+    )  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
     assert [
         "[1/4] 992011 200 type-changed, new-field",

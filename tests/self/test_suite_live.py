@@ -50,7 +50,9 @@ def test_closed_port_is_an_outage_naming_the_host(run_suite) -> None:
     run = run_suite(*live_args(f"http://127.0.0.1:{port}"), env=LIVE_ENV)
     assert run.result.ret == 10, run.output
     assert run.report["findings"] == []
-    run.result.stdout.fnmatch_lines([f"verdict: outage (exit 10): cannot reach 127.0.0.1:{port}: connection refused"])
+    run.result.stdout.fnmatch_lines(
+        [f"verdict: outage (exit 10): cannot reach 127.0.0.1:{port}: connection refused (3 attempts)"]
+    )
 
 
 @pytest.fixture
@@ -83,7 +85,12 @@ def hanging_server() -> Iterator[str]:
 def test_hanging_socket_times_out_into_an_outage(run_suite, hanging_server) -> None:
     run = run_suite(*live_args(hanging_server), "--request-timeout", "0.3", "--retries", "0", env=LIVE_ENV)
     assert run.result.ret == 10, run.output
-    run.result.stdout.fnmatch_lines(["verdict: outage (exit 10): cannot reach 127.0.0.1:*: timed out"])
+    run.result.stdout.fnmatch_lines(
+        [
+            f"verdict: outage (exit 10): cannot reach {hanging_server.removeprefix('http://')}: "
+            "no response within 0.3s (--request-timeout) (1 attempt)"
+        ]
+    )
 
 
 def test_wrong_token_is_an_auth_verdict_and_never_printed(run_suite, live_mock) -> None:

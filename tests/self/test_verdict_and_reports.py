@@ -65,18 +65,33 @@ def everything_wrong() -> tuple[Ledger, dict[str, Any]]:
         validated=0,
         signals={Signal.GATEWAY_ERROR: 1, Signal.AUTH_REJECTED: 1},
     )
-    ledger.outage = "127.0.0.1:8765: connection refused"
+    ledger.halt = ("outage", "cannot reach 127.0.0.1:8765: connection refused (3 attempts)")
     return ledger, {"require_validated_body": True, "tests_failed": True}
 
 
-def test_outage_comes_before_everything() -> None:
+def test_a_halt_comes_before_everything() -> None:
     ledger, options = everything_wrong()
-    assert Verdict.OUTAGE == decide(ledger, **options).verdict
+    decision = decide(ledger, host="127.0.0.1:8765", **options)
+    assert (Verdict.OUTAGE, 10, "cannot reach 127.0.0.1:8765: connection refused (3 attempts)") == (
+        decision.verdict,
+        decision.exit_code,
+        decision.reason,
+    )
+
+
+def test_an_auth_halt_comes_before_gateway_errors() -> None:
+    ledger, options = everything_wrong()
+    ledger.halt = ("auth", "127.0.0.1:8765 rejected our token (401 to GET /x): refresh PANIC_API_TOKEN")
+    decision = decide(ledger, host="127.0.0.1:8765", **options)
+    assert (Verdict.AUTH, "127.0.0.1:8765 rejected our token (401 to GET /x): refresh PANIC_API_TOKEN") == (
+        decision.verdict,
+        decision.reason,
+    )
 
 
 def test_gateway_errors_alone_are_an_outage_before_auth() -> None:
     ledger, options = everything_wrong()
-    ledger.outage = None
+    ledger.halt = None
     decision = decide(ledger, host="127.0.0.1:8765", **options)
     assert Verdict.OUTAGE == decision.verdict
     assert "127.0.0.1:8765 kept answering 502/503/504 (1 responses after retries)" == decision.reason
@@ -84,21 +99,21 @@ def test_gateway_errors_alone_are_an_outage_before_auth() -> None:
 
 def test_auth_comes_before_drift() -> None:
     ledger, options = everything_wrong()
-    ledger.outage = None
+    ledger.halt = None
     del ledger.signals[Signal.GATEWAY_ERROR]
     assert Verdict.AUTH == decide(ledger, **options).verdict
 
 
 def test_drift_comes_before_inconclusive() -> None:
     ledger, options = everything_wrong()
-    ledger.outage = None
+    ledger.halt = None
     ledger.signals.clear()
     assert Verdict.DRIFT == decide(ledger, **options).verdict
 
 
 def test_inconclusive_comes_before_failed() -> None:
     ledger, options = everything_wrong()
-    ledger.outage = None
+    ledger.halt = None
     ledger.signals.clear()
     ledger.entries.clear()
     assert Verdict.INCONCLUSIVE == decide(ledger, **options).verdict
