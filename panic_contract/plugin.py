@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -18,6 +20,7 @@ from hypothesis import HealthCheck, settings
 
 from panic_contract import reports
 from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
+from panic_contract.findings import Ledger
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.redaction import redact, registered
 from panic_contract.sending import CredentialError, Limits, Quota, TargetFault
@@ -71,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (SettingError, CredentialError, FixtureError, SpecError) as exc:
         raise pytest.UsageError(redact(str(exc))) from None
     except TargetFault as fault:
-        _exit_with(fault.decision)
+        _exit_with(config, fault.decision)
     activate(run)
     from panic_contract import xdist  # its xdist hooks are optional: harmless without pytest-xdist
 
@@ -148,8 +151,15 @@ def _contract() -> Contract:
         raise SpecError(f"{exc} (fix spec/ or restore it from git)") from None
 
 
-def _exit_with(decision: Decision) -> NoReturn:
-    """Stop before any test, with the verdict's line and exit code (no target was reached to test)."""
+def _exit_with(config: pytest.Config, decision: Decision) -> NoReturn:
+    """Stop before any test (the token exchange failed), with the verdict's line, reports and exit code."""
+    if not _is_worker(config):
+        base_url = _setting(config, "base_url")
+        url = live_url(_setting(config, "target"), base_url) or ""
+        info = reports.RunInfo("custom" if base_url else "staging", url, SPEC_PATH.name, datetime.now(UTC), 0.0)
+        paths = [_setting(config, name) for name in ("drift_report", "drift_report_md")]
+        for line in reports.write_reports(Ledger(), decision, info, *paths):
+            sys.stderr.write(line + "\n")
     pytest.exit(verdict_line(decision), returncode=decision.exit_code)
 
 

@@ -232,7 +232,8 @@ def token_for(options: Options, environ: Mapping[str, str], quota: Quota) -> str
     try:
         return token_from_environment(options.base_url, environ, limits=options.limits, quota=quota)
     except TargetFault as fault:
-        raise RecordingError(fault.decision) from None
+        decision = fault.decision
+        raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written")) from None
     except CredentialError as exc:
         raise UsageError(str(exc)) from None
 

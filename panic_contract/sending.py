@@ -280,7 +280,11 @@ class Sender:
         register(client_secret)
         body = {"clientId": client_id, "clientSecret": client_secret}
         # The one response read unmasked: a token issued again (already registered) must come back as itself.
-        response = self.send("POST", TOKEN_PATH, credentials="missing", json=body, unmasked=True)
+        try:
+            response = self.send("POST", TOKEN_PATH, credentials="missing", json=body, unmasked=True)
+        except TargetFault as fault:
+            verdict, reason = fault.decision.verdict, fault.decision.reason
+            raise TargetFault(Decision(verdict, f"token exchange at {TOKEN_PATH} failed: {reason}")) from None
         if response.status_code in {400, 401}:
             raise self._fault(
                 Verdict.AUTH,
