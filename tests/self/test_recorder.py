@@ -327,7 +327,8 @@ def test_rejected_client_credentials_exit_11(
     assert 11 == record_into(out)
     assert [
         f"panic-contract record: verdict: auth (exit 11): {STAGING_HOST} rejected the client credentials "
-        "(HTTP 401 from /panic-api/v2/oauth/token): check PANIC_API_CLIENT_ID and PANIC_API_CLIENT_SECRET"
+        "(HTTP 401 from /panic-api/v2/oauth/token): check PANIC_API_CLIENT_ID and PANIC_API_CLIENT_SECRET; "
+        "nothing was written"
     ] == capsys.readouterr().err.splitlines()
 
 

@@ -168,7 +168,12 @@ def test_token_endpoint_that_keeps_answering_503_is_an_outage_after_the_retries(
     route = api.post(TOKEN_PATH).respond(503)
     with pytest.raises(TargetFault) as raised:
         token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT, sleep=waits.append)
-    assert (Verdict.OUTAGE, "panic.test kept answering 503 Service Unavailable (3 attempts)") == fault_of(raised)
+    assert (
+        Verdict.OUTAGE,
+        (
+            "token exchange at /panic-api/v2/oauth/token failed: panic.test kept answering 503 Service Unavailable (3 attempts)"
+        ),
+    ) == fault_of(raised)
     assert (3, 2) == (route.call_count, len(waits))
     assert SENTINEL_SECRET not in str(raised.value)
 
