@@ -171,7 +171,8 @@ def test_token_endpoint_that_keeps_answering_503_is_an_outage_after_the_retries(
     assert (
         Verdict.OUTAGE,
         (
-            "token exchange at /panic-api/v2/oauth/token failed: panic.test kept answering 503 Service Unavailable (3 attempts)"
+            "token exchange at /panic-api/v2/oauth/token failed: "
+            "panic.test kept answering 503 Service Unavailable (3 attempts)"
         ),
     ) == fault_of(raised)
     assert (3, 2) == (route.call_count, len(waits))
