@@ -9,25 +9,22 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from panic_contract import reports
 from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
-from panic_contract.findings import Ledger
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.redaction import redact, registered
 from panic_contract.sending import CredentialError, Limits, Quota, TargetFault
 from panic_contract.settings import SETTINGS, SettingError, resolve
 from panic_contract.suite import SuiteRun, activate, active_run, current_run
 from panic_contract.target import Target, live_target, live_url, mock_target
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide, verdict_line
+from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
 from panic_contract.xdist import WORKER_QUOTA, WORKER_TOKEN
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -73,8 +70,6 @@ def pytest_configure(config: pytest.Config) -> None:
         run = _start_run(config)
     except (SettingError, CredentialError, FixtureError, SpecError) as exc:
         raise pytest.UsageError(redact(str(exc))) from None
-    except TargetFault as fault:
-        _exit_with(config, fault.decision)
     activate(run)
     from panic_contract import xdist  # its xdist hooks are optional: harmless without pytest-xdist
 
@@ -138,10 +133,13 @@ def _start_run(config: pytest.Config) -> SuiteRun:
 def _live_target(
     url: str, values: dict[str, Any], ids: tuple[int, ...], limits: Limits, quota: Quota, *, token: str | None
 ) -> Target:
+    named = not values["base_url"]
     try:
-        return live_target(url, not values["base_url"], ids, os.environ, limits=limits, quota=quota, token=token)
+        return live_target(url, named, ids, os.environ, limits=limits, quota=quota, token=token)
     except CredentialError as exc:
         raise CredentialError(f"live target {url}: {exc}") from None
+    except TargetFault:  # the quota is halted: the run collects nothing and ends with this verdict
+        return live_target(url, named, ids, os.environ, limits=limits, quota=quota, token="")
 
 
 def _contract() -> Contract:
@@ -149,18 +147,6 @@ def _contract() -> Contract:
         return load_contract(SPEC_PATH)
     except SpecError as exc:
         raise SpecError(f"{exc} (fix spec/ or restore it from git)") from None
-
-
-def _exit_with(config: pytest.Config, decision: Decision) -> NoReturn:
-    """Stop before any test (the token exchange failed), with the verdict's line, reports and exit code."""
-    if not _is_worker(config):
-        base_url = _setting(config, "base_url")
-        url = live_url(_setting(config, "target"), base_url) or ""
-        info = reports.RunInfo("custom" if base_url else "staging", url, SPEC_PATH.name, datetime.now(UTC), 0.0)
-        paths = [_setting(config, name) for name in ("drift_report", "drift_report_md")]
-        for line in reports.write_reports(Ledger(), decision, info, *paths):
-            sys.stderr.write(line + "\n")
-    pytest.exit(verdict_line(decision), returncode=decision.exit_code)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -196,6 +182,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     # A verdict belongs to runs of the contract suite, not to the project's own tests.
     run.judged = any("panic_run" in getattr(item, "fixturenames", ()) for item in items)
+    if run.judged and run.quota.halted() is not None:  # the token exchange failed: nothing can be checked
+        config.hook.pytest_deselected(items=list(items))
+        items.clear()
+        return
     if run.target.live:
         return
     skip = pytest.mark.skip(reason="needs a live target: pass --target staging or --base-url with PANIC_API_TOKEN")

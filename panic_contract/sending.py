@@ -280,11 +280,8 @@ class Sender:
         register(client_secret)
         body = {"clientId": client_id, "clientSecret": client_secret}
         # The one response read unmasked: a token issued again (already registered) must come back as itself.
-        try:
-            response = self.send("POST", TOKEN_PATH, credentials="missing", json=body, unmasked=True)
-        except TargetFault as fault:
-            verdict, reason = fault.decision.verdict, fault.decision.reason
-            raise TargetFault(Decision(verdict, f"token exchange at {TOKEN_PATH} failed: {reason}")) from None
+        failed = f"token exchange at {TOKEN_PATH} failed: "
+        response = self.send("POST", TOKEN_PATH, credentials="missing", json=body, unmasked=True, what=failed)
         if response.status_code in {400, 401}:
             raise self._fault(
                 Verdict.AUTH,
@@ -312,11 +309,13 @@ class Sender:
         credentials: Credentials,
         headers: Mapping[str, str] | None = None,
         unmasked: bool = False,
+        what: str = "",
         **kwargs: Any,
     ) -> httpx.Response:
         """Send through the fault model; return a response to judge, or raise TargetFault or BudgetSpent.
 
         Every response comes back with registered secrets masked, except with `unmasked` (the token exchange).
+        `what` starts the reason of a fault (which request failed), when the request is not a callout's.
 
         The Authorization header is the one `credentials` names, whatever `headers` holds.
         """
@@ -343,7 +342,9 @@ class Sender:
         except httpx.HTTPError as exc:
             attempts = self.requests_sent - attempts_before
             words = describe_transport_error(exc, self.limits.timeout)
-            raise self._fault(Verdict.OUTAGE, f"cannot reach {self.host}: {words} ({_attempts(attempts)})") from None
+            raise self._fault(
+                Verdict.OUTAGE, f"{what}cannot reach {self.host}: {words} ({_attempts(attempts)})"
+            ) from None
         signal = signal_of(response.status_code, credentials)
         if signal is Signal.AUTH_REJECTED:
             raise self._fault(
@@ -353,10 +354,8 @@ class Sender:
         if signal is not None:  # still 429 or 502/503/504 after the retries
             status = f"{response.status_code} {response.reason_phrase}".strip()
             advice = "; lower --rate-limit" if signal is Signal.RATE_LIMITED else ""
-            raise self._fault(
-                Verdict.OUTAGE,
-                f"{self.host} kept answering {status} ({_attempts(self.requests_sent - attempts_before)}){advice}",
-            )
+            tries = _attempts(self.requests_sent - attempts_before)
+            raise self._fault(Verdict.OUTAGE, f"{what}{self.host} kept answering {status} ({tries}){advice}")
         return response
 
     def _send_once(self, method: str, url: str, unmasked: bool, **kwargs: Any) -> httpx.Response:

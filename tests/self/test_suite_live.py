@@ -137,7 +137,8 @@ def test_rejected_client_credentials_are_an_auth_verdict(run_suite, live_mock) -
     run = run_suite(*live_args(base_url), env=env)
     assert run.result.ret == 11, run.output
     assert SENTINEL_SECRET not in run.output
-    run.result.stderr.fnmatch_lines(["*verdict: auth (exit 11): *"])
+    assert ("auth", 0) == (run.report["verdict"], run.report["requests"] - 1)  # the exchange, and nothing else
+    run.result.stdout.fnmatch_lines(["*deselected*", "verdict: auth (exit 11): * rejected the client credentials *"])
 
 
 def test_request_budget_stops_a_live_run_and_says_so(run_suite, live_mock) -> None:
@@ -168,5 +169,11 @@ def test_unreachable_token_endpoint_is_an_outage_before_any_test(run_suite) -> N
     env = {"PANIC_API_CLIENT_ID": "suite-client", "PANIC_API_CLIENT_SECRET": SENTINEL_SECRET}
     run = run_suite(*live_args(f"http://127.0.0.1:{port}"), env=env)
     assert run.result.ret == 10, run.output
-    run.result.stderr.fnmatch_lines([f"*verdict: outage (exit 10): *127.0.0.1:{port}*"])
+    assert "outage" == run.report["verdict"]
+    run.result.stdout.fnmatch_lines(
+        [
+            "verdict: outage (exit 10): token exchange at /panic-api/v2/oauth/token failed: "
+            f"cannot reach 127.0.0.1:{port}: *"
+        ]
+    )
     assert SENTINEL_SECRET not in run.output
