@@ -32,6 +32,7 @@ class Kind(StrEnum):
     MALFORMED_BODY = "malformed-body"
     AUTH_NOT_ENFORCED = "auth-not-enforced"
     ID_MISMATCH = "id-mismatch"
+    SCHEMATHESIS_CHECK = "schemathesis-check"  # a schemathesis check failed where no kind above fits
 
 
 Severity = Literal["breaking", "additive"]

@@ -53,6 +53,7 @@ class Drift(StrEnum):
     MALFORMED_BODY = "malformed-body"  # the callout's JSON cut short
     AUTH_NOT_ENFORCED = "auth-not-enforced"  # 200 with no token or a wrong one
     ID_MISMATCH = "id-mismatch"  # callout 992011's body, whatever id was asked for
+    SCHEMATHESIS_CHECK = "schemathesis-check"  # 405 to other methods without the Allow header it must carry
     WRAPPED = "wrapped"  # the newer docs' {"message", "callout": {..., "incidentInformation"}} shape
     AUTH_REJECTED = "auth-rejected"  # target fault: every token refused with 401, like an expired one
     RATE_LIMITED = "rate-limited"  # target fault: the first requests get 429 with Retry-After
@@ -200,9 +201,8 @@ class _MockServer:
             return _message(404, f"No route for {request.method} {request.url.path}")
         if request.method != self.contract.method:
             allowed = self.contract.method
-            return _message(
-                405, f"Method {request.method} not allowed: this path answers {allowed} only", {"Allow": allowed}
-            )
+            headers = None if Drift.SCHEMATHESIS_CHECK in self.drift else {"Allow": allowed}
+            return _message(405, f"Method {request.method} not allowed: this path answers {allowed} only", headers)
         if not self._authorized(request):
             return _message(401, "Unauthorized: send Authorization: Bearer <token> with a valid token")
         callout_id = parse_callout_id(raw_id)

@@ -195,6 +195,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """A suite test records every finding; it fails once, at its end, with their lines and no traceback."""
+    run = current_run()
+    if run is None or "panic_run" not in getattr(item, "fixturenames", ()):
+        return (yield)
+    run.begin_test()
+    try:
+        result = yield
+    finally:
+        lines = run.failing_lines()
+    if lines:
+        pytest.fail("\n".join(lines), pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Last line of defence: no registered secret survives in a test's failure text or captured output."""
     report = yield

@@ -1,9 +1,10 @@
 """One run of the contract suite: its target, its sender, its ledger, and the schemathesis schema.
 
 The tests in `tests/contract/` reach it through the `panic_run` fixture and `suite_schema()`.
-Every request goes through `sending.Sender`; every response is judged by `findings.inspect`
-(inside schemathesis's checks, as the `contract_findings` check, for generated cases). A fault
-of the target (outage, rejected token) stops the run with its verdict instead of a finding.
+Every request goes through `sending.Sender`; every response is judged by `findings.inspect`, then,
+for generated cases, by schemathesis's own checks, whose failures become findings too. A test
+records every finding and fails once at its end (the plugin asks `failing_lines`). A fault of
+the target (outage, rejected token) stops the run with its verdict instead of a finding.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from panic_contract.contract import Contract
-from panic_contract.findings import Credentials, Exchange, Inspection, Ledger, inspect
+from panic_contract.findings import Credentials, Exchange, Finding, Inspection, Kind, Ledger, inspect
 from panic_contract.redaction import redact
 from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
 from panic_contract.target import Target, serve_mock
@@ -45,6 +46,7 @@ class SuiteRun:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     judged: bool = False  # the session collected suite tests, so it ends with a verdict
     budget_note: str | None = None
+    _test_findings: dict[tuple[str, str | None], tuple[Finding, int]] = field(default_factory=dict)
     _sender: Sender | None = None
     _stack: ExitStack = field(default_factory=ExitStack)
 
@@ -74,19 +76,32 @@ class SuiteRun:
 
     # -- judging
 
-    def credentials_of(self, authorization: str | None) -> Credentials:
-        if not authorization:
-            return "missing"
-        return "valid" if authorization == f"Bearer {self.target.token}" else "invalid"
-
     def judge(self, exchange: Exchange) -> Inspection:
-        """Record what the contract says of one exchange; raise AssertionError if the run must fail on it."""
+        """Record what the contract says of one exchange. Nothing is raised here: the test fails at its end,
+        once, listing every distinct finding it saw (`failing_lines`), so one finding never hides the next."""
         inspection = inspect(exchange, self.contract)
-        self.ledger.add(inspection)
-        failing = [f for f in inspection.findings if f.severity == "breaking" or self.strict_drift]
-        if failing:
-            raise AssertionError(redact("\n".join(f.message() for f in failing)))
+        self.record(inspection.findings, inspection)
         return inspection
+
+    def record(self, findings: Sequence[Finding], inspection: Inspection | None = None) -> None:
+        self.ledger.add(inspection or Inspection(findings=tuple(findings)))
+        for finding in findings:
+            key = (str(finding.kind), finding.field)
+            first, count = self._test_findings.get(key, (finding, 0))
+            self._test_findings[key] = (first, count + 1)
+
+    def begin_test(self) -> None:
+        self._test_findings = {}
+
+    def failing_lines(self) -> list[str]:
+        """The current test's distinct failing findings, one line each with its count."""
+        lines = [
+            f"{finding.message()} (x{count})"
+            for finding, count in self._test_findings.values()
+            if finding.severity == "breaking" or self.strict_drift
+        ]
+        self._test_findings = {}
+        return [redact(line) for line in lines]
 
     # -- sending
 
@@ -115,11 +130,17 @@ class SuiteRun:
         (the CLI probes once per run), and `test_callout_needs_a_valid_token` probes once, on an id that
         exists, which is where a missing or wrong token can show.
         """
+        from schemathesis.core.failures import FailureGroup
         from schemathesis.specs.openapi.checks import ignored_auth
 
         credentials = credentials_meant(case)
         response = self.send(lambda: self.sender.send_case(case, credentials))
-        case.validate_response(response, additional_checks=[contract_findings], excluded_checks=[ignored_auth])
+        exchange = exchange_of(response, credentials)
+        inspection = self.judge(exchange)
+        try:
+            case.validate_response(response, excluded_checks=[ignored_auth])
+        except FailureGroup as group:
+            self.record(new_check_findings(group.exceptions, inspection, exchange.request))
 
     def probe(self, callout_id: int, credentials: Credentials) -> Inspection:
         """Fetch one callout with the given credentials and judge the response."""
@@ -141,21 +162,56 @@ def credentials_meant(case: Any) -> Credentials:
     return "invalid" if any(name.lower() == "authorization" for name in case.headers or {}) else "missing"
 
 
-def contract_findings(ctx: Any, response: Any, case: Any) -> bool | None:
-    """The contract's own check, run by schemathesis beside its built-in ones: every finding kind."""
-    run = active_run()
-    credentials = run.credentials_of(response.request.headers.get("Authorization"))
-    run.judge(
-        Exchange(
-            method=case.method.upper(),
-            path=case.formatted_path,
-            status=response.status_code,
-            headers={name.lower(): values[0] for name, values in response.headers.items() if values},
-            body=response.content,
-            credentials=credentials,
-        )
-    )
-    return None
+# Schemathesis's own checks, by the failure they raise, as kinds of our vocabulary. Where our judge already
+# made a finding of that kind for the same response, the failure says nothing new and is dropped.
+_CHECK_KINDS: dict[str, Kind] = {
+    "ServerError": Kind.SERVER_ERROR,
+    "UndefinedStatusCode": Kind.UNDOCUMENTED_STATUS_CODE,
+    "UndefinedContentType": Kind.WRONG_CONTENT_TYPE,
+    "MissingContentType": Kind.WRONG_CONTENT_TYPE,
+    "MalformedMediaType": Kind.WRONG_CONTENT_TYPE,
+    "MalformedJson": Kind.MALFORMED_BODY,
+    "ContentDeserializationError": Kind.MALFORMED_BODY,
+    "IgnoredAuth": Kind.AUTH_NOT_ENFORCED,
+    "MissingHeaderNotRejected": Kind.AUTH_NOT_ENFORCED,
+}
+# The check behind every other failure, named as schemathesis names it (`--checks` in its CLI).
+_CHECK_NAMES: dict[str, str] = {
+    "AcceptedNegativeData": "negative_data_rejection",
+    "RejectedPositiveData": "positive_data_acceptance",
+    "UnsupportedMethodResponse": "unsupported_method",
+    "AllowHeaderMismatch": "unsupported_method",
+    "MissingHeaders": "response_headers_conformance",
+    "JsonSchemaError": "response_schema_conformance",
+    "ResponseTimeExceeded": "max_response_time",
+}
+
+
+def new_check_findings(failures: Sequence[Any], inspection: Inspection, request: str) -> list[Finding]:
+    """The failures that say something our judge did not already say of the same response."""
+    found = {finding.kind for finding in inspection.findings}
+    findings = []
+    for failure in failures:
+        if type(failure).__name__ == "JsonSchemaError" and inspection.findings:
+            continue  # the same schema, already judged field by field
+        finding = check_finding(failure, request)
+        if finding.kind not in found:
+            findings.append(finding)
+    return findings
+
+
+def check_finding(failure: Any, request: str) -> Finding:
+    """One failure of a schemathesis check as a finding: its own kind where one fits, else `schemathesis-check`."""
+    name = type(failure).__name__
+    lines = [line.strip() for line in str(failure.message or failure.title).splitlines() if line.strip()]
+    message = lines[0] if lines else name
+    if len(message) > 160:
+        message = message[:157] + "..."
+    kind = _CHECK_KINDS.get(name)
+    if kind is not None:
+        return Finding(kind, None, f"no {failure.title!r} from schemathesis", message, request)
+    check = _CHECK_NAMES.get(name, name)
+    return Finding(Kind.SCHEMATHESIS_CHECK, check, "that schemathesis check passes", f"failing: {message}", request)
 
 
 _RUN: SuiteRun | None = None

@@ -32,4 +32,5 @@ DRIFT_FINDINGS: dict[str, tuple[str, str | None]] = {
     "malformed-body": ("malformed-body", None),
     "auth-not-enforced": ("auth-not-enforced", None),
     "id-mismatch": ("id-mismatch", "$.id"),
+    "schemathesis-check": ("schemathesis-check", "unsupported_method"),
 }

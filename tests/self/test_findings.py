@@ -211,8 +211,11 @@ def test_each_case_produces_exactly_its_finding(case: Case) -> None:
 
 
 def test_every_kind_has_a_case() -> None:
-    """A new Kind without a case here fails this test, so no kind goes untested."""
-    assert set(Kind) == {case.kind for case in CASES}
+    """A new Kind without a case here fails this test, so no kind goes untested.
+
+    `schemathesis-check` is made by the suite from schemathesis's failures, not by `inspect`: test_suite_drift
+    covers it through the mock's switch of the same name."""
+    assert set(Kind) - {Kind.SCHEMATHESIS_CHECK} == {case.kind for case in CASES}
 
 
 @pytest.mark.parametrize(

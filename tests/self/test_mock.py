@@ -148,7 +148,10 @@ def test_mock_accepts_the_token_it_was_given_and_never_echoes_one() -> None:
 # --- drift switches map onto the findings vocabulary -----------------------------------------------------
 
 # drift switch -> the one (finding kind, field) inspect() reports for a GET of ASKED_ID with the mock token
-ONE_FINDING = {drift: found for drift, found in DRIFT_FINDINGS.items() if drift != "auth-not-enforced"}
+# auth-not-enforced shows only without a valid token; schemathesis-check only in schemathesis's own checks
+ONE_FINDING = {
+    drift: found for drift, found in DRIFT_FINDINGS.items() if drift not in {"auth-not-enforced", "schemathesis-check"}
+}
 # the wrapped shape: every documented field is missing at the top level, and two undocumented ones appear
 WRAPPED = {("missing-field", f"$.{name}") for name in default_contract().responses[200].properties} | {
     ("new-field", "$.message"),
@@ -166,6 +169,12 @@ def test_drift_switch_yields_its_one_finding(drift: str) -> None:
         inspection = judge(fetch(url))
     assert {ONE_FINDING[drift]} == found(inspection)
     assert inspection.signal is None
+
+
+def test_schemathesis_check_switch_answers_other_methods_405_without_allow() -> None:
+    with serve(create_app(drift=["schemathesis-check"])) as url:
+        response = httpx.post(f"{url}/panic-api/v2/callouts/992011")
+    assert (405, None) == (response.status_code, response.headers.get("allow"))
 
 
 @pytest.mark.parametrize("credentials", ["missing", "invalid"])

@@ -28,8 +28,8 @@ def test_breaking_drift_fails_the_run_naming_kind_and_field(drift: str, run_suit
     run.result.stdout.fnmatch_lines(
         [
             "*= API drift =*",
-            f"breaking {kind} {field or '-'}: GET /panic-api/v2/callouts/*",
-            "    reproduce: curl -H 'Authorization: Bearer ***' *",
+            f"breaking {kind} {field or '-'}: * /panic-api/v2/callouts/*",
+            "    reproduce: curl *-H 'Authorization: Bearer ***' *",
             "verdict: drift (exit 1)*",
         ]
     )
