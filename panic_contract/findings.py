@@ -364,6 +364,7 @@ class LedgerEntry:
 
 
 MAX_SAMPLES = 5
+MAX_ANSWERED = 10
 
 
 class Ledger:
@@ -376,6 +377,7 @@ class Ledger:
         self.requests = 0
         # (verdict, reason) when the run stopped on a fault of the target (outage, auth): set by whoever sent
         self.halt: tuple[str, str] | None = None
+        self.answered: list[int] = []  # callout ids that answered 200 with a body (the first few)
 
     def add(self, inspection: Inspection, sample: str | None = None, times: int = 1) -> None:
         """Count `inspection`, seen `times` responses (the audit folds its clean ones in at once)."""
@@ -394,11 +396,17 @@ class Ledger:
         self.validated_bodies += data["validated_bodies"]
         for name, count in data["signals"].items():
             self.signals[name] = self.signals.get(name, 0) + count
+        self.note_answered(*data.get("answered", ()))
         halt = data.get("halt")
         self.halt = self.halt or ((str(halt[0]), str(halt[1])) if halt else None)
         for item in data["findings"]:
             finding = Finding(Kind(item["kind"]), item["field"], item["expected"], item["actual"], item["request"])
             self._fold(finding, item["count"], item["samples"], item["actual_values"])
+
+    def note_answered(self, *callout_ids: int) -> None:
+        for callout_id in callout_ids:
+            if callout_id not in self.answered and len(self.answered) < MAX_ANSWERED:
+                self.answered.append(callout_id)
 
     def _fold(self, finding: Finding, count: int, samples: Iterable[str], actuals: Iterable[str]) -> None:
         key = (str(finding.kind), finding.field)
@@ -424,5 +432,6 @@ class Ledger:
             "validated_bodies": self.validated_bodies,
             "signals": dict(self.signals),
             "halt": list(self.halt) if self.halt else None,
+            "answered": list(self.answered),
             "findings": [entry.as_dict() for entry in self.sorted_entries()],
         }

@@ -275,5 +275,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.section("API drift")
     lines = reports.terminal_lines(run.ledger, decision, run.target.display_url)
-    for line in [*lines[:-1], *config.stash.get(_REPORT_ERRORS, []), lines[-1]]:
+    notes = [note] if (note := run.ids_note()) else []
+    for line in [*lines[:-1], *notes, *config.stash.get(_REPORT_ERRORS, []), lines[-1]]:
         terminalreporter.write_line(redact(line))

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from panic_contract.contract import Contract
+from panic_contract.contract import Contract, parse_callout_id
 from panic_contract.findings import Credentials, Exchange, Finding, Inspection, Kind, Ledger, inspect
 from panic_contract.redaction import redact
 from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
@@ -81,6 +81,8 @@ class SuiteRun:
         once, listing every distinct finding it saw (`failing_lines`), so one finding never hides the next."""
         inspection = inspect(exchange, self.contract)
         self.record(inspection.findings, inspection)
+        if inspection.validated_body and (raw_id := self.contract.match_path(exchange.path)) is not None:
+            self.ledger.note_answered(*filter(None, [parse_callout_id(raw_id)]))
         return inspection
 
     def record(self, findings: Sequence[Finding], inspection: Inspection | None = None) -> None:
@@ -142,11 +144,22 @@ class SuiteRun:
         except FailureGroup as group:
             self.record(new_check_findings(group.exceptions, inspection, exchange.request))
 
-    def probe(self, callout_id: int, credentials: Credentials) -> Inspection:
+    def ids_note(self) -> str | None:
+        """For a live run not given ids: which ids answered 200, and that it should be given ids that exist."""
+        if not self.target.live or self.target.callout_ids:
+            return None
+        answered = ", ".join(map(str, self.ledger.answered)) or "none"
+        return (
+            f"no --callout-ids given: ids that answered 200: {answered}; pass ids that exist there with "
+            "--callout-ids (or PANIC_API_CALLOUT_IDS), so every check runs on a real callout"
+        )
+
+    def probe(self, callout_id: int, credentials: Credentials) -> tuple[Exchange, Inspection]:
         """Fetch one callout with the given credentials and judge the response."""
         path = self.contract.path_for(callout_id)
         response = self.send(lambda: self.sender.send("GET", path, credentials=credentials))
-        return self.judge(exchange_of(response, credentials))
+        exchange = exchange_of(response, credentials)
+        return exchange, self.judge(exchange)
 
 
 def credentials_meant(case: Any) -> Credentials:

@@ -5,11 +5,12 @@ import pytest
 from panic_contract.suite import SuiteRun, active_run
 
 KNOWN_IDS = active_run().target.callout_ids
+EXAMPLE_ID = 992011  # the reference page's example, tried when no id was given
 
 
 @pytest.mark.parametrize("callout_id", KNOWN_IDS)
 def test_known_callout_honours_the_contract(callout_id: int, panic_run: SuiteRun) -> None:
-    inspection = panic_run.probe(callout_id, "valid")
+    _, inspection = panic_run.probe(callout_id, "valid")
     assert inspection.validated_body, (
         f"callout {callout_id} did not answer 200 with a body to validate: "
         "pass ids that exist on the target with --callout-ids"
@@ -18,5 +19,12 @@ def test_known_callout_honours_the_contract(callout_id: int, panic_run: SuiteRun
 
 @pytest.mark.parametrize("credentials", ["missing", "invalid"])
 def test_callout_needs_a_valid_token(credentials, panic_run: SuiteRun) -> None:
-    callout_id = KNOWN_IDS[0] if KNOWN_IDS else 992011
-    panic_run.probe(callout_id, credentials)
+    """The 401 this probes for, on a callout that exists: a 404 would prove nothing about auth."""
+    callout_id = KNOWN_IDS[0] if KNOWN_IDS else EXAMPLE_ID
+    status = panic_run.probe(callout_id, credentials)[0].status
+    token = "no token" if credentials == "missing" else "a wrong token"
+    assert status != 404, (
+        f"callout {callout_id} answered 404 to {token}, so this cannot tell whether the target enforces auth: "
+        "pass ids that exist there with --callout-ids"
+    )
+    assert status == 401 or status // 100 == 2, f"callout {callout_id} answered {status} to {token}, not 401"

@@ -177,3 +177,24 @@ def test_unreachable_token_endpoint_is_an_outage_before_any_test(run_suite) -> N
         ]
     )
     assert SENTINEL_SECRET not in run.output
+
+
+def test_a_live_run_without_ids_names_the_ids_that_answered(run_suite, live_mock) -> None:
+    run = run_suite("--base-url", live_mock(), "--rate-limit", "0", "--hypothesis-profile=live", env=LIVE_ENV)
+    run.result.stdout.fnmatch_lines(
+        [
+            "*= API drift =*",
+            "no --callout-ids given: ids that answered 200: 992011*; pass ids that exist there with --callout-ids*",
+            "verdict: *",
+        ]
+    )
+
+
+def test_the_auth_probe_fails_when_it_sees_a_404_instead_of_the_401_it_probes_for(
+    run_suite, live_mock, tmp_path
+) -> None:
+    """A server that looks the id up before the token proves nothing about auth with an id it does not have."""
+    base_url = live_mock("auth-not-enforced", contracts_dir=tmp_path)  # no callouts: every id is 404
+    run = run_suite("--base-url", base_url, "--callout-ids", "5", "--rate-limit", "0", env=LIVE_ENV)
+    assert 0 != run.result.ret, run.output
+    run.result.stdout.fnmatch_lines(["*callout 5 answered 404 to no token, so this cannot tell whether*"])
