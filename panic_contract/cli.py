@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "mock": ("panic_contract.mock", "serve the embedded mock on 127.0.0.1"),
     "record": ("panic_contract.recorder", "record fixtures from a live target and diff their shape"),
     "audit": ("panic_contract.audit", "hold a HAR or JSON Lines capture to the contract"),
+    "accept": ("panic_contract.accepted", "print accepted-drift entries for the findings of a drift report"),
 }
 
 

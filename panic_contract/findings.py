@@ -11,8 +11,11 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from panic_contract.accepted import Acceptance, Entry
 
 from panic_contract.contract import Contract, describe_type, parse_callout_id
 
@@ -346,9 +349,18 @@ class LedgerEntry:
     count: int = 0
     samples: list[str] = field(default_factory=list)
     actuals: list[str] = field(default_factory=list)
+    acceptance: str | None = None  # "accepted" or "expired" when an accepted-drift entry covers it
+    accepted_by: str | None = None  # that entry, as a person reads it
+    accepted_line: int | None = None
+
+    @property
+    def fails(self) -> bool:
+        """Counts toward drift: not covered by an unexpired accepted-drift entry."""
+        return self.acceptance != "accepted"
 
     def as_dict(self) -> dict[str, Any]:
         finding = self.first
+        extra = {"acceptance": self.acceptance, "accepted_by": self.accepted_by, "accepted_line": self.accepted_line}
         return {
             "kind": str(finding.kind),
             "severity": finding.severity,
@@ -360,6 +372,7 @@ class LedgerEntry:
             "message": finding.message(),
             "samples": list(self.samples),
             "actual_values": list(self.actuals),
+            **({key: value for key, value in extra.items() if value is not None}),
         }
 
 
@@ -370,8 +383,9 @@ MAX_ANSWERED = 10
 class Ledger:
     """Findings deduplicated by kind and field, with counts; the signals seen; what was validated."""
 
-    def __init__(self) -> None:
-        self.entries: dict[tuple[str, str | None], LedgerEntry] = {}
+    def __init__(self, acceptance: Acceptance | None = None) -> None:
+        self.acceptance = acceptance
+        self.entries: dict[tuple[str, str | None, str | None], LedgerEntry] = {}
         self.signals: dict[str, int] = {}
         self.validated_bodies = 0
         self.requests = 0
@@ -399,7 +413,7 @@ class Ledger:
         self.note_answered(*data.get("answered", ()))
         halt = data.get("halt")
         self.halt = self.halt or ((str(halt[0]), str(halt[1])) if halt else None)
-        for item in data["findings"]:
+        for item in [*data["findings"], *data.get("accepted", ())]:
             finding = Finding(Kind(item["kind"]), item["field"], item["expected"], item["actual"], item["request"])
             self._fold(finding, item["count"], item["samples"], item["actual_values"])
 
@@ -409,10 +423,18 @@ class Ledger:
                 self.answered.append(callout_id)
 
     def _fold(self, finding: Finding, count: int, samples: Iterable[str], actuals: Iterable[str]) -> None:
-        key = (str(finding.kind), finding.field)
+        covered = self.acceptance.classify(finding) if self.acceptance is not None else None
+        status = covered[0] if covered else None
+        key = (str(finding.kind), finding.field, status)
         entry = self.entries.get(key)
         if entry is None:
             entry = self.entries[key] = LedgerEntry(finding)
+            if covered:
+                entry.acceptance, entry.accepted_by, entry.accepted_line = (
+                    status,
+                    covered[1].describe(),
+                    covered[1].line,
+                )
         entry.count += count
         for bucket, values in ((entry.samples, samples), (entry.actuals, actuals)):
             for value in values:
@@ -420,11 +442,22 @@ class Ledger:
                     bucket.append(value)
 
     def sorted_entries(self) -> list[LedgerEntry]:
-        """Breaking before additive, then by kind and field, so reports group the same way."""
-        return sorted(
-            self.entries.values(),
-            key=lambda e: (e.first.severity != "breaking", str(e.first.kind), e.first.field or ""),
-        )
+        """The findings that count (all but accepted ones): breaking before additive, then by kind and field."""
+        return self._sorted(entry for entry in self.entries.values() if entry.fails)
+
+    def accepted_entries(self) -> list[LedgerEntry]:
+        """Findings an unexpired accepted-drift entry covers: reported, never failing."""
+        return self._sorted(entry for entry in self.entries.values() if not entry.fails)
+
+    def stale_acceptances(self) -> list[Entry]:
+        """Accepted-drift entries that covered nothing (meaningful only when bodies were validated)."""
+        if self.acceptance is None:
+            return []
+        return self.acceptance.stale(e.accepted_line for e in self.entries.values() if e.accepted_line is not None)
+
+    @staticmethod
+    def _sorted(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+        return sorted(entries, key=lambda e: (e.first.severity != "breaking", str(e.first.kind), e.first.field or ""))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -434,4 +467,5 @@ class Ledger:
             "halt": list(self.halt) if self.halt else None,
             "answered": list(self.answered),
             "findings": [entry.as_dict() for entry in self.sorted_entries()],
+            "accepted": [entry.as_dict() for entry in self.accepted_entries()],
         }

@@ -17,7 +17,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from panic_contract import reports
+from panic_contract.accepted import AcceptedDriftError
+from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
+from panic_contract.findings import Ledger
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.redaction import redact, registered
 from panic_contract.sending import CredentialError, Limits, Quota, TargetFault
@@ -68,7 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         run = _start_run(config)
-    except (SettingError, CredentialError, FixtureError, SpecError) as exc:
+    except (SettingError, CredentialError, FixtureError, SpecError, AcceptedDriftError) as exc:
         raise pytest.UsageError(redact(str(exc))) from None
     activate(run)
     from panic_contract import xdist  # its xdist hooks are optional: harmless without pytest-xdist
@@ -92,6 +95,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     if not contracts.is_dir():
         raise SettingError(f"{SETTINGS['contracts_dir'].origin()} is {str(contracts)!r}; no such folder of fixtures")
     contract = _contract()
+    acceptance = load_acceptance(Path(values["accepted_drift"])) if values["accepted_drift"] else None
     worker: dict[str, Any] = getattr(config, "workerinput", {})
     url = live_url(values["target"], values["base_url"])
     drift = tuple(config.getoption("panic_mock_drift"))
@@ -120,6 +124,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
             quota_path.parent.rmdir()
         raise
     return SuiteRun(
+        ledger=Ledger(acceptance),
         target=target,
         contract=contract,
         strict_drift=bool(values["strict_drift"]),

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from panic_contract.accepted import Entry
 from panic_contract.findings import Ledger, LedgerEntry
 from panic_contract.fixture_files import write_atomically
 from panic_contract.redaction import MASK, redact
@@ -58,7 +59,14 @@ def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
         "validated_bodies": ledger.validated_bodies,
         "signals": dict(ledger.signals),
         "findings": findings,
+        "accepted": [entry.as_dict() for entry in ledger.accepted_entries()],
+        "stale_acceptances": [entry.describe() for entry in stale(ledger)],
     }
+
+
+def stale(ledger: Ledger) -> list[Entry]:
+    """Accepted-drift entries that covered nothing, in a run that held bodies to the contract."""
+    return ledger.stale_acceptances() if ledger.validated_bodies else []
 
 
 def _md_cell(text: str) -> str:
@@ -86,6 +94,19 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
             actual = ", ".join(entry.actuals)
             cells = [str(f.kind), f.severity, f.field or "-", f.expected, actual, str(entry.count), f"`{f.request}`"]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    accepted = ledger.accepted_entries()
+    if accepted:
+        lines += ["", "Accepted drift (does not fail the run):", "", "| kind | field | actual | count | accepted by |"]
+        lines.append("|---|---|---|---|---|")
+        for entry in accepted:
+            f = entry.first
+            cells = [str(f.kind), f.field or "-", ", ".join(entry.actuals), str(entry.count), entry.accepted_by or ""]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    gone = stale(ledger)
+    if gone:
+        lines += ["", "Stale accepted drift (matched nothing: the provider fixed it, delete the entry):", ""]
+        lines += [f"- {_md_cell(entry.describe())}" for entry in gone]
+    if entries:
         lines += [
             "",
             "Reproduce the first finding:",
@@ -102,9 +123,17 @@ def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[st
     lines: list[str] = []
     for entry in ledger.sorted_entries():
         lines.append(_entry_line(entry))
+        if entry.acceptance == "expired":
+            lines.append(f"    accepted drift expired: {entry.accepted_by}")
         lines.append(f"    reproduce: {reproducer(base_url, entry.first.request)}")
     if not lines:
         lines.append("no findings")
+    for entry in ledger.accepted_entries():
+        lines.append(
+            f"accepted {entry.first.kind} {entry.first.field or '-'}: {entry.first.message()} (x{entry.count})"
+        )
+        lines.append(f"    accepted by: {entry.accepted_by}")
+    lines += [f"stale accepted drift (matched nothing; delete it): {entry.describe()}" for entry in stale(ledger)]
     lines.append(verdict_line(decision))
     return lines
 

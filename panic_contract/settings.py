@@ -176,6 +176,13 @@ SETTINGS: Mapping[str, Setting] = {
             "folder of recorded fixtures (default: the project's contracts/)",
             metavar="DIR",
         ),
+        Setting(
+            "--accepted-drift",
+            "PANIC_API_ACCEPTED_DRIFT",
+            None,
+            "YAML file of accepted drift (kind, field, reason, expires): matching findings do not fail",
+            metavar="FILE",
+        ),
         Setting("--drift-report", "PANIC_API_DRIFT_REPORT", None, "write the JSON drift report here", metavar="PATH"),
         Setting(
             "--drift-report-md",

@@ -97,11 +97,14 @@ class SuiteRun:
 
     def failing_lines(self) -> list[str]:
         """The current test's distinct failing findings, one line each with its count."""
-        lines = [
-            f"{finding.message()} (x{count})"
-            for finding, count in self._test_findings.values()
-            if finding.severity == "breaking" or self.strict_drift
-        ]
+        acceptance = self.ledger.acceptance
+        lines = []
+        for finding, count in self._test_findings.values():
+            covered = acceptance.classify(finding) if acceptance is not None else None
+            if (finding.severity != "breaking" and not self.strict_drift) or (covered and covered[0] == "accepted"):
+                continue
+            expired = f" (accepted drift expired: {covered[1].describe()})" if covered else ""
+            lines.append(f"{finding.message()} (x{count}){expired}")
         self._test_findings = {}
         return [redact(line) for line in lines]
 

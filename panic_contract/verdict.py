@@ -68,7 +68,8 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
     if breaking or (strict_drift and additive):
         counted = breaking + (additive if strict_drift else [])
         kinds = sorted({str(e.first.kind) for e in counted})
-        return Decision(Verdict.DRIFT, f"{len(counted)} finding(s) of kind {', '.join(kinds)}")
+        expired = [f"; accepted drift expired: {e.accepted_by}" for e in counted if e.acceptance == "expired"]
+        return Decision(Verdict.DRIFT, f"{len(counted)} finding(s) of kind {', '.join(kinds)}{''.join(expired)}")
     if require_validated_body and ledger.validated_bodies == 0:
         return Decision(
             Verdict.INCONCLUSIVE,
@@ -78,6 +79,8 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
     if tests_failed:
         return Decision(Verdict.FAILED, "tests failed without a contract finding; see the failures above")
     note = f", {len(additive)} additive finding(s) (pass with --strict-drift to fail on them)" if additive else ""
+    accepted = ledger.accepted_entries()
+    note += f", {len(accepted)} accepted drift finding(s)" if accepted else ""
     return Decision(Verdict.OK, f"{ledger.validated_bodies} callout bodies held to the contract{note}")
 
 
