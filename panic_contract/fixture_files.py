@@ -16,9 +16,13 @@ from typing import Any
 
 import jsonschema_rs
 
+from panic_contract.contract import PACKAGE_DIR, shipped_folder
 from panic_contract.findings import NOT_PARSED, Exchange
 
-CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+# The project's fixtures: the repo's contracts/ in a checkout, the wheel's package data once installed.
+CONTRACTS_DIR = shipped_folder("contracts")
+# True when CONTRACTS_DIR is the checkout's folder (a place to record into), not package data.
+CONTRACTS_IN_CHECKOUT = not CONTRACTS_DIR.is_relative_to(PACKAGE_DIR)
 
 # The format of a fixture file, held by a JSON Schema rather than by hand-written checks.
 FIXTURE_SCHEMA: Mapping[str, Any] = {
