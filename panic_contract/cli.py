@@ -1,7 +1,8 @@
-"""The `panic-contract` command: serve the mock, record fixtures, audit captured traffic.
+"""The panic-contract command: serve the mock, record fixtures, audit captured traffic.
 
 Each subcommand lives in its own module, which exposes `add_arguments(parser)` and
 `run(args) -> int`; this module only dispatches and turns user errors into one line.
+Every usage error of every command, argparse's own included, is that one line and exit 4.
 """
 
 from __future__ import annotations
@@ -10,6 +11,58 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+from panic_contract.verdict import Decision, Verdict, verdict_line
+
+DESCRIPTION = "The panic-contract command: serve the mock, record fixtures, audit captured traffic."
+
+
+class CommandLineError(Exception):
+    """argparse refused the command line; `prog` is the (sub)command whose line it was."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse with the project's usage errors: one line ending in `verdict: usage (exit 4)`, not exit 2.
+
+    Subcommand parsers are of this class too (add_subparsers makes them of the parent's class).
+    `--help` still prints the help and exits 0.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(self.prog, _without_values(message))
+
+
+def _without_values(message: str) -> str:
+    """argparse echoes unrecognized arguments; a value there may be a credential: name only the options."""
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return message
+    words = message[len(prefix) :].split()
+    options = [word.split("=", 1)[0] + ("=..." if "=" in word else "") for word in words if word.startswith("-")]
+    values = len(words) - len(options)
+    shown = ", ".join(options) + (f" and {values} other argument(s), not shown" if values else "")
+    return f"{prefix}{shown}"
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse, run the chosen command's `run`, and turn a refused command line into one line, exit 4."""
+    try:
+        args = parser.parse_args(argv)
+        return int(args.run(args))
+    except CommandLineError as exc:
+        decision = Decision(Verdict.USAGE, f"{exc.message} (see {exc.prog} --help)")
+        print(f"{exc.prog}: {verdict_line(decision)}", file=sys.stderr)
+        return decision.exit_code
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+
 
 SUBCOMMANDS = {
     "mock": ("panic_contract.mock", "serve the embedded mock on 127.0.0.1"),
@@ -20,7 +73,7 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="panic-contract", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="panic-contract", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
@@ -31,12 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.run(args))
-    except KeyboardInterrupt:
-        print("panic-contract: interrupted", file=sys.stderr)
-        return 130
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import socket
 import sys
 import threading
@@ -26,8 +27,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from panic_contract.contract import JSON_MEDIA_TYPE, TOKEN_PATH, Contract, default_contract, parse_callout_id
+from panic_contract.contract import (
+    JSON_MEDIA_TYPE,
+    TOKEN_PATH,
+    Contract,
+    SpecError,
+    default_contract,
+    parse_callout_id,
+)
 from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures
+from panic_contract.verdict import Decision, Verdict, verdict_line
 
 MOCK_CLIENT_ID = "mock-client"
 MOCK_CLIENT_SECRET = "mock-secret"  # noqa: S105 - not a secret: the mock's own client credentials
@@ -36,6 +45,7 @@ HOST = "127.0.0.1"
 DOCUMENTED_ID = 992011  # the reference page's example callout
 RATE_LIMITED_REQUESTS = 2
 STARTUP_TIMEOUT_S = 10.0
+PROG = "panic-contract mock"
 
 
 class Drift(StrEnum):
@@ -270,6 +280,8 @@ def _bind(host: str, port: int) -> socket.socket:
     # TCP_NODELAY for IPPROTO_TCP. Without it every keep-alive request waits ~40 ms on a delayed ACK
     # (https://github.com/Kludex/uvicorn/issues/3149: uvicorn's own pre-bound sockets have the same bug).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    if os.name == "posix":  # restart at once on the same port: connections it served linger in TIME_WAIT
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (Windows: would let two servers share it)
     try:
         sock.bind((host, port))
         sock.listen()
@@ -311,8 +323,24 @@ def serve(app: Any, *, host: str = HOST, port: int = 0) -> Iterator[str]:
         sock.close()
 
 
+MAX_PORT = 65535
+
+
+def port_number(text: str) -> int:
+    """A TCP port for --port: 0 (any free port) to 65535; argparse makes the error one usage line."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a port: give 0 to {MAX_PORT} (0: any free port)")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0 = any free port; default 8000)")
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help="port on 127.0.0.1 (0: any free port; default 8000)"
+    )
     parser.add_argument(
         "--drift",
         action="append",
@@ -322,7 +350,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"switch a drift or fault on (repeatable): {', '.join(Drift)}",
     )
     parser.add_argument(
-        "--contracts-dir", type=Path, default=CONTRACTS_DIR, help="folder of fixtures to serve (default: contracts/)"
+        "--contracts-dir",
+        type=Path,
+        default=CONTRACTS_DIR,
+        metavar="DIR",
+        help="folder of fixtures to serve (default: the project's contracts/)",
     )
 
 
@@ -331,30 +363,31 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(drift=args.drift, contracts_dir=args.contracts_dir)
         sock = _bind(HOST, args.port)
-    except FixtureError as exc:
-        print(f"panic-contract mock: {exc}", file=sys.stderr)
-        return 2
+    except (FixtureError, SpecError) as exc:
+        return _usage(str(exc))
     except OSError as exc:
-        print(
-            f"panic-contract mock: cannot listen on {HOST}:{args.port}: {exc.strerror} (pick another --port)",
-            file=sys.stderr,
-        )
-        return 2
+        return _usage(f"cannot listen on {HOST}:{args.port}: {exc.strerror} (pick another --port)")
     drift = f", drift: {', '.join(args.drift)}" if args.drift else ""
-    print(f"panic-contract mock: serving {_base_url(sock)} (token: {MOCK_TOKEN}{drift}); Ctrl-C stops it", flush=True)
+    print(f"{PROG}: serving {_base_url(sock)} (token: {MOCK_TOKEN}{drift}); Ctrl-C stops it", flush=True)
     import uvicorn
 
     uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off")).run(sockets=[sock])
     return 0
 
 
+def _usage(reason: str) -> int:
+    decision = Decision(Verdict.USAGE, reason)
+    print(f"{PROG}: {verdict_line(decision)}", file=sys.stderr)
+    return decision.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m panic_contract.mock", description=__doc__.splitlines()[0])
+    from panic_contract.cli import CommandParser, run_command
+
+    parser = CommandParser(prog="python -m panic_contract.mock", description=__doc__.splitlines()[0])
     add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except KeyboardInterrupt:
-        return 130
+    parser.set_defaults(run=run)
+    return run_command(parser, argv)
 
 
 if __name__ == "__main__":

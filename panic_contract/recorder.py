@@ -40,7 +40,18 @@ from panic_contract.findings import (
 )
 from panic_contract.fixture_files import FixtureError, dump_fixture, exchange_from_record, load_fixture
 from panic_contract.redaction import redact
-from panic_contract.sending import CredentialError, Limits, Quota, Sender, TargetFault, host_of, token_from_environment
+from panic_contract.sending import (
+    CLIENT_ID_VARIABLE,
+    CLIENT_SECRET_VARIABLE,
+    TOKEN_VARIABLE,
+    CredentialError,
+    Limits,
+    Quota,
+    Sender,
+    TargetFault,
+    host_of,
+    token_from_environment,
+)
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, verdict_line
 
 # Precedence, as in the suite (`settings`): command line, then environment variable, then default.
@@ -108,6 +119,12 @@ class Recorded:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        f"The token comes only from the environment: {TOKEN_VARIABLE}, or {CLIENT_ID_VARIABLE} and "
+        f"{CLIENT_SECRET_VARIABLE} (exchanged for a token at the target). It is never a flag, and is written "
+        f"nowhere. {SCRUB_KEY_VARIABLE} keys the customerId pseudonyms. Exit codes: 0 recorded, 1 shape drift "
+        "(--check), 4 usage, 10 outage, 11 token rejected."
+    )
     settings.add_arguments(parser, SHARED_SETTINGS)
     parser.add_argument(
         "--target", choices=["staging"], help=f"record from provider staging ({STAGING_URL}); wins over the variable"

@@ -10,13 +10,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import settings
 
-from panic_contract import mock
+from panic_contract import cli, mock
 from panic_contract.contract import SPEC_PATH, default_contract
 from panic_contract.findings import Credentials, Exchange, Inspection, Kind, Signal, inspect
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, iter_fixtures
@@ -281,9 +282,9 @@ def test_mock_command_says_so_in_one_line_when_the_port_is_taken(capsys: pytest.
         taken.listen()
         port = taken.getsockname()[1]
         args = argparse.Namespace(port=port, drift=[], contracts_dir=CONTRACTS_DIR)
-        assert 2 == mock.run(args)
+        assert 4 == mock.run(args)
     err = capsys.readouterr().err
-    assert f"cannot listen on 127.0.0.1:{port}: " in err
+    assert f"panic-contract mock: verdict: usage (exit 4): cannot listen on 127.0.0.1:{port}: " in err
     assert err.endswith("(pick another --port)\n")
     assert 1 == err.count("\n")
 
@@ -322,8 +323,31 @@ def test_mock_command_says_so_in_one_line_when_the_fixtures_are_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = argparse.Namespace(port=0, drift=[], contracts_dir=tmp_path / "nowhere")
-    assert 2 == mock.run(args)
+    assert 4 == mock.run(args)
     assert capsys.readouterr().err == (
-        f"panic-contract mock: {tmp_path / 'nowhere'}: no such fixture folder "
+        f"panic-contract mock: verdict: usage (exit 4): {tmp_path / 'nowhere'}: no such fixture folder "
         "(create it, or point --contracts-dir at one)\n"
     )
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "65536", "eighty"])
+@pytest.mark.parametrize("main", [cli.main, lambda argv: mock.main(argv[1:])], ids=["panic-contract", "python-m"])
+def test_a_port_out_of_range_is_one_usage_line_and_exit_4(
+    port: str, main: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert 4 == main(["mock", "--port", port])
+    out, err = capsys.readouterr()
+    assert "" == out
+    assert 1 == err.count("\n")
+    assert f"verdict: usage (exit 4): argument --port: '{port}' is not a port: give 0 to 65535" in err
+
+
+def test_the_mock_restarts_at_once_on_the_port_it_just_served() -> None:
+    """Stopped with a client still connected, the server closes first: its side lingers in TIME_WAIT."""
+    with httpx.Client() as client:
+        with serve(create_app()) as url:
+            assert 200 == client.get(url + CALLOUT.format(ASKED_ID), headers=AUTH).status_code
+        port = int(url.rsplit(":", 1)[1])
+        with serve(create_app(), port=port) as again:
+            assert url == again
+            assert 200 == client.get(url + CALLOUT.format(ASKED_ID), headers=AUTH).status_code

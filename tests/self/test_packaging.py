@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from panic_contract import cli
 from panic_contract.mock import MOCK_TOKEN
 from tests.self.samples import DOCUMENTED_CALLOUT
 
@@ -184,3 +185,61 @@ def test_every_package_the_code_imports_is_declared() -> None:
     providers = {module: {_requirement_name(n) for n in distributions.get(module, [module])} for module in imported}
     undeclared = {module: sorted(names) for module, names in providers.items() if not declared & names}
     assert {} == undeclared
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog", "says"),
+    [
+        ([], "panic-contract", "the following arguments are required: COMMAND"),
+        (["lint"], "panic-contract", "invalid choice: 'lint'"),
+        (["audit"], "panic-contract audit", "the following arguments are required: FILE"),
+        (["mock", "--port", "70000"], "panic-contract mock", "'70000' is not a port"),
+        (["mock", "--drift", "sideways"], "panic-contract mock", "invalid choice: 'sideways'"),
+        (["record", "--target", "production"], "panic-contract record", "invalid choice: 'production'"),
+        (["record", "--update=yes"], "panic-contract record", "ignored explicit argument 'yes'"),
+    ],
+)
+def test_every_usage_error_of_every_command_is_one_line_and_exit_4(
+    argv: list[str], prog: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert 4 == cli.main(argv)
+    out, err = capsys.readouterr()
+    assert "" == out
+    assert 1 == err.count("\n"), err
+    assert err.startswith(f"{prog}: verdict: usage (exit 4): ")
+    assert says in err
+    assert err.endswith(f"(see {prog} --help)\n")
+
+
+def test_unrecognized_arguments_are_named_without_their_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert 4 == cli.main(["record", "--token", "sentinel-value-1", "--key=sentinel-value-2"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --token, --key=... and 1 other argument(s), not shown" in err
+    assert "sentinel-value" not in err
+
+
+@pytest.mark.parametrize("command", [[], ["mock"], ["record"], ["audit"], ["accept"]])
+def test_help_exits_0_and_shows_no_raw_backticks(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([*command, "--help"])
+    assert 0 == stopped.value.code
+    out = capsys.readouterr().out
+    assert out.startswith("usage: panic-contract")
+    assert "`" not in out
+
+
+def test_record_help_names_the_credential_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["record", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for variable in ("PANIC_API_TOKEN", "PANIC_API_CLIENT_ID", "PANIC_API_CLIENT_SECRET"):
+        assert variable in out
+
+
+def test_the_console_script_exits_4_on_a_usage_error(installed: Installed) -> None:
+    done = installed.run("mock", "--port", "-1")
+    assert 4 == done.returncode
+    assert "panic-contract mock: verdict: usage (exit 4): argument --port: '-1' is not a port" in done.stderr
