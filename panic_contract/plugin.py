@@ -254,7 +254,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run.budget_note and decision.verdict is Verdict.OK:
         decision = Decision(decision.verdict, f"{decision.reason}; {run.budget_note}")
     session.config.stash[_DECISION] = decision
-    errors = reports.write_reports(run.ledger, decision, _run_info(run), *run.report_paths)
+    info = _run_info(run)
+    errors = reports.write_reports(run.ledger, decision, info, *run.report_paths)
+    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):  # in GitHub Actions: the job summary, without a flag
+        errors += filter(None, [reports.append_step_summary(summary, reports.as_markdown(run.ledger, decision, info))])
     session.config.stash[_REPORT_ERRORS] = errors
     # An unwritable report fails a clean run, but never masks what the target did (10, 11, 12) or drift.
     session.exitstatus = EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
@@ -281,5 +284,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("API drift")
     lines = reports.terminal_lines(run.ledger, decision, run.target.display_url)
     notes = [note] if (note := run.ids_note()) else []
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        notes += reports.github_annotations(run.ledger)
     for line in [*lines[:-1], *notes, *config.stash.get(_REPORT_ERRORS, []), lines[-1]]:
         terminalreporter.write_line(redact(line))

@@ -161,3 +161,32 @@ def write_reports(
             reason = exc.strerror or type(exc).__name__
             errors.append(f"cannot write the {what} to {path}: {reason} (pick a writable path)")
     return errors
+
+
+# --- GitHub Actions: the job summary and one error annotation per breaking finding -------------------
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """Workflow-command escaping (the runner's own rules): %, CR and LF, and in properties also : and ,."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def github_annotations(ledger: Ledger) -> list[str]:
+    """`::error title=...::message` for each breaking finding: GitHub shows them on the run's page."""
+    return [
+        f"::error title={_escape(f'API drift: {e.first.kind} {e.first.field or chr(45)}', prop=True)}::"
+        f"{_escape(redact(e.first.message()))} (x{e.count})"
+        for e in ledger.sorted_entries()
+        if e.first.severity == "breaking"
+    ]
+
+
+def append_step_summary(path: str, markdown: str) -> str | None:
+    """Append the Markdown summary to GITHUB_STEP_SUMMARY; one line if that cannot be done."""
+    try:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(redact(markdown) + "\n")
+    except OSError as exc:
+        return f"cannot append the Markdown summary to GITHUB_STEP_SUMMARY ({path}): {exc.strerror}"
+    return None

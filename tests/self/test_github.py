@@ -1,0 +1,66 @@
+"""CI that acts on the report: the GitHub job summary, error annotations, and the ready workflow."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from panic_contract.findings import Finding, Kind, Ledger
+from panic_contract.redaction import register
+from panic_contract.reports import github_annotations
+from tests.self.conftest import REPO
+
+WORKFLOW = REPO / ".github" / "workflows" / "contract.yml"
+
+
+def test_in_github_actions_the_summary_is_appended_and_each_breaking_finding_annotated(
+    run_suite, tmp_path: Path
+) -> None:
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("## an earlier step\n")
+    env = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"}
+    run = run_suite("--mock-drift", "null-in-non-nullable", "--mock-drift", "new-field", env=env)
+    assert 1 == run.result.ret, run.output
+    text = summary.read_text()
+    assert text.startswith("## an earlier step\n")
+    assert "## API drift: **drift** (exit 1)" in text
+    run.result.stdout.fnmatch_lines(
+        [
+            "::error title=API drift%3A null-in-non-nullable $.customerId::"
+            "GET /panic-api/v2/callouts/*: $.customerId is null, contract says integer *(x*)",
+            "verdict: drift (exit 1)*",
+        ]
+    )
+    assert "::error title=API drift%3A new-field" not in run.output  # additive: listed, not an error
+
+
+def test_outside_github_actions_nothing_is_annotated_or_appended(run_suite) -> None:
+    run = run_suite("--mock-drift", "null-in-non-nullable")
+    assert "::error" not in run.output
+
+
+def test_annotations_escape_line_breaks_and_never_carry_the_token() -> None:
+    register("sentinel-token-for-annotations")
+    ledger = Ledger()
+    finding = Finding(
+        Kind.TYPE_CHANGED, "$.id", "integer", 'string "Bearer sentinel-token-for-annotations"\n100%', "GET /x"
+    )
+    ledger._fold(finding, 1, ["GET /x"], [finding.actual])
+    (line,) = github_annotations(ledger)
+    assert "sentinel-token-for-annotations" not in line
+    assert "\n" not in line
+    assert '***"%0A100%25' in line
+
+
+def test_the_workflow_passes_actionlint() -> None:
+    actionlint = shutil.which("actionlint") or str(Path(sys.executable).parent / "actionlint")
+    result = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True, check=False)
+    assert 0 == result.returncode, result.stdout + result.stderr
+
+
+def test_the_workflow_runs_the_readme_commands_and_uploads_the_reports() -> None:
+    text = WORKFLOW.read_text()
+    for needed in ("pytest\n", "pytest tests/self -n 2", "--target staging", "secrets.PANIC_API_TOKEN", "drift.json"):
+        assert needed in text
