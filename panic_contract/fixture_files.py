@@ -120,6 +120,34 @@ def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
+def served_callout(fixture: Fixture) -> Mapping[str, Any] | None:
+    """The callout a fixture stands for: the JSON body of a 200 answered to a request with a valid token.
+
+    None for any other fixture (errors, probes without a token, a 200 whose body is not JSON). The mock
+    serves these callouts and the fixture tests read their `id` and `status`, so a body that is not an
+    object with both is a FixtureError naming the file; its value is never echoed.
+    """
+    response = fixture.data["response"]
+    credentials = fixture.data["request"].get("credentials", "valid")
+    if fixture.status != 200 or credentials != "valid" or "body" not in response:
+        return None
+    body = response["body"]
+    if not isinstance(body, dict):
+        found = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(body), "a number")
+        problem = f"it is {found}"
+    else:
+        missing = [name for name in ("id", "status") if name not in body]
+        problem = f"it has no {' and no '.join(missing)}" if missing else ""
+        if not problem and isinstance(body["id"], dict | list):
+            problem = "its id is not a single value"
+    if problem:
+        raise FixtureError(
+            f"{fixture.path or fixture.name}: response.body of a 200 fixture must be a callout object with an id "
+            f"and a status, but {problem} (fix the body, or record the fixture again)"
+        )
+    return body
+
+
 def check_record(record: Any, where: str) -> None:
     """Raise FixtureError naming the first way `record` is not in the fixture format."""
     for error in _FIXTURE_VALIDATOR.iter_errors(record):

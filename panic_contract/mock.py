@@ -35,7 +35,7 @@ from panic_contract.contract import (
     default_contract,
     parse_callout_id,
 )
-from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures
+from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures, served_callout
 from panic_contract.verdict import Decision, Verdict, verdict_line
 
 MOCK_CLIENT_ID = "mock-client"
@@ -117,19 +117,14 @@ def _callout_id(fixture: Fixture, contract: Contract) -> int:
     return callout_id
 
 
-def _is_served(fixture: Fixture) -> bool:
-    """A 200 with a JSON body, to a request that carried a valid token."""
-    valid = fixture.data["request"].get("credentials", "valid") == "valid"
-    return fixture.status == 200 and valid and "body" in fixture.data["response"]
-
-
 def load_callouts(contracts_dir: Path = CONTRACTS_DIR) -> dict[int, Mapping[str, Any]]:
     """Callout id -> body, from every fixture that answered 200 to a request with a valid token."""
     contract = default_contract()
     callouts: dict[int, Mapping[str, Any]] = {}
     sources: dict[int, Fixture] = {}
     for fixture in iter_fixtures(contracts_dir):
-        if not _is_served(fixture):
+        body = served_callout(fixture)  # a FixtureError naming the file if it is not a callout object
+        if body is None:
             continue
         callout_id = _callout_id(fixture, contract)
         other = sources.get(callout_id)
@@ -139,7 +134,7 @@ def load_callouts(contracts_dir: Path = CONTRACTS_DIR) -> dict[int, Mapping[str,
                 "(give each 200 fixture its own id)"
             )
         if other is None or _rank(fixture) > _rank(other):
-            callouts[callout_id] = fixture.body
+            callouts[callout_id] = body
             sources[callout_id] = fixture
     return callouts
 

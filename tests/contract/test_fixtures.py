@@ -6,13 +6,22 @@ A malformed file fails its own test with the one-line reason, instead of breakin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from panic_contract.contract import default_contract
 from panic_contract.findings import inspect
-from panic_contract.fixture_files import Fixture, FixtureError, fixture_paths, iter_fixtures, load_fixture
+from panic_contract.fixture_files import (
+    Fixture,
+    FixtureError,
+    fixture_paths,
+    iter_fixtures,
+    load_fixture,
+    served_callout,
+)
 from panic_contract.suite import active_run
 
 CONTRACT = default_contract()
@@ -25,14 +34,19 @@ NULLABLE = sorted(
 def loaded(path: Path | None = None) -> list[Fixture]:
     """One fixture file, or all of them; a bad file fails the test with its one-line reason."""
     try:
-        return [load_fixture(path)] if path else list(iter_fixtures(FIXTURES))
+        fixtures = [load_fixture(path)] if path else list(iter_fixtures(FIXTURES))
+        for fixture in fixtures:
+            served_callout(fixture)  # a 200 body that is not a callout object is a fixture error too
     except FixtureError as exc:
         reason = str(exc)
+    else:
+        return fixtures
     pytest.fail(reason, pytrace=False)  # outside `except`, so no chained traceback is shown
 
 
-def callouts() -> list[Fixture]:
-    return [fixture for fixture in loaded() if fixture.status == 200]
+def callouts() -> list[tuple[Fixture, Mapping[str, Any]]]:
+    """Each callout fixture with its body: a 200 answered to a request with a valid token."""
+    return [(fixture, body) for fixture in loaded() if (body := served_callout(fixture)) is not None]
 
 
 @pytest.mark.parametrize("path", fixture_paths(FIXTURES), ids=lambda path: path.name)
@@ -53,16 +67,16 @@ def test_fixture_honours_the_contract(path: Path) -> None:
 
 
 def test_callout_fixtures_cover_every_known_status_in_any_casing() -> None:
-    covered = {str(fixture.body["status"]).casefold() for fixture in callouts()}
+    covered = {str(body["status"]).casefold() for _, body in callouts()}
     assert set() == CONTRACT.known_statuses_folded - covered
 
 
 @pytest.mark.parametrize("field", NULLABLE)
 def test_callout_fixtures_show_each_nullable_field_null(field: str) -> None:
-    assert any(fixture.body.get(field, "") is None for fixture in callouts()), f"no 200 fixture has {field} null"
+    assert any(body.get(field, "") is None for _, body in callouts()), f"no 200 fixture has {field} null"
 
 
 def test_callout_fixture_ids_are_unique_within_a_provenance() -> None:
     """A recording may shadow a synthetic callout of the same id (the mock serves the recording)."""
-    keys = [(fixture.data["provenance"]["source"], fixture.body["id"]) for fixture in callouts()]
+    keys = [(fixture.data["provenance"]["source"], repr(body["id"])) for fixture, body in callouts()]
     assert sorted(set(keys)) == sorted(keys)

@@ -12,6 +12,7 @@ import pytest
 
 from panic_contract import fixture_files
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, check_record, dump_fixture, load_fixture
+from tests.self.conftest import LIVE_ENV, live_args
 
 EXAMPLE = json.loads((CONTRACTS_DIR / "callout-documented-example.json").read_text(encoding="utf-8"))
 RECORDED = {"source": "recorded", "target": "staging", "recorded_at": "2024-04-20T14:45:00Z", "tool_version": "0.1"}
@@ -118,3 +119,61 @@ def test_dump_that_fails_midway_leaves_the_old_file_whole(
         dump_fixture(edited(lambda r: r.update(description="a newer recording")), path)
     assert old == path.read_bytes()
     assert [path] == list(tmp_path.iterdir())  # no temporary file left behind
+
+
+# --- a 200 fixture must hold a callout object ----------------------------------------------------------
+
+NOT_A_CALLOUT = {
+    "list": ([EXAMPLE["response"]["body"]], "it is an array"),
+    "no-status": ({k: v for k, v in EXAMPLE["response"]["body"].items() if k != "status"}, "it has no status"),
+    "no-id": ({k: v for k, v in EXAMPLE["response"]["body"].items() if k != "id"}, "it has no id"),
+    "neither": ({"customerId": 178921}, "it has no id and no status"),
+    "id-list": ({**EXAMPLE["response"]["body"], "id": [992011]}, "its id is not a single value"),
+}
+
+
+def write_not_a_callout(folder: Path, case: str) -> Path:
+    body = NOT_A_CALLOUT[case][0]
+    return write(folder / "callout-not-a-callout.json", edited(lambda r: r["response"].update(body=body)))
+
+
+@pytest.mark.parametrize("case", sorted(NOT_A_CALLOUT))
+def test_a_200_body_that_is_not_a_callout_object_is_one_line_naming_the_file(case: str, tmp_path: Path) -> None:
+    path = write_not_a_callout(tmp_path, case)
+    with pytest.raises(FixtureError) as raised:
+        fixture_files.served_callout(load_fixture(path))
+    message = str(raised.value)
+    assert message == (
+        f"{path}: response.body of a 200 fixture must be a callout object with an id and a status, "
+        f"but {NOT_A_CALLOUT[case][1]} (fix the body, or record the fixture again)"
+    )
+    assert "178921" not in message  # the body's values are not echoed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r["response"].update(status=404, body={"message": "Callout not found"}),
+        lambda r: r["request"].update(credentials="missing"),
+        lambda r: (r["response"].pop("body"), r["response"].update(body_text="{")),
+    ],
+    ids=["an-error", "without-a-token", "not-json"],
+)
+def test_fixtures_that_serve_no_callout_have_none(change: Any, tmp_path: Path) -> None:
+    fixture = load_fixture(write(tmp_path / "other.json", edited(change)))
+    assert fixture_files.served_callout(fixture) is None
+
+
+def test_a_200_body_that_is_not_a_callout_fails_the_fixture_tests_in_one_line(
+    tmp_path: Path, run_suite: Any, live_mock: Any
+) -> None:
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    write(folder / "callout-documented-example.json", EXAMPLE)
+    path = write_not_a_callout(folder, "list")
+    ran = run_suite(
+        f"--contracts-dir={folder}", *live_args(live_mock()), "-k", "test_fixtures and callout", env=LIVE_ENV
+    )
+    assert f"{path}: response.body of a 200 fixture must be a callout object" in ran.output
+    for crash in ("Traceback", "AttributeError", "KeyError", "TypeError"):
+        assert crash not in ran.output

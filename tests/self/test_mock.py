@@ -351,3 +351,17 @@ def test_the_mock_restarts_at_once_on_the_port_it_just_served() -> None:
         with serve(create_app(), port=port) as again:
             assert url == again
             assert 200 == client.get(url + CALLOUT.format(ASKED_ID), headers=AUTH).status_code
+
+
+def test_a_200_fixture_that_is_not_a_callout_stops_the_mock_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixture = json.loads((CONTRACTS_DIR / "callout-documented-example.json").read_text(encoding="utf-8"))
+    fixture["response"]["body"] = [fixture["response"]["body"]]
+    (tmp_path / "callout-list.json").write_text(json.dumps(fixture), encoding="utf-8")
+    with pytest.raises(FixtureError, match=r"callout-list\.json: response\.body of a 200 fixture must be a callout"):
+        create_app(contracts_dir=tmp_path)
+    assert 4 == cli.main(["mock", "--port", "0", "--contracts-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert err.startswith(f"panic-contract mock: verdict: usage (exit 4): {tmp_path / 'callout-list.json'}: ")
+    assert 1 == err.count("\n")
