@@ -131,7 +131,7 @@ def served_callout(fixture: Fixture) -> Mapping[str, Any] | None:
     credentials = fixture.data["request"].get("credentials", "valid")
     if fixture.status != 200 or credentials != "valid" or "body" not in response:
         return None
-    body = response["body"]
+    body: Any = response["body"]
     if not isinstance(body, dict):
         found = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(body), "a number")
         problem = f"it is {found}"
@@ -145,7 +145,8 @@ def served_callout(fixture: Fixture) -> Mapping[str, Any] | None:
             f"{fixture.path or fixture.name}: response.body of a 200 fixture must be a callout object with an id "
             f"and a status, but {problem} (fix the body, or record the fixture again)"
         )
-    return body
+    callout: Mapping[str, Any] = body
+    return callout
 
 
 def check_record(record: Any, where: str) -> None:
