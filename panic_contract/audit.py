@@ -32,6 +32,8 @@ import jsonschema_rs
 import orjson
 
 from panic_contract import reports, settings
+from panic_contract.accepted import AcceptedDriftError
+from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import Contract, SpecError, default_contract, load_contract
 from panic_contract.findings import NOT_PARSED, VALIDATED, Credentials, Exchange, Ledger, inspect, inspect_parts
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers
@@ -40,7 +42,7 @@ from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide, verdic
 PROG = "panic-contract audit"
 # The suite's settings (`settings`: command line, then environment variable, then default), so one CI
 # job can set them for both.
-AUDIT_SETTINGS = ("strict_drift", "drift_report", "drift_report_md")
+AUDIT_SETTINGS = ("strict_drift", "accepted_drift", "drift_report", "drift_report_md")
 
 Format = Literal["har", "jsonl"]
 FORMAT_BY_SUFFIX: Mapping[str, Format] = {".har": "har", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -401,9 +403,13 @@ def run(args: argparse.Namespace) -> int:
         values = settings.from_namespace(args, AUDIT_SETTINGS, os.environ)
         strict_drift = bool(values["strict_drift"])
         contract = load_contract(args.spec) if args.spec else default_contract()
+        acceptance = load_acceptance(Path(values["accepted_drift"])) if values["accepted_drift"] else None
         result = _audit_with_progress(args.file, contract)
-    except (AuditInputError, SpecError, settings.SettingError) as exc:
+    except (AuditInputError, SpecError, settings.SettingError, AcceptedDriftError) as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
+    if acceptance is not None:  # sorted into accepted, expired and open findings once, not on the hot path
+        result.ledger, audited = Ledger(acceptance), result.ledger
+        result.ledger.merge(audited.as_dict())
     decision = judge(result, strict_drift=strict_drift, source=args.file.name)
     run_info = reports.RunInfo(
         target="audit",

@@ -153,3 +153,19 @@ def test_accept_with_a_malformed_report_is_one_line_naming_the_line(
     assert 4 == cli.main(["accept", str(report)])
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"panic-contract accept: verdict: usage (exit 4): {report} line 4: not a JSON drift report")
+
+
+def test_the_audit_takes_accepted_drift_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = {"id": 992011, "customerId": 1, "predefinedLocationId": None, "status": "Escalated", "latitude": None,
+            "longitude": None, "responseTypeId": 2, "calloutClassificationId": 3, "createdAt": "2024-04-20T14:45:00Z"}  # fmt: skip
+    record = {
+        "request": {"method": "GET", "path": "/panic-api/v2/callouts/992011"},
+        "response": {"status": 200, "headers": {"content-type": "application/json"}, "body": body},
+    }
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text(json.dumps(record) + "\n")
+    assert 1 == cli.main(["audit", str(capture)])
+    path = write(tmp_path, entry("unknown-status", "$.status", LATER))
+    capsys.readouterr()
+    assert 0 == cli.main(["audit", str(capture), f"--accepted-drift={path}"])
+    assert "accepted unknown-status $.status" in capsys.readouterr().out
