@@ -12,6 +12,7 @@ import pytest
 from panic_contract import cli
 from panic_contract.accepted import AcceptedDriftError, load
 from panic_contract.findings import Finding, Kind, Ledger
+from tests.self.samples import DOCUMENTED_CALLOUT
 
 TODAY = date(2026, 11, 28)
 LATER = (date.today() + timedelta(days=30)).isoformat()
@@ -156,8 +157,7 @@ def test_accept_with_a_malformed_report_is_one_line_naming_the_line(
 
 
 def test_the_audit_takes_accepted_drift_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    body = {"id": 992011, "customerId": 1, "predefinedLocationId": None, "status": "Escalated", "latitude": None,
-            "longitude": None, "responseTypeId": 2, "calloutClassificationId": 3, "createdAt": "2024-04-20T14:45:00Z"}  # fmt: skip
+    body = {**DOCUMENTED_CALLOUT, "status": "Escalated"}
     record = {
         "request": {"method": "GET", "path": "/panic-api/v2/callouts/992011"},
         "response": {"status": 200, "headers": {"content-type": "application/json"}, "body": body},
