@@ -6,9 +6,12 @@ the mock serves the 200 callouts in it, and the fixture tests hold each file to 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
-import tempfile
+import secrets
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,8 @@ from panic_contract.findings import NOT_PARSED, Exchange
 CONTRACTS_DIR = shipped_folder("contracts")
 # True when CONTRACTS_DIR is the checkout's folder (a place to record into), not package data.
 CONTRACTS_IN_CHECKOUT = not CONTRACTS_DIR.is_relative_to(PACKAGE_DIR)
+
+_BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 # The format of a fixture file, held by a JSON Schema rather than by hand-written checks.
 FIXTURE_SCHEMA: Mapping[str, Any] = {
@@ -61,8 +66,16 @@ FIXTURE_SCHEMA: Mapping[str, Any] = {
                 "headers": {"type": "object", "additionalProperties": {"type": "string"}},
                 "body": {},
                 "body_text": {"type": "string"},
+                # A body that is not UTF-8 text, byte for byte (standard base64, padded).
+                "body_base64": {"type": "string", "pattern": _BASE64},
             },
-            "not": {"required": ["body", "body_text"]},
+            "not": {  # at most one of the three
+                "anyOf": [
+                    {"required": ["body", "body_text"]},
+                    {"required": ["body", "body_base64"]},
+                    {"required": ["body_text", "body_base64"]},
+                ]
+            },
         },
     },
 }
@@ -109,10 +122,18 @@ def exchange_from_record(record: Mapping[str, Any]) -> Exchange:
         path=request["path"],
         status=response["status"],
         headers=lower_headers(response.get("headers", {})),
-        body=response.get("body_text"),
+        body=raw_body(response),
         parsed=response.get("body", NOT_PARSED),
         credentials=request.get("credentials", "valid"),
     )
+
+
+def raw_body(response: Mapping[str, Any]) -> bytes | str | None:
+    """The body as received when it was not JSON: `body_text`, or the bytes of `body_base64`."""
+    if "body_base64" in response:
+        return base64.b64decode(response["body_base64"])
+    text: str | None = response.get("body_text")
+    return text
 
 
 def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
@@ -182,21 +203,122 @@ def iter_fixtures(directory: Path = CONTRACTS_DIR) -> Iterator[Fixture]:
         yield load_fixture(path)
 
 
+class FixtureWriteError(OSError):
+    """A file of a set could not be written; `filename` is the file the user named, never a temporary one."""
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename: a crash leaves the old file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    write_all_or_nothing({path: text})
+
+
+def write_all_or_nothing(files: Mapping[Path, str]) -> None:
+    """Write every file, or none: on any failure, every target is left as it was.
+
+    Each file is staged first (a temporary file beside its target, written and synced), then all are
+    renamed into place; a failure while renaming puts back what was there. Files are created with the
+    user's umask, as any other file they write. FixtureWriteError names the target that could not be written.
+    """
+    created = _make_folders({path.parent for path in files})
+    staged: dict[Path, Path] = {}  # target -> its staged temporary file
+    backups: dict[Path, Path] = {}  # target -> a hard link to (or copy of) what it held before
+    replaced: list[Path] = []
+    current = next(iter(files), Path())
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        for current, text in files.items():
+            staged[current] = _stage(current, text.encode("utf-8"))
+        for current in files:
+            if current.exists():
+                backups[current] = _keep(current)
+        for current, tmp in staged.items():
+            os.replace(tmp, current)
+            replaced.append(current)
+    except BaseException as exc:
+        _roll_back(replaced, backups)
+        _remove(list(staged.values()) + list(backups.values()))
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise FixtureWriteError(exc.errno, reason, str(current)) from None
+        raise
+    _remove(list(backups.values()))
+
+
+def _make_folders(folders: set[Path]) -> list[Path]:
+    """Create the missing folders; returns those created, outermost first, so a failure can remove them."""
+    created: list[Path] = []
+    for folder in sorted(folders):
+        missing = [folder, *folder.parents]
+        missing = [f for f in missing if not f.exists()]
+        for each in reversed(missing):
+            try:
+                each.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                for made in reversed(created):
+                    with contextlib.suppress(OSError):
+                        made.rmdir()
+                raise FixtureWriteError(exc.errno, exc.strerror or str(exc), str(each)) from None
+            created.append(each)
+    return created
+
+
+def _temporary_name(path: Path, tag: str) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.{tag}")
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    while True:
+        tmp = _temporary_name(path, "tmp")
+        try:  # os.open with 0o666, not mkstemp's 0o600: the umask decides, as for any file the user writes
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        break
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def _keep(path: Path) -> Path:
+    """What `path` holds now, under another name, until the set is in place."""
+    backup = _temporary_name(path, "old")
+    try:
+        os.link(path, backup)  # no copy: the old file itself, so keeping it cannot fill the disk
+    except OSError:
+        shutil.copy2(path, backup)
+    return backup
+
+
+def _roll_back(replaced: list[Path], backups: Mapping[Path, Path]) -> None:
+    for path in reversed(replaced):
+        with contextlib.suppress(OSError):
+            if path in backups:
+                os.replace(backups[path], path)
+            else:
+                path.unlink()
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def fixture_text(data: Mapping[str, Any], path: Path) -> str:
+    """The file's text for a fixture; FixtureError if `data` is not one."""
+    check_record(data, str(path))
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def dump_fixture(data: Mapping[str, Any], path: Path) -> None:
-    check_record(data, str(path))
-    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_atomically(path, fixture_text(data, path))

@@ -14,12 +14,14 @@ Exit codes are the suite's (`verdict.EXIT_CODES`): 0 ok, 1 shape drift (`--check
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import hmac
 import json
 import os
 import re
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +40,15 @@ from panic_contract.findings import (
     describe_value,
     inspect,
 )
-from panic_contract.fixture_files import FixtureError, dump_fixture, exchange_from_record, load_fixture
+from panic_contract.fixture_files import (
+    CONTRACTS_DIR,
+    CONTRACTS_IN_CHECKOUT,
+    FixtureError,
+    exchange_from_record,
+    fixture_text,
+    load_fixture,
+    write_all_or_nothing,
+)
 from panic_contract.redaction import redact
 from panic_contract.sending import (
     CLIENT_ID_VARIABLE,
@@ -60,7 +70,6 @@ SHARED_SETTINGS = ("callout_ids", "base_url", "rate_limit", "request_timeout", "
 # without it a built-in key still keeps raw ids out of the files, and pseudonyms stay stable.
 SCRUB_KEY_VARIABLE = "PANIC_CONTRACT_SCRUB_KEY"
 DEFAULT_SCRUB_KEY = b"panic-contract: fixture pseudonyms"
-DEFAULT_OUT = Path("contracts")
 MISSING_ID = 999_999_999
 # Only what the contract judges is kept: cookies, request ids and dates are noise or worse.
 KEPT_RESPONSE_HEADERS = ("content-type",)
@@ -130,7 +139,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--target", choices=["staging"], help=f"record from provider staging ({STAGING_URL}); wins over the variable"
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="folder of the fixtures (default: contracts/)"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of the fixtures (default: the project's contracts/, whatever the current folder; "
+        "installed from a wheel: ./contracts)",
     )
     parser.add_argument("--update", action="store_true", help="replace fixtures that already exist")
     parser.add_argument("--check", action="store_true", help="only compare with the fixtures there; write nothing")
@@ -158,17 +172,39 @@ def options_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Option
     values = settings.from_namespace(args, SHARED_SETTINGS, environ)
     if not values["callout_ids"]:
         raise UsageError(f"no callout ids: pass --ids 992011,992012 (or set {settings.SETTINGS['callout_ids'].env})")
-    if args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out} is a file, not a folder: give the fixtures folder, e.g. --out contracts")
+    out = args.out if args.out is not None else default_out()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder: give the fixtures folder, e.g. --out contracts")
+    if not args.check:
+        check_writable(out)
     return Options(
         ids=values["callout_ids"],
         base_url=values["base_url"] or STAGING_URL,
-        out=args.out,
+        out=out,
         update=args.update,
         check=args.check,
         scrub=not args.no_scrub,
         limits=Limits(timeout=values["request_timeout"], rate_limit=values["rate_limit"], retries=values["retries"]),
     )
+
+
+def default_out() -> Path:
+    """The project's contracts/ folder wherever the command runs from; installed from a wheel, ./contracts."""
+    return CONTRACTS_DIR if CONTRACTS_IN_CHECKOUT else Path.cwd() / "contracts"
+
+
+def check_writable(out: Path) -> None:
+    """Before anything is sent: can files be created in `out` (or in the folder that will hold it)?"""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is a file, not a folder; nothing was sent")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".panic-contract-probe-", dir=existing))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"--out {out}: cannot write in {existing}: {reason}; nothing was sent") from None
 
 
 # --- the recording ----------------------------------------------------------------------------
@@ -185,14 +221,15 @@ def record(options: Options, environ: Mapping[str, str], out: TextIO | None = No
     quota = Quota(rate_limit=options.limits.rate_limit)
     token = token_for(options, environ, quota)
     scrub_key = scrub_key_from(environ) if options.scrub else None
+    where = "comparing with" if options.check else "into"
+    print(f"recording {len(plan)} exchange(s) from {options.host} {where} {options.out}/", file=stream)
     with Sender(options.base_url, token, limits=options.limits, quota=quota) as sender:
         recorded = fetch_all(plan, options, sender, scrub_key=scrub_key, contract=contract, stream=stream)
     diffs = [shape_diff(item, earlier[item.planned.path], seen_statuses, contract) for item in recorded]
     drifted = print_diffs(diffs, options, stream)
     if options.check:
         return report_check(drifted, len(diffs), options, stream)
-    for item in recorded:
-        dump_fixture(item.record, item.planned.path)
+    write_recorded(recorded, options)
     scrubbed = "scrubbed" if options.scrub else "NOT scrubbed (--no-scrub)"
     print(
         f"recorded {len(recorded)} fixture(s) into {options.out}/ from {options.host}, {scrubbed}; "
@@ -200,6 +237,19 @@ def record(options: Options, environ: Mapping[str, str], out: TextIO | None = No
         file=stream,
     )
     return EXIT_CODES[Verdict.OK]
+
+
+def write_recorded(recorded: Sequence[Recorded], options: Options) -> None:
+    """All of the set or none of it: every file is staged first, and any failure leaves --out as it was."""
+    files = {item.planned.path: fixture_text(item.record, item.planned.path) for item in recorded}
+    try:
+        write_all_or_nothing(files)
+    except OSError as exc:
+        failed = Path(exc.filename).name if exc.filename else options.out
+        raise UsageError(
+            f"cannot write the fixtures: {failed}: {exc.strerror or exc} (check --out {options.out}); "
+            f"nothing in {options.out}/ was changed"
+        ) from None
 
 
 def plan_for(options: Options) -> list[Planned]:
@@ -333,13 +383,32 @@ def scrub_key_from(environ: Mapping[str, str]) -> bytes:
 
 
 def body_entry(raw: bytes | str | None, scrub_key: bytes | None) -> dict[str, Any]:
-    """`{"body": parsed}` for JSON, else `{"body_text": text}`; scrubbed unless the key is None."""
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw or ""
+    """`{"body": parsed}` for JSON, else `{"body_text": text}`, else (not UTF-8) `{"body_base64": ...}`.
+
+    JSON is parsed from the bytes as the suite parses a response, so a recording judges a body as the
+    suite would; a body that is not UTF-8 is kept byte for byte, never with replacement characters.
+    Scrubbed unless the key is None.
+    """
     try:
-        body = json.loads(text)
+        body = json.loads(raw or b"")
     except ValueError:
-        return {"body_text": scrub_text(text) if scrub_key is not None else text}
-    return {"body": scrub(body, scrub_key) if scrub_key is not None else body}
+        pass
+    else:
+        return {"body": scrub(body, scrub_key) if scrub_key is not None else body}
+    text = _utf8(raw) if isinstance(raw, bytes) else raw or ""
+    if text is None:
+        assert isinstance(raw, bytes)
+        if scrub_key is not None and names_personal_fields(raw.decode("utf-8", errors="replace")):
+            return {"body_text": withheld(len(raw), "bytes")}
+        return {"body_base64": base64.b64encode(raw).decode("ascii")}
+    return {"body_text": scrub_text(text) if scrub_key is not None else text}
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def scrub(value: Any, key: bytes) -> Any:
@@ -402,11 +471,17 @@ def scrub_text(text: str) -> str:
 
     The placeholder is still not JSON, so the fixture keeps its malformed-body finding.
     """
+    return withheld(len(text), "characters") if names_personal_fields(text) else text
+
+
+def names_personal_fields(text: str) -> bool:
     folded = text.casefold()
-    if not any(name.casefold() in folded for name in PSEUDONYM_FIELDS | COARSENED_FIELDS):
-        return text
+    return any(name.casefold() in folded for name in PSEUDONYM_FIELDS | COARSENED_FIELDS)
+
+
+def withheld(size: int, unit: str) -> str:
     return (
-        f"<withheld by scrubbing: a non-JSON body of {len(text)} characters naming personal fields; "
+        f"<withheld by scrubbing: a non-JSON body of {size} {unit} naming personal fields; "
         "record with --no-scrub to keep it>"
     )
 
@@ -597,11 +672,11 @@ def print_diffs(diffs: Sequence[ShapeDiff], options: Options, stream: TextIO) ->
     parts = [f"{totals[key]} {words}" for key, words in _TOTAL_WORDS if totals[key]] or ["no shape drift"]
     values = sum(len(d.value_changes) for d in diffs)
     compared = sum(d.compared for d in diffs)
-    print(
-        f"  total: {drifted} of {compared} compared exchange(s) changed shape: {', '.join(parts)}; "
-        f"{values} value change(s) (not drift)",
-        file=stream,
-    )
+    changed = sum(d.drift for d in diffs if d.compared)
+    new = sum(d.drift for d in diffs if not d.compared)  # no earlier file: only a status never seen before
+    counts = [f"{changed} of {compared} compared exchange(s) changed shape"] if compared else []
+    counts += [f"{new} new exchange(s) with drift"] if new else []
+    print(f"  total: {' and '.join(counts)}: {', '.join(parts)}; {values} value change(s) (not drift)", file=stream)
     return drifted
 
 

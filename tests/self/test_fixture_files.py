@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -177,3 +178,55 @@ def test_a_200_body_that_is_not_a_callout_fails_the_fixture_tests_in_one_line(
     assert f"{path}: response.body of a 200 fixture must be a callout object" in ran.output
     for crash in ("Traceback", "AttributeError", "KeyError", "TypeError"):
         assert crash not in ran.output
+
+
+# --- bodies that are not UTF-8, and how files are written ----------------------------------------------
+
+
+def test_a_body_that_is_not_utf8_is_kept_as_base64_and_read_back_as_bytes(tmp_path: Path) -> None:
+    raw = b'{"id": 1, "status": "\xff"}'
+    record = edited(
+        lambda r: (r["response"].pop("body"), r["response"].update(body_base64=base64.b64encode(raw).decode()))
+    )
+    path = tmp_path / "callout.json"
+    dump_fixture(record, path)
+    assert raw == load_fixture(path).to_exchange().body
+
+
+@pytest.mark.parametrize(
+    "response",
+    [{"body_base64": "not base64!"}, {"body_base64": "abc"}, {"body_base64": "", "body_text": ""}],
+    ids=["not-base64", "unpadded", "two-bodies"],
+)
+def test_a_base64_body_must_be_base64_and_alone(response: dict[str, str]) -> None:
+    record = edited(lambda r: (r["response"].pop("body"), r["response"].update(response)))
+    with pytest.raises(FixtureError, match=r"^x\.json: not a fixture: at response[:/]"):
+        check_record(record, "x.json")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_are_written_with_the_users_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        fixture_files.write_atomically(tmp_path / "report.json", "{}\n")
+    finally:
+        os.umask(previous)
+    assert 0o666 & ~umask == (tmp_path / "report.json").stat().st_mode & 0o777
+
+
+def test_a_set_written_all_or_nothing_puts_back_what_was_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "b.json").write_text("old b")
+    real, calls = os.replace, []
+
+    def fails_second(src: Any, dst: Any) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", fails_second)
+    with pytest.raises(fixture_files.FixtureWriteError) as raised:
+        fixture_files.write_all_or_nothing({tmp_path / "a.json": "new a", tmp_path / "b.json": "new b"})
+    assert str(tmp_path / "b.json") == raised.value.filename
+    assert "Input/output error" == raised.value.strerror
+    assert {"b.json": "old b"} == {path.name: path.read_text() for path in tmp_path.iterdir()}

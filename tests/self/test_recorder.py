@@ -16,9 +16,9 @@ import httpx
 import pytest
 import respx
 
-from panic_contract import cli, recorder
+from panic_contract import cli, fixture_files, recorder
 from panic_contract.contract import default_contract
-from panic_contract.findings import inspect
+from panic_contract.findings import Exchange, inspect
 from panic_contract.fixture_files import check_record, iter_fixtures, load_fixture
 from panic_contract.mock import MOCK_TOKEN, known_callout_ids
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
@@ -34,6 +34,8 @@ SECOND = {
     "latitude": None,
     "longitude": None,
 }
+CONTRACT = default_contract()
+JSON = "application/json"
 RAW_PERSONAL_VALUES = ("178921", "204417", "-33.9258", "18.4233")
 STAGING_HOST = "staging-panic.aura.services"
 RECORDED_NAMES = [
@@ -125,6 +127,7 @@ def test_recording_writes_scrubbed_fixtures_the_suite_accepts(
     for secret_or_personal in (SENTINEL_TOKEN, "authorization", *RAW_PERSONAL_VALUES):
         assert secret_or_personal not in written.lower()
     assert [
+        f"recording 4 exchange(s) from {STAGING_HOST} into {out}/",
         "[1/4] 992011 200 ok",
         "[2/4] 992012 200 ok",
         "[3/4] 999999999 (no such id) 404 ok",
@@ -404,7 +407,8 @@ def test_the_shape_diff_names_each_change_per_callout_and_in_total(
     capsys.readouterr()
     assert 0 == record_into(out, "--update")
     lines = capsys.readouterr().out.splitlines()
-    assert "[1/4] 992011 200 missing-field, type-changed, new-field, unknown-status" == lines[0]
+    assert f"recording 4 exchange(s) from {STAGING_HOST} into {out}/" == lines[0]
+    assert "[1/4] 992011 200 missing-field, type-changed, new-field, unknown-status" == lines[1]
     assert [
         f"shape diff against the fixtures in {out}/:",
         "  recorded-callout-992011.json: shape changed",
@@ -418,7 +422,7 @@ def test_the_shape_diff_names_each_change_per_callout_and_in_total(
         "  total: 1 of 4 compared exchange(s) changed shape: 1 field(s) added, 1 removed, 1 type change(s), "
         "1 new status value(s); 0 value change(s) (not drift)",
         f"recorded 4 fixture(s) into {out}/ from {STAGING_HOST}, scrubbed; 1 with shape drift",
-    ] == lines[4:]
+    ] == lines[5:]
 
 
 def test_value_changes_are_listed_apart_and_are_not_drift(
@@ -513,6 +517,7 @@ def test_recording_from_the_mock_on_a_loopback_port_end_to_end(
         "--rate-limit", "0",
     )  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("recording 4 exchange(s) from 127.0.0.1:")
     assert [
         "[1/4] 992011 200 type-changed, new-field",
         "[2/4] 992012 200 type-changed, new-field",
@@ -529,4 +534,183 @@ def test_recording_from_the_mock_on_a_loopback_port_end_to_end(
         "  recorded-401.json: same shape",
         "  total: 2 of 4 compared exchange(s) changed shape: 2 field(s) added, 2 type change(s); "
         "0 value change(s) (not drift)",
-    ] == lines[:-1]
+    ] == lines[1:-1]
+
+
+# --- where it writes, and all or nothing --------------------------------------------------------------
+
+
+def test_the_default_out_is_the_projects_contracts_folder_whatever_the_current_folder(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert fixture_files.CONTRACTS_DIR == recorder.default_out()  # a checkout: its own contracts/
+    project = tmp_path / "project" / "contracts"
+    project.mkdir(parents=True)
+    monkeypatch.setattr(recorder, "CONTRACTS_DIR", project)
+    elsewhere = tmp_path / "tests"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert 0 == record("--ids", "992011", "--rate-limit", "0", "--retries", "0")
+    assert f"recording 3 exchange(s) from {STAGING_HOST} into {project}/" == capsys.readouterr().out.splitlines()[0]
+    assert ["recorded-401.json", "recorded-404.json", "recorded-callout-992011.json"] == sorted(
+        path.name for path in project.iterdir()
+    )
+    assert [] == list(elsewhere.iterdir())
+
+
+def test_installed_from_a_wheel_the_default_out_is_the_current_folders_contracts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder, "CONTRACTS_IN_CHECKOUT", False)
+    monkeypatch.chdir(tmp_path)
+    assert tmp_path / "contracts" == recorder.default_out()
+
+
+@pytest.mark.parametrize("in_the_way", ["out-is-a-file", "parent-is-a-file"])
+def test_an_out_folder_that_cannot_be_made_is_refused_before_anything_is_sent(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], in_the_way: str
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    out = blocker if in_the_way == "out-is-a-file" else blocker / "contracts"
+    assert 4 == record_into(out)
+    err = capsys.readouterr().err
+    assert 1 == err.count("\n"), err
+    assert err.startswith(f"panic-contract record: verdict: usage (exit 4): --out {out}")
+    assert "is a file, not a folder" in err
+    assert 0 == api.calls
+    assert "not a folder" == blocker.read_text()
+
+
+def test_an_out_folder_that_refuses_files_is_refused_before_anything_is_sent(
+    api: FakeApi, out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out.mkdir()
+
+    def read_only(*args: Any, **kwargs: Any) -> str:
+        raise PermissionError(13, "Permission denied")  # as root, a chmod alone would not refuse
+
+    monkeypatch.setattr(recorder.tempfile, "mkdtemp", read_only)
+    assert 4 == record_into(out)
+    assert [
+        f"panic-contract record: verdict: usage (exit 4): --out {out}: cannot write in {out}: Permission denied; "
+        "nothing was sent"
+    ] == capsys.readouterr().err.splitlines()
+    assert 0 == api.calls
+
+
+def _fail_on_call(number: int, error: OSError, real: Any) -> Any:
+    calls = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == number:
+            raise error
+        return real(*args, **kwargs)
+
+    return failing
+
+
+@pytest.mark.parametrize("update", [False, True], ids=["first-recording", "update"])
+@pytest.mark.parametrize("fail_in", ["fsync", "replace"])
+def test_a_write_failing_part_way_changes_nothing_in_out_and_exits_4(
+    api: FakeApi,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    update: bool,
+    fail_in: str,
+) -> None:
+    if update:
+        assert 0 == record_into(out)
+        api.callouts[992011]["status"] = "closed"
+        api.callouts[992012]["status"] = "closed"
+    before = snapshot(out) if out.exists() else None
+    capsys.readouterr()
+    full = OSError(28, "No space left on device")
+    monkeypatch.setattr(os, fail_in, _fail_on_call(3, full, getattr(os, fail_in)))  # two files are in by then
+    assert 4 == record_into(out, *(["--update"] if update else []))
+    err = capsys.readouterr().err
+    assert [
+        "panic-contract record: verdict: usage (exit 4): cannot write the fixtures: "
+        f"{_third_file()}: No space left on device (check --out {out}); "
+        f"nothing in {out}/ was changed"
+    ] == err.splitlines()
+    assert "Traceback" not in err
+    if before is None:
+        assert not out.exists()
+    else:
+        assert before == snapshot(out)  # the old set, whole, and no temporary file left behind
+
+
+def _third_file() -> str:
+    return "recorded-404.json"  # the plan's order: each id, then the 404, then the 401
+
+
+def test_a_folder_in_the_way_of_one_fixture_changes_nothing_in_out(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert 0 == record_into(out)
+    (out / "recorded-401.json").unlink()
+    (out / "recorded-401.json").mkdir()
+    before = snapshot_with_folders(out)
+    api.callouts[992011]["status"] = "closed"
+    capsys.readouterr()
+    assert 4 == record_into(out, "--update")
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "panic-contract record: verdict: usage (exit 4): cannot write the fixtures: recorded-401.json: "
+    )
+    assert err.endswith(f"nothing in {out}/ was changed\n")
+    assert before == snapshot_with_folders(out)
+
+
+def snapshot_with_folders(directory: Path) -> dict[str, str]:
+    return {path.name: "<folder>" if path.is_dir() else path.read_text() for path in sorted(directory.iterdir())}
+
+
+def test_fixtures_are_written_with_the_users_umask(api: FakeApi, out: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        assert 0 == record_into(out)
+    finally:
+        os.umask(previous)
+    assert {0o644} == {path.stat().st_mode & 0o777 for path in out.iterdir()}
+
+
+# --- bodies that are not UTF-8, and the summary -----------------------------------------------------------
+
+NOT_UTF8 = b'{"id": 992011, "status": "Responder Dispatched \xff\xfe"}'
+
+
+@pytest.mark.parametrize("scrub", [True, False], ids=["scrubbed", "no-scrub"])
+def test_a_body_that_is_not_utf8_is_malformed_body_kept_byte_for_byte(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str], scrub: bool
+) -> None:
+    api.faults[992011] = httpx.Response(200, content=NOT_UTF8, headers={"content-type": "application/json"})
+    assert 0 == record_into(out, *([] if scrub else ["--no-scrub"]))
+    assert "[1/4] 992011 200 malformed-body" in capsys.readouterr().out.splitlines()
+    text = (out / "recorded-callout-992011.json").read_text(encoding="utf-8")
+    assert "\ufffd" not in text
+    fixture = load_fixture(out / "recorded-callout-992011.json")
+    assert NOT_UTF8 == fixture.to_exchange().body
+    suite = inspect(Exchange("GET", "/panic-api/v2/callouts/992011", 200, {"content-type": JSON}, NOT_UTF8), CONTRACT)
+    assert [f.kind for f in suite.findings] == [f.kind for f in inspect(fixture.to_exchange(), CONTRACT).findings]
+    assert ["malformed-body"] == [str(f.kind) for f in suite.findings]
+
+
+def test_a_body_that_is_not_utf8_naming_personal_fields_is_withheld_when_scrubbing() -> None:
+    entry = recorder.body_entry(b'{"customerId": 178921, "x": "\xff"}', recorder.DEFAULT_SCRUB_KEY)
+    assert ["body_text"] == list(entry)
+    assert entry["body_text"].startswith("<withheld by scrubbing: a non-JSON body of 32 bytes")
+
+
+def test_a_first_recording_never_says_it_compared_none(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.callouts[992011]["status"] = "Escalated"
+    assert 0 == record_into(out)
+    out_lines = capsys.readouterr().out.splitlines()
+    (total,) = [line for line in out_lines if line.startswith("  total:")]
+    assert "of 0 compared" not in total
+    assert total.startswith("  total: 1 new exchange(s) with drift: 1 new status value(s);")
