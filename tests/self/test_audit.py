@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import gzip
 import io
 import json
+import os
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,3 +431,251 @@ def test_the_progress_bar_is_one_line_redrawn_in_place() -> None:
         "\rpanic-contract audit:  25% read, 16,384 exchanges\rpanic-contract audit:  50% read, 32,768 exchanges"
         "\r\x1b[K" == screen.getvalue()
     )
+
+
+# --- every input handled ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("levels", [50_000, 100_000])
+def test_a_har_nested_without_end_stops_in_one_line_with_flat_memory(
+    levels: int, tmp_path: Path, run_audit: Any
+) -> None:
+    path = tmp_path / "capture.har"
+    path.write_text('{"log": {"entries": [' + "[" * levels)
+    tracemalloc.start()
+    try:
+        run = run_audit(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 4 == run.code
+    assert [
+        f"panic-contract audit: verdict: usage (exit 4): {path}: entry 1 (before byte {levels + 21:,}): "
+        f"JSON nested deeper than {audit.MAX_DEPTH} levels; no HAR is that deep: is this the capture you meant?"
+    ] == run.err.splitlines()
+    assert peak < 8 << 20  # was 6.2 GB at 50,000 levels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"log": {"entries": [{"a": "]]]]" , "b": "\\"[[[[", "c": "\\\\"}]}}',
+        '{"log": {"entries": [' + "[]," * 5000 + "1]}}",
+    ],
+    ids=["brackets-in-strings", "wide-not-deep"],
+)
+def test_brackets_in_strings_and_wide_arrays_are_not_depth(text: str) -> None:
+    guard = audit.DepthGuard(io.BytesIO(text.encode()), limit=4)
+    while guard.read(7):
+        pass
+    assert 0 == guard.depth
+
+
+def test_the_depth_guard_counts_across_chunks_and_escapes() -> None:
+    text = json.dumps({"a": ['\\"[', {"b": [[["x\\\\"]]]}]}).encode()  # 6 levels deep at most
+    for limit, passes in ((6, True), (5, False)):
+        guard = audit.DepthGuard(io.BytesIO(text), limit)
+        try:
+            while guard.read(1):
+                pass
+        except audit.NestingError:
+            assert not passes
+        else:
+            assert passes
+
+
+def test_a_json_lines_record_nested_without_end_stops_in_one_line(tmp_path: Path, run_audit: Any) -> None:
+    path = tmp_path / "capture.jsonl"
+    path.write_text('{"request": ' + "[" * 100_000 + "\n")
+    run = run_audit(path)
+    assert 4 == run.code
+    assert run.err.startswith(f"panic-contract audit: verdict: usage (exit 4): {path}: line 1: not JSON (")
+    assert 1 == len(run.err.splitlines())
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_a_body_nested_too_deep_to_judge_stops_in_one_line(fmt: str, tmp_path: Path, run_audit: Any) -> None:
+    write, name, where = WRITERS[fmt]
+    capture = write(tmp_path / name, [CLEAN, Ex("[" * 5000 + "]" * 5000)])
+    run = run_audit(capture)
+    assert 4 == run.code
+    assert [
+        f"panic-contract audit: verdict: usage (exit 4): {capture}: {where} 2: "
+        "the response body is JSON nested too deep to judge"
+    ] == run.err.splitlines()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_standard_input_is_read_for_a_dash(
+    fmt: str, tmp_path: Path, run_audit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write, name, _ = WRITERS[fmt]
+    capture = write(tmp_path / name, [CLEAN, DRIFTS[Kind.NEW_FIELD][0], OTHER])
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(capture.read_bytes()))))
+    run = run_audit(Path("-"))
+    assert 0 == run.code, run.err
+    assert run.out.startswith(f"panic-contract audit: standard input ({fmt}): 2 of 3 exchanges audited")
+    assert ["new-field"] == [f["kind"] for f in run.report["findings"]]
+
+
+def test_standard_input_holding_a_har_without_entries_says_so(run_audit: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(b'{"log": {"pages": []}}'))))
+    run = run_audit(Path("-"))
+    assert 4 == run.code
+    assert run.err.endswith(
+        "standard input: not a HAR file: it has no log.entries array (for JSON Lines, name the file .jsonl)\n"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+@pytest.mark.parametrize("named", [True, False], ids=["named-gz", "magic-bytes"])
+def test_a_gzip_capture_is_read_decompressed(fmt: str, named: bool, tmp_path: Path, run_audit: Any) -> None:
+    write, name, _ = WRITERS[fmt]
+    plain = write(tmp_path / name, [CLEAN, DRIFTS[Kind.NULL_IN_NON_NULLABLE][0]])
+    packed = tmp_path / (f"{name}.gz" if named else f"capture-{fmt}.bin")
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    if not named:  # no name to go by: the format is sniffed from the decompressed bytes
+        plain.unlink()
+    run = run_audit(packed)
+    assert 1 == run.code, run.err
+    assert ["null-in-non-nullable"] == [f["kind"] for f in run.report["findings"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (lambda data: gzip.compress(data)[: len(gzip.compress(data)) // 2], "the gzip stream ends early"),
+        (lambda data: b"not gzip at all", "not a gzip stream, though it is named .gz"),
+    ],
+    ids=["truncated", "not-gzip"],
+)
+def test_a_broken_gzip_capture_is_one_line(content: Any, says: str, tmp_path: Path, run_audit: Any) -> None:
+    plain = write_har(tmp_path / "capture.har", [CLEAN] * 200)
+    packed = tmp_path / "capture.har.gz"
+    packed.write_bytes(content(plain.read_bytes()))
+    run = run_audit(packed)
+    assert 4 == run.code
+    assert 1 == len(run.err.splitlines())
+    assert f"{packed}: {says}" in run.err
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+@pytest.mark.parametrize("bom", [True, False], ids=["bom", "no-bom"])
+def test_a_byte_order_mark_and_crlf_line_ends_are_accepted(fmt: str, bom: bool, tmp_path: Path, run_audit: Any) -> None:
+    write, name, _ = WRITERS[fmt]
+    capture = write(tmp_path / name, [CLEAN, CLEAN])
+    data = capture.read_bytes().replace(b"\n", b"\r\n")
+    capture.write_bytes((audit.UTF8_BOM if bom else b"") + data)
+    run = run_audit(capture)
+    assert 0 == run.code, run.err
+    assert "2 of 2 exchanges audited" in run.out
+
+
+@pytest.mark.parametrize("name", ["capture.har", "capture.jsonl", "capture"])
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\n\r\n  \n"], ids=["0-bytes", "only-bom", "blank"])
+def test_an_empty_capture_is_called_empty_not_truncated(
+    name: str, content: bytes, tmp_path: Path, run_audit: Any
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    run = run_audit(path)
+    assert 4 == run.code
+    what = "empty (0 bytes)" if not content else "blank (nothing but white space)"
+    assert [
+        f"panic-contract audit: verdict: usage (exit 4): {path}: the capture is {what}: nothing to audit; "
+        "export or copy the capture again"
+    ] == run.err.splitlines()
+
+
+def test_a_har_status_written_as_a_float_is_read_as_an_integer(tmp_path: Path, run_audit: Any) -> None:
+    entries = [har_entry(CLEAN), har_entry(Ex({"message": "Callout not found"}, status=404))]
+    for entry in entries:
+        entry["response"]["status"] = float(entry["response"]["status"])
+    run = run_audit(write_har(tmp_path / "capture.har", entries))
+    assert 0 == run.code, run.err
+    assert "2 of 2 exchanges audited" in run.out
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"request": {"method": "GET", "path": PATH.format(1), "credentials": f"Bearer {SENTINEL_TOKEN}"}},
+        {"request": SENTINEL_TOKEN},
+        {"request": {"method": "GET", "path": PATH.format(1)}, "response": {"status": SENTINEL_TOKEN, "headers": {}}},
+        {
+            "request": {"method": "GET", "path": PATH.format(1)},
+            "response": {"status": 200, "headers": {"authorization": [SENTINEL_TOKEN]}},
+        },
+        {
+            "request": {"method": "GET", "path": PATH.format(1)},
+            "response": {"status": 200, "headers": {}, "body": {}, "body_text": SENTINEL_TOKEN},
+        },
+    ],
+    ids=["credentials", "request", "status", "header", "two-bodies"],
+)
+def test_an_error_line_never_prints_a_credential_from_the_file(
+    record: dict[str, Any], tmp_path: Path, run_audit: Any
+) -> None:
+    record.setdefault("response", {"status": 200, "headers": {}})
+    path = tmp_path / "capture.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    run = run_audit(path)
+    assert 4 == run.code
+    assert 1 == len(run.err.splitlines())
+    assert "line 1: not an exchange record: at " in run.err
+    assert SENTINEL_TOKEN not in run.err + run.out
+
+
+def test_a_har_that_is_not_json_never_prints_the_text_around_the_error(tmp_path: Path, run_audit: Any) -> None:
+    path = tmp_path / "capture.har"
+    path.write_text('{"log": {"entries": [{"request": {"headers": [{"value": Bearer ' + SENTINEL_TOKEN + "}]}}]}}")
+    run = run_audit(path)
+    assert 4 == run.code
+    assert "the HAR is not valid JSON (lexical error: invalid char in json text.)" in run.err
+    assert SENTINEL_TOKEN not in run.err
+
+
+@pytest.mark.parametrize("drifted", [True, False], ids=["drift", "ok"])
+def test_reports_that_cannot_be_written_name_the_path_and_keep_the_findings_and_verdict(
+    drifted: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = write_jsonl(tmp_path / "capture.jsonl", [CLEAN, *([DRIFTS[Kind.MISSING_FIELD][0]] if drifted else [])])
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    code = cli.main(["audit", str(capture), f"--drift-report={folder}", f"--drift-report-md={blocker}/summary.md"])
+    out, err = capsys.readouterr()
+    assert (1 if drifted else 4) == code
+    assert [
+        f"panic-contract audit: cannot write the JSON report to {folder}: Is a directory (pick a writable path)",
+        f"panic-contract audit: cannot write the Markdown summary to {blocker}/summary.md: Not a directory "
+        "(pick a writable path)",
+    ] == err.splitlines()
+    assert out.splitlines()[-1].startswith("verdict: drift (exit 1)" if drifted else "verdict: ok (exit 0)")
+    assert ("missing-field" in out) is drifted
+    assert [blocker] == sorted(tmp_path.glob("blocker*"))
+    assert [] == list(folder.iterdir())  # no temporary file left in the folder either
+
+
+def test_reports_are_written_with_the_users_umask(tmp_path: Path, run_audit: Any) -> None:
+    previous = os.umask(0o022)
+    try:
+        run_audit(write_jsonl(tmp_path / "capture.jsonl", [CLEAN]))
+    finally:
+        os.umask(previous)
+    assert {0o644} == {(tmp_path / name).stat().st_mode & 0o777 for name in ("drift.json", "drift.md")}
+
+
+def test_json_lines_may_carry_a_body_that_is_not_utf8_as_base64(tmp_path: Path, run_audit: Any) -> None:
+    record = jsonl_record(CLEAN)
+    record["response"].pop("body")
+    record["response"]["body_base64"] = base64.b64encode(json.dumps(CALLOUT).encode("utf-16")).decode()
+    bad = jsonl_record(CLEAN)
+    bad["response"].pop("body")
+    bad["response"]["body_base64"] = base64.b64encode(b'{"id": "\xff"}').decode()
+    path = tmp_path / "capture.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps(bad) + "\n")
+    run = run_audit(path)
+    assert 1 == run.code, run.err
+    assert ["malformed-body"] == [f["kind"] for f in run.report["findings"]]
