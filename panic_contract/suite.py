@@ -145,7 +145,7 @@ class SuiteRun:
         try:
             case.validate_response(response, excluded_checks=[ignored_auth])
         except FailureGroup as group:
-            self.record(new_check_findings(group.exceptions, inspection, exchange.request))
+            self.record(new_check_findings(group.exceptions, inspection, exchange))
 
     def ids_note(self) -> str | None:
         """For a live run not given ids: which ids answered 200, and that it should be given ids that exist."""
@@ -203,17 +203,25 @@ _CHECK_NAMES: dict[str, str] = {
 }
 
 
-def new_check_findings(failures: Sequence[Any], inspection: Inspection, request: str) -> list[Finding]:
+def new_check_findings(failures: Sequence[Any], inspection: Inspection, exchange: Exchange) -> list[Finding]:
     """The failures that say something our judge did not already say of the same response."""
     found = {finding.kind for finding in inspection.findings}
     findings = []
     for failure in failures:
         if type(failure).__name__ == "JsonSchemaError" and inspection.findings:
             continue  # the same schema, already judged field by field
-        finding = check_finding(failure, request)
+        finding = check_finding(failure, exchange.request)
+        if finding.kind is Kind.AUTH_NOT_ENFORCED and not 200 <= exchange.status < 300:
+            # not 401 without a token, but nothing served either (a 302, a 404): schemathesis's words, not ours
+            check = _AUTH_CHECKS.get(type(failure).__name__, type(failure).__name__)
+            actual = f"failing: {finding.actual}"
+            finding = Finding(Kind.SCHEMATHESIS_CHECK, check, "that schemathesis check passes", actual, finding.request)
         if finding.kind not in found:
             findings.append(finding)
     return findings
+
+
+_AUTH_CHECKS = {"IgnoredAuth": "ignored_auth", "MissingHeaderNotRejected": "missing_required_header"}
 
 
 def check_finding(failure: Any, request: str) -> Finding:
