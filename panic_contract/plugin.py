@@ -240,8 +240,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stopped = exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.INTERRUPTED)
     if not run.judged or session.config.option.collectonly or stopped:
         return
-    halted = run.quota.halted()
-    if halted is not None and run.ledger.halt is None:
+    halted = run.quota.halted()  # the first fault of the whole run, whichever worker met it
+    if halted is not None:
         run.ledger.halt = (str(halted.verdict), halted.reason)
     run.ledger.requests = run.quota.sent
     decision = decide(

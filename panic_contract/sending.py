@@ -349,7 +349,8 @@ class Sender:
         if signal is Signal.AUTH_REJECTED:
             raise self._fault(
                 Verdict.AUTH,
-                f"{self.host} rejected our token (401 to {method} {_path_of(url)}): refresh {TOKEN_VARIABLE}",
+                # no request named: under pytest -n N which request is refused first is a matter of timing
+                f"{self.host} rejected our token (401 to a request that carried it): refresh {TOKEN_VARIABLE}",
             )
         if signal is not None:  # still 429 or 502/503/504 after the retries
             status = f"{response.status_code} {response.reason_phrase}".strip()
@@ -367,7 +368,8 @@ class Sender:
     def _fault(self, verdict: Verdict, reason: str) -> TargetFault:
         decision = Decision(verdict, redact(reason))
         self.quota.halt(decision)
-        return TargetFault(decision)
+        # the first fault of the whole run (any worker's) is the one every process reports
+        return TargetFault(self.quota.halted() or decision)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         """`Retry-After` when the response sent one (capped), else exponential backoff."""
@@ -381,10 +383,6 @@ class Sender:
 
 def _attempts(count: int) -> str:
     return "1 attempt" if count == 1 else f"{count} attempts"
-
-
-def _path_of(url: str) -> str:
-    return urlsplit(url).path or url
 
 
 def _last_outcome(state: tenacity.RetryCallState) -> Any:

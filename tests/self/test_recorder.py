@@ -315,7 +315,7 @@ def test_a_rejected_token_exits_11_with_one_line(api: FakeApi, out: Path, capsys
     assert 11 == record_into(out)
     assert [
         f"panic-contract record: verdict: auth (exit 11): {STAGING_HOST} rejected our token "
-        "(401 to GET /panic-api/v2/callouts/992011): refresh PANIC_API_TOKEN; nothing was written"
+        "(401 to a request that carried it): refresh PANIC_API_TOKEN; nothing was written"
     ] == capsys.readouterr().err.splitlines()
     assert not out.exists()
 

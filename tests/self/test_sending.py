@@ -364,7 +364,7 @@ def test_401_to_our_token_is_an_auth_fault_at_once(api: respx.MockRouter, sender
         sender.get_callout(992011)
     assert (
         Verdict.AUTH,
-        f"panic.test rejected our token (401 to GET {CALLOUT_PATH}): refresh PANIC_API_TOKEN",
+        "panic.test rejected our token (401 to a request that carried it): refresh PANIC_API_TOKEN",
     ) == fault_of(raised)
     assert (1, []) == (route.call_count, waits)
 
