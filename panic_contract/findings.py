@@ -252,6 +252,8 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
                 f"not JSON ({exc.args[0].split(':')[0]})",
                 f"{method} {path}",
             )
+        except RecursionError:  # JSON nested deeper than the parser's recursion limit
+            return _single(Kind.MALFORMED_BODY, None, "a JSON object", "JSON nested too deep", f"{method} {path}")
     if not isinstance(parsed, dict):
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", describe_value(parsed), f"{method} {path}")
     is_callout = status == 200

@@ -374,7 +374,7 @@ def test_ledger_dedupes_by_kind_and_field_with_counts() -> None:
         finding(field="$.responseTypeId", callout_id=1),
         finding(Kind.TYPE_CHANGED, callout_id=1),
     )
-    counts = {key: entry.count for key, entry in ledger.entries.items()}
+    counts = {(str(entry.first.kind), entry.first.field): entry.count for entry in ledger.entries.values()}
     assert {
         ("null-in-non-nullable", "$.customerId"): 3,
         ("null-in-non-nullable", "$.responseTypeId"): 1,
@@ -484,3 +484,10 @@ def test_ledger_keys_signals_by_plain_strings_for_xdist() -> None:
     ledger = Ledger()
     ledger.add(judge(exchange(status=503)))
     assert [str] == [type(name) for name in ledger.signals]
+
+
+def test_a_body_nested_deeper_than_the_parser_goes_is_malformed_not_a_crash() -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    exchange = Exchange("GET", "/panic-api/v2/callouts/1", 200, {"content-type": "application/json"}, body)
+    (found,) = inspect(exchange, default_contract()).findings
+    assert (Kind.MALFORMED_BODY, "JSON nested too deep") == (found.kind, found.actual)
