@@ -494,15 +494,14 @@ def test_a_json_lines_record_nested_without_end_stops_in_one_line(tmp_path: Path
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "har"])
-def test_a_body_nested_too_deep_to_judge_stops_in_one_line(fmt: str, tmp_path: Path, run_audit: Any) -> None:
-    write, name, where = WRITERS[fmt]
+def test_a_body_nested_too_deep_to_parse_is_malformed_as_in_the_suite(fmt: str, tmp_path: Path, run_audit: Any) -> None:
+    """The response's own fault, judged by the same code as the suite: malformed-body, not an input error."""
+    write, name, _ = WRITERS[fmt]
     capture = write(tmp_path / name, [CLEAN, Ex("[" * 5000 + "]" * 5000)])
     run = run_audit(capture)
-    assert 4 == run.code
-    assert [
-        f"panic-contract audit: verdict: usage (exit 4): {capture}: {where} 2: "
-        "the response body is JSON nested too deep to judge"
-    ] == run.err.splitlines()
+    assert 1 == run.code, run.err
+    assert [("malformed-body", "JSON nested too deep")] == [(f["kind"], f["actual"]) for f in run.report["findings"]]
+    assert "" == run.err
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "har"])
