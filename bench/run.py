@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -177,20 +178,83 @@ def bench_import(reps: int, rows: list[list[str]]) -> None:
 # 3. Audit throughput and memory, against pure-Python jsonschema
 
 
-def child_audit(path: Path) -> dict[str, Any]:
-    from panic_contract.audit import audit_file
+def child_audit(path: Path, jobs: int) -> dict[str, Any]:
+    """One audit of `path` with `jobs` processes; peak memory of this process and of each worker."""
+    import resource
+
+    from panic_contract.audit import audit_files
     from panic_contract.contract import default_contract
 
     contract = default_contract()
+    workers = WorkerPeaks()
     cpu, wall = time.process_time(), time.perf_counter()
-    result = audit_file(path, contract)
+    children_cpu = _children_cpu(resource)
+    with workers:
+        result = audit_files([path], contract, jobs=jobs)
+    wall_s = time.perf_counter() - wall
     return {
         "responses": result.audited,
         "entries": result.entries,
         "findings": sum(e.count for e in result.ledger.entries.values()),
-        "cpu_s": time.process_time() - cpu,
-        "wall_s": time.perf_counter() - wall,
+        "cpu_s": time.process_time() - cpu + _children_cpu(resource) - children_cpu,
+        "wall_s": wall_s,
+        "worker_peaks_mb": sorted(workers.peaks.values(), reverse=True),
+        "pss_mb": workers.pss_mb,
     }
+
+
+def _children_cpu(resource: Any) -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, once the pool has joined them
+    return float(usage.ru_utime + usage.ru_stime)
+
+
+class WorkerPeaks:
+    """Every 10 ms, the high-water RSS (VmHWM) of each child process: the audit's workers.
+
+    VmHWM only grows, so the last reading before a worker exits is its peak; workers are idle by then
+    (the pool joins them once every part is judged)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peaks: dict[int, float] = {}
+        self.pss_mb = 0.0  # the highest sum of proportional set sizes (shared pages split between processes)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> WorkerPeaks:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.01):
+            pids = _child_pids()
+            for pid in pids:
+                peak = _peak_rss_mb(f"/proc/{pid}/status")
+                if not math.isnan(peak):  # the worker was still there
+                    self.peaks[pid] = max(self.peaks.get(pid, 0.0), peak)
+            if pids:
+                self.pss_mb = max(self.pss_mb, sum(_pss_mb(pid) for pid in ["self", *pids]))
+
+
+def _pss_mb(pid: int | str) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _child_pids() -> list[int]:
+    pids: list[int] = []
+    for children in Path("/proc/self/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            pids.extend(int(pid) for pid in children.read_text().split())
+    return pids
 
 
 def child_baseline(path: Path, fmt: str, limit: int | None) -> dict[str, Any]:
@@ -258,34 +322,44 @@ def _loads_or_none(loads: Any, text: str | None) -> Any:
         return None
 
 
-def _peak_rss_mb() -> float:
-    """This process's own high-water RSS (VmHWM). rusage's ru_maxrss is no good here: on Linux it keeps
+def _peak_rss_mb(status: str = "/proc/self/status") -> float:
+    """A process's own high-water RSS (VmHWM). rusage's ru_maxrss is no good here: on Linux it keeps
     the high-water mark of the forked copy of the parent from before exec, so every child would report
     at least the bench's own size."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+    try:
+        text = Path(status).read_text()
+    except OSError:
+        return float("nan")
+    for line in text.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
 def child_main(argv: Sequence[str]) -> int:
-    kind, fmt, path, *rest = argv
-    limit = int(rest[0]) if rest else None
-    figures = child_audit(Path(path)) if kind == "audit" else child_baseline(Path(path), fmt, limit)
+    kind, fmt, path, number = argv
+    if kind == "audit":
+        figures = child_audit(Path(path), int(number))
+    else:
+        figures = child_baseline(Path(path), fmt, int(number) or None)
     figures["peak_mb"] = _peak_rss_mb()
     print(json.dumps(figures))
     return 0
 
 
-def measure(kind: str, fmt: str, path: Path, limit: int | None = None) -> tuple[dict[str, Any], Child]:
-    argv = [sys.executable, __file__, "--child", kind, fmt, str(path), *([str(limit)] if limit else [])]
+def measure(kind: str, fmt: str, path: Path, number: int) -> tuple[dict[str, Any], Child]:
+    """A child process auditing `path`: `number` is the jobs for an audit, the response limit for the baseline."""
+    argv = [sys.executable, __file__, "--child", kind, fmt, str(path), str(number)]
     child = run_child(argv)
     if child.code != 0:
         raise SystemExit(f"bench: the {kind} child failed on {path.name}:\n{child.output}")
     return child.json(), child
 
 
-def bench_audit(sizes: list[int], big: bool, baseline_limit: int | None, rows: list[list[str]]) -> None:
+def bench_audit(sizes: list[int], big: bool, baseline_limit: int | None, jobs: int, rows: list[list[str]]) -> None:
+    """Throughput is responses per wall second, for one job and for `jobs`, and the baseline's per CPU second
+    (one process: its wall time is its CPU time but for other load); peak memory is the audit's own VmHWM plus
+    each worker's."""
     with tempfile.TemporaryDirectory(prefix="panic-bench-") as scratch:
         folder = Path(scratch)
         plan: list[tuple[str, int, bool]] = [(fmt, n, True) for n in sizes for fmt in ("jsonl", "har")]
@@ -296,31 +370,46 @@ def bench_audit(sizes: list[int], big: bool, baseline_limit: int | None, rows: l
             started = time.perf_counter()
             size = (captures.write_jsonl if fmt == "jsonl" else captures.write_har)(path, count)
             generated = time.perf_counter() - started
-            figures, _ = measure("audit", fmt, path)
-            rate = figures["responses"] / figures["cpu_s"]
-            label = f"audit {fmt} {count:,} exchanges ({size / 2**20:,.0f} MiB, made in {generated:.0f} s)"
-            rows.append(
-                [
-                    label,
-                    f"{rate:,.0f} resp/s",
-                    f"peak {figures['peak_mb']:,.0f} MB",
-                    f"{figures['cpu_s']:.1f} s CPU, {figures['wall_s']:.1f} s wall",
-                ]
-            )
+            rows.append([f"audit {fmt} {count:,} exchanges ({size / 2**20:,.0f} MiB, made in {generated:.0f} s)"])
+            rates = {}
+            for n in dict.fromkeys((1, jobs)):
+                figures, _ = measure("audit", fmt, path, n)
+                rates[n] = figures["responses"] / figures["wall_s"]
+                workers = figures["worker_peaks_mb"]
+                memory = f"peak {figures['peak_mb'] + sum(workers):,.0f} MB"
+                if workers:
+                    memory += f" ({figures['peak_mb']:,.0f} + {' + '.join(f'{w:,.0f}' for w in workers)}"
+                    memory += f"; PSS {figures['pss_mb']:,.0f} MB)"
+                rows.append(
+                    [
+                        f"  --jobs {n}",
+                        f"{rates[n]:,.0f} resp/s",
+                        f"{figures['wall_s']:.2f} s wall",
+                        f"{figures['cpu_s']:.1f} s CPU; {memory}",
+                    ]
+                )
+            if jobs > 1:
+                rows.append(
+                    [f"  ratio --jobs {jobs} / --jobs 1 (target >= 1.8)", f"{rates[jobs] / rates[1]:.2f}x", "", ""]
+                )
             if with_baseline:
                 limit = baseline_limit if baseline_limit and baseline_limit < count else None
-                base, _ = measure("baseline", fmt, path, limit)
+                base, _ = measure("baseline", fmt, path, limit or 0)
                 base_rate = base["responses"] / base["cpu_s"]
                 over = f" (first {base['responses']:,})" if limit else ""
                 rows.append(
                     [
                         f"  jsonschema baseline{over}",
                         f"{base_rate:,.0f} resp/s",
-                        f"peak {base['peak_mb']:,.0f} MB",
                         f"{base['cpu_s']:.1f} s CPU",
+                        f"peak {base['peak_mb']:,.0f} MB",
                     ]
                 )
-                rows.append(["  ratio audit / baseline (target >= 20)", f"{rate / base_rate:.1f}x", "", ""])
+                rows.append(["  ratio --jobs 1 / baseline", f"{rates[1] / base_rate:.1f}x", "", ""])
+                if jobs > 1:
+                    rows.append(
+                        [f"  ratio --jobs {jobs} / baseline (target >= 20)", f"{rates[jobs] / base_rate:.1f}x", "", ""]
+                    )
             path.unlink()
 
 
@@ -381,6 +470,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "per response; 0 = the whole file, which takes minutes at 1M)",
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="the audit's jobs, measured against one job (default: every usable core)",
+    )
+    parser.add_argument(
         "--only",
         choices=["suite", "import", "audit"],
         action="append",
@@ -396,8 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_import(max(options.reps, 5), Table("2. import cost before the first test"))
     if "audit" in parts:
         sizes = [int(s) for s in options.sizes.split(",") if s]
-        table = Table("3. bulk audit: responses per CPU second (one core) and peak RSS")
-        bench_audit(sizes, options.big, options.baseline_limit or None, table)
+        table = Table("3. bulk audit: responses per wall second (1 job, N jobs; baseline per CPU second) and peak RSS")
+        bench_audit(sizes, options.big, options.baseline_limit or None, options.jobs, table)
     print(
         f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"

@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import gzip
 import io
 import itertools
 import json
+import multiprocessing
 import operator
 import os
+import re
+import signal
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +95,7 @@ class AuditResult:
     entries: int = 0  # every exchange in the file
     skipped: int = 0  # exchanges of other operations
     unanswered: int = 0  # HAR entries the browser never got a response for (status 0)
+    formats: list[Format] = field(default_factory=list)  # of each file, when several are audited together
     base_url: str | None = None  # scheme://host[:port] of the first audited exchange, when the capture says
 
     @property
@@ -226,10 +232,10 @@ def _gzip_problem(exc: BaseException) -> str:
     return "the gzip stream is corrupt"
 
 
-def audit_lines(  # noqa: PLR0912 - the hot loop is kept flat on purpose: no helper call per line
+def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpose: no helper call per line
     stream: IO[bytes], contract: Contract, result: AuditResult, progress: Progress | None = None
-) -> None:
-    """JSON Lines, one record at a time. This loop is the audit's hot path: keep it flat.
+) -> int:
+    """JSON Lines, one record at a time; returns how many lines it read. The audit's hot path: keep it flat.
 
     Per in-scope line it costs one orjson parse, one line-format check and one body check
     (both in Rust, jsonschema_rs) and `inspect_parts`; no Exchange is built. Everything
@@ -239,6 +245,7 @@ def audit_lines(  # noqa: PLR0912 - the hot loop is kept flat on purpose: no hel
     valid_line, add, judge = _LINE_VALIDATOR.is_valid, result.ledger.add, inspect_parts
     entries = skipped = validated = 0  # locals, not attributes: this loop runs a million times
     want_target = result.base_url is None
+    number = 0
     try:
         for number, line in enumerate(stream, 1):
             try:
@@ -297,6 +304,7 @@ def audit_lines(  # noqa: PLR0912 - the hot loop is kept flat on purpose: no hel
         result.entries += entries
         result.skipped += skipped
         result.ledger.add(VALIDATED, times=validated)
+    return number
 
 
 def _record_error(record: Any, where: str) -> str:
@@ -335,15 +343,22 @@ def audit_har(
     progress: Progress | None = None,
     *,
     second_pass: Callable[[], IO[bytes] | None] | None = None,
+    split_marker: dict[str, str] | None = None,
 ) -> None:
     """A HAR, parsed incrementally: one entry in memory at a time, never the whole document.
 
     Nesting is bounded (MAX_DEPTH) before the parser sees it, so memory stays flat for any input.
+    `split_marker`: the stream is one part of a HAR cut for workers (see `_har_splits`), closed by this
+    entry; _SplitMismatchError when it is not the last entry of log.entries (the cut was not between entries).
     """
     number = 0
     guarded = DepthGuard(stream, MAX_DEPTH)
+    entries = _har_entries(guarded)
+    seen: list[bool] = []
+    if split_marker is not None:
+        entries = _before_marker(entries, split_marker, seen)
     try:
-        for number, entry in enumerate(_har_entries(guarded), 1):
+        for number, entry in enumerate(entries, 1):
             result.entries += 1
             where = f"entry {number}"
             exchange = _har_exchange(entry, where, contract, result)
@@ -362,6 +377,8 @@ def audit_har(
             f"entry {number + 1} (before byte {exc.offset:,}): JSON nested deeper than {MAX_DEPTH} levels; "
             "no HAR is that deep: is this the capture you meant?"
         ) from None
+    if split_marker is not None and seen != [True]:
+        raise _SplitMismatchError
     if number == 0:
         again = (second_pass or (lambda: None))()
         found = None if again is None else _has_entries_array(again)
@@ -369,6 +386,21 @@ def audit_har(
             raise AuditInputError("no HAR entries: it has no log.entries array, or an empty one")
         if not found:
             raise AuditInputError("not a HAR file: it has no log.entries array (for JSON Lines, name the file .jsonl)")
+
+
+class _SplitMismatchError(Exception):
+    """A part of a HAR cut for workers did not end between two entries of log.entries."""
+
+
+def _before_marker(entries: Iterable[Any], marker: dict[str, str], seen: list[bool]) -> Iterator[Any]:
+    """The entries before `marker`; `seen` ends as [True] only when the marker came last."""
+    for entry in entries:
+        if entry == marker:  # a dict of another length compares unequal at once
+            seen.append(True)
+            continue
+        if seen:
+            seen.append(False)
+        yield entry
 
 
 def _har_entries(stream: Any) -> Iterable[Any]:
@@ -587,6 +619,372 @@ def _parsed(text: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# Several files, several cores
+#
+# The work is cut into tasks in file order: a whole file (gzip, standard input, a small file), or a
+# byte range of a large one (JSON Lines: at line starts; HAR: just before an entry). Each task gives
+# its ledger as `Ledger.as_dict()` with positions counted from its own start; they are folded back
+# in file order, positions shifted by the lines or entries before them, so the findings, counts and
+# first positions are those of one pass over the files. A cut in a HAR is checked by the part that
+# ends at it (`_har_splits`); a part that does not check out, or fails, has its file audited again
+# in one pass, so what is reported (an error and its position included) is what one pass reports.
+
+MIN_PART_BYTES = 8 << 20  # a smaller part costs more to hand out than to judge
+PARTS_PER_JOB = 4  # several parts a worker, so a worker slowed by other load does not hold up the rest
+SPLIT_WINDOW = 4 << 20  # how far past a cut point to look for a line start or an entry start
+_HAR_HEAD = b'{"log":{"entries":['
+_POSITION = re.compile(r"^(line|entry) (\d+)")
+_KEY = re.compile(r"[A-Za-z0-9_$.@-]{1,64}")
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _Task:
+    path: Path
+    start: int = 0  # a part of the file: [start, end), else the whole file through audit_file
+    end: int | None = None
+    fmt: Format | None = None  # None: the whole file
+    first: bool = True
+    last: bool = True
+    marker: dict[str, str] | None = None  # HAR parts but the last: the entry appended after the cut
+
+
+@dataclass
+class _Outcome:
+    """One task's result, as plain data a worker sends back."""
+
+    fmt: Format
+    ledger: dict[str, Any]
+    entries: int = 0
+    skipped: int = 0
+    unanswered: int = 0
+    audited: int = 0
+    base_url: str | None = None
+    positions: int = 0  # lines (JSON Lines) or entries (HAR) read: the next part's numbers follow them
+    error: str | None = None  # AuditInputError's line: naming the file, or (`in_part`) a position in the part
+    in_part: bool = False
+    again: bool = False  # a HAR part that did not check out: audit its file again in one pass
+
+
+def _outcome(result: AuditResult, positions: int = 0) -> _Outcome:
+    return _Outcome(
+        result.format,
+        result.ledger.as_dict(),
+        result.entries,
+        result.skipped,
+        result.unanswered,
+        result.audited,
+        result.base_url,
+        positions,
+    )
+
+
+_worker_contract: Contract | None = None  # set before the pool forks; else loaded by _start_worker
+
+
+def _start_worker(spec_path: Path) -> None:
+    global _worker_contract  # noqa: PLW0603 - one contract per worker process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: one line, exit 130
+    if _worker_contract is None:
+        _worker_contract = load_contract(spec_path)
+
+
+def _start_method() -> str | None:
+    """fork where it is safe and cheap (workers inherit the loaded contract); from Python 3.12 on, forking a
+    process that runs threads (the pool's own) is deprecated: the platform's default, which loads it again."""
+    if "fork" in multiprocessing.get_all_start_methods() and sys.version_info < (3, 12):
+        return "fork"
+    return None
+
+
+def _run_task(task: _Task, contract: Contract | None = None) -> _Outcome:
+    contract = contract or _worker_contract or default_contract()
+    try:
+        if task.fmt is None:
+            return _outcome(audit_file(task.path, contract))
+        with task.path.open("rb", buffering=0) as raw:
+            raw.seek(task.start)
+            parts: list[bytes | tuple[IO[bytes], int]] = []
+            if task.fmt == "har" and not task.first:
+                parts.append(_HAR_HEAD)
+            assert task.end is not None
+            parts.append((cast(IO[bytes], raw), task.end - task.start))
+            if task.marker is not None:
+                parts.append(b"," + orjson.dumps(task.marker) + b"]}}")
+            stream = io.BufferedReader(_Spliced(parts), READ_BUFFER)
+            result = AuditResult(task.fmt)
+            if task.fmt == "jsonl":
+                return _outcome(result, audit_lines(stream, contract, result))
+            try:
+                audit_har(stream, contract, result, split_marker=task.marker)
+            except (AuditInputError, _SplitMismatchError):
+                return _Outcome("har", {}, again=True)
+            return _outcome(result, result.entries)
+    except AuditInputError as exc:
+        return _Outcome(task.fmt or "jsonl", {}, error=str(exc), in_part=task.fmt is not None)
+    except OSError as exc:
+        return _Outcome(task.fmt or "jsonl", {}, error=f"{task.path}: cannot read the capture: {exc.strerror or exc}")
+
+
+class _Spliced(io.RawIOBase):
+    """Bytes given, then `size` bytes of an open file from where it stands, then more bytes given."""
+
+    def __init__(self, parts: list[bytes | tuple[IO[bytes], int]]) -> None:
+        super().__init__()
+        self.parts = parts
+        self.index = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self.index < len(self.parts):
+            part = self.parts[self.index]
+            if isinstance(part, bytes):
+                size = min(len(buffer), len(part))
+                buffer[:size] = part[:size]
+                rest: bytes | tuple[IO[bytes], int] = part[size:]
+            else:
+                file, left = part
+                size = 0
+                if left:
+                    size = file.readinto(memoryview(buffer)[: min(len(buffer), left)]) or 0  # type: ignore[attr-defined]
+                rest = (file, left - size) if size else b""
+            if rest:
+                self.parts[self.index] = rest
+            else:
+                self.index += 1
+            if size:
+                return size
+        return 0
+
+
+def _plan(path: Path, jobs: int) -> list[_Task]:
+    """The tasks for one file: itself, or parts of it when it is large, seekable and not compressed."""
+    if jobs < 2 or path == STDIN or path.suffix.lower() == ".gz":
+        return [_Task(path)]
+    try:
+        if not path.is_file() or path.stat().st_size < 2 * MIN_PART_BYTES:
+            return [_Task(path)]
+        with path.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            head = stream.read(SNIFF_BYTES)
+            if head.startswith(GZIP_MAGIC):
+                return [_Task(path)]
+            start = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+            fmt = detect_format(path, head[start:])
+            count = min(jobs * PARTS_PER_JOB, size // MIN_PART_BYTES)
+            points = [size * k // count for k in range(1, count)]
+            if fmt == "jsonl":
+                return _jsonl_parts(path, stream, start, size, points)
+            return _har_parts(path, stream, head[start:], start, size, points)
+    except (OSError, AuditInputError):
+        return [_Task(path)]  # audited in one pass, which says what is wrong with it
+
+
+def _jsonl_parts(path: Path, stream: IO[bytes], start: int, size: int, points: list[int]) -> list[_Task]:
+    cuts = [start]
+    for point in points:
+        if point <= cuts[-1]:
+            continue
+        stream.seek(point - 1)
+        window = stream.read(1 << 16)  # lines are short: the next line end is near
+        end_of_line = window.find(b"\n")
+        if end_of_line < 0:
+            window += stream.read(SPLIT_WINDOW)
+            end_of_line = window.find(b"\n")
+        if end_of_line < 0 or point + end_of_line >= size:
+            break  # a line longer than the window, or the last line: no cut here
+        cuts.append(point + end_of_line)
+    ends = [*cuts[1:], size]
+    return [
+        _Task(path, begin, end, "jsonl", first=n == 0, last=end == size)
+        for n, (begin, end) in enumerate(zip(cuts, ends, strict=True))
+    ]
+
+
+def _har_parts(  # noqa: PLR0917 - private, one caller
+    path: Path, stream: IO[bytes], head: bytes, start: int, size: int, points: list[int]
+) -> list[_Task]:
+    """HAR parts, each cut at `,{"KEY":` where KEY is the first key of the first entry.
+
+    In valid JSON those bytes are always an object starting an array element (a quote after `{` cannot
+    be inside a string), but not always an entry of log.entries: each part but the last is closed
+    with a marker entry, and the part holds only when the marker comes out as its last entry.
+    """
+    key = _first_entry_key(head)
+    if key is None:
+        return [_Task(path)]
+    entry_start = re.compile(rb',\s*\{\s*"' + re.escape(key.encode()) + rb'"\s*:')
+    cuts: list[tuple[int, int]] = []  # (where the previous part ends: the comma, where the next begins)
+    for point in points:
+        if cuts and point <= cuts[-1][1]:
+            continue
+        stream.seek(point)
+        window = stream.read(1 << 18)
+        found = entry_start.search(window)
+        if found is None:
+            found = entry_start.search(window + stream.read(SPLIT_WINDOW))
+        if found is None:
+            continue
+        comma = point + found.start()
+        cuts.append((comma, comma + found.group().index(b"{")))
+    if not cuts:
+        return [_Task(path)]
+    marker = {"panicContractSplit": os.urandom(8).hex()}
+    begins = [start, *(begin for _, begin in cuts)]
+    ends = [*(end for end, _ in cuts), size]
+    last = len(begins) - 1
+    return [
+        _Task(path, begin, end, "har", first=n == 0, last=n == last, marker=None if n == last else marker)
+        for n, (begin, end) in enumerate(zip(begins, ends, strict=True))
+    ]
+
+
+def _first_entry_key(head: bytes) -> str | None:
+    """The first key of the first HAR entry in `head`, when it is a plain one."""
+    try:
+        for prefix, event, value in _IJSON.parse(DepthGuard(io.BytesIO(head), MAX_DEPTH)):
+            if prefix == "log.entries.item" and event != "start_map":
+                return value if event == "map_key" and _KEY.fullmatch(value) else None
+    except (ijson.JSONError, NestingError):
+        pass
+    return None
+
+
+def expand(patterns: Sequence[Path]) -> list[Path]:
+    """The files named, a glob pattern (`logs/*.jsonl.gz`) expanded in name order; each file once."""
+    files: list[Path] = []
+    for pattern in patterns:
+        text = str(pattern)
+        if pattern != STDIN and not pattern.exists() and glob.has_magic(text):
+            found = sorted(glob.glob(text))
+            if not found:
+                raise AuditUsageError(f"{text}: no file matches this pattern")
+            files.extend(Path(name) for name in found)
+        else:
+            files.append(pattern)
+    if files.count(STDIN) > 1:
+        raise AuditUsageError("- (standard input) can be given once")
+    return list(dict.fromkeys(files))
+
+
+class AuditUsageError(AuditInputError):
+    """The command line names no capture to read: one line, exit 4."""
+
+
+def audit_files(
+    paths: Sequence[Path], contract: Contract | None = None, *, jobs: int = 1, progress: Progress | None = None
+) -> AuditResult:
+    """Judge the captures at `paths`, in order, as one pass over all of them; with `jobs` worker processes.
+
+    With several files, positions name the file (`a.jsonl line 12`). Standard input is read by this
+    process; a gzip file is one task (it cannot be cut); several files go to the workers side by side.
+    """
+    contract = contract or default_contract()
+    named = len(paths) > 1
+    plans = [_plan(path, jobs) for path in paths]
+    total = AuditResult("jsonl")
+    workers = min(jobs, sum(1 for plan in plans for task in plan if task.path != STDIN))
+    if workers < 2:
+        done = 0
+        for path in paths:
+            _fold(total, path, [_local(path, contract, _offset_progress(progress, done, total.entries))], named)
+            done += _size(path)
+        return total
+    global _worker_contract  # noqa: PLW0603 - inherited by forked workers, so they need not load the spec
+    _worker_contract = contract
+    context = multiprocessing.get_context(_start_method())
+    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(contract.spec_path,)) as pool:
+        try:
+            futures = [[None if t.path == STDIN else pool.submit(_run_task, t) for t in plan] for plan in plans]
+            done = 0
+            for path, plan, mine in zip(paths, plans, futures, strict=True):
+                outcomes: list[_Outcome] = []
+                for task, future in zip(plan, mine, strict=True):
+                    outcome = _run_task(task, contract) if future is None else future.result()
+                    if outcome.again:
+                        for rest in mine:
+                            if rest is not None:
+                                rest.cancel()
+                        outcomes = [_local(path, contract, None)]
+                        break
+                    outcomes.append(outcome)
+                    if outcome.error is not None:
+                        break
+                    done += _size(path) if task.fmt is None else (task.end or 0) - task.start
+                    if progress is not None:
+                        progress(done, total.entries + sum(o.entries for o in outcomes))
+                _fold(total, path, outcomes, named)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return total
+
+
+def _offset_progress(progress: Progress | None, done: int, entries: int) -> Progress | None:
+    if progress is None:
+        return None
+    report = progress
+    return lambda read, seen: report(done + read, entries + seen)
+
+
+def _local(path: Path, contract: Contract, progress: Progress | None) -> _Outcome:
+    try:
+        return _outcome(audit_file(path, contract, progress=progress))
+    except AuditInputError as exc:
+        return _Outcome("jsonl", {}, error=str(exc))
+
+
+def _size(path: Path) -> int:
+    try:
+        return 0 if path == STDIN else path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _fold(total: AuditResult, path: Path, outcomes: list[_Outcome], named: bool) -> None:
+    """Fold one file's outcomes, in file order, into `total`; the first error ends the audit."""
+    prefix = f"{path} " if named else ""
+    offset = 0
+    chosen = False
+    base_url = None
+    if outcomes and outcomes[-1].error is None:
+        total.formats.append(outcomes[-1].fmt)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            if not outcome.in_part:
+                raise AuditInputError(outcome.error)
+            raise AuditInputError(f"{path}: {_shifted(outcome.error, offset, '')}")
+        total.format = outcome.fmt
+        total.entries += outcome.entries
+        total.skipped += outcome.skipped
+        total.unanswered += outcome.unanswered
+        for item in outcome.ledger["findings"]:
+            item["samples"] = [_shifted(sample, offset, prefix) for sample in item["samples"]]
+        total.ledger.merge(outcome.ledger)
+        # JSON Lines name their host on the first judged record only; a HAR, on the first that says it
+        if not chosen and (outcome.base_url is not None or (outcome.fmt == "jsonl" and outcome.audited)):
+            base_url, chosen = outcome.base_url, True
+        offset += outcome.positions
+    if total.base_url is None:
+        total.base_url = base_url
+
+
+def _shifted(text: str, offset: int, prefix: str) -> str:
+    """`line 12` of a part that starts after `offset` lines, as the whole file numbers it (`a.jsonl line 12`)."""
+    if not offset and not prefix:
+        return text
+    return _POSITION.sub(lambda m: f"{prefix}{m[1]} {int(m[2]) + offset}", text, count=1)
+
+
+# ---------------------------------------------------------------------------------------------
 # The command
 
 
@@ -612,15 +1010,37 @@ class ProgressBar:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "file",
+        "files",
         type=Path,
+        nargs="+",
         metavar="FILE",
-        help="a HAR file, or JSON Lines of exchange records; gzip-compressed too; - reads standard input",
+        help="a HAR file, or JSON Lines of exchange records; gzip-compressed too; - reads standard input; "
+        "several files or a quoted glob pattern ('logs/*.jsonl.gz') make one audit with one report",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=jobs_count,
+        default=None,
+        metavar="N",
+        help=f"worker processes (default: every usable core, here {usable_cores()}). A large JSON Lines file is "
+        "cut at line starts, a large HAR between entries; several files are audited side by side. Standard "
+        "input and a gzip file cannot be cut: each is read by one process",
     )
     settings.add_arguments(parser, AUDIT_SETTINGS)
     parser.add_argument(
         "--spec", type=Path, default=None, help="the OpenAPI spec to hold the capture to (default: spec/)"
     )
+
+
+def jobs_count(text: str) -> int:
+    """--jobs N: a whole number of at least 1."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, 1 or more, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -630,13 +1050,19 @@ def run(args: argparse.Namespace) -> int:
         strict_drift = bool(values["strict_drift"])
         contract = load_contract(args.spec) if args.spec else default_contract()
         acceptance = load_acceptance(Path(values["accepted_drift"])) if values["accepted_drift"] else None
-        result = _audit_with_progress(args.file, contract)
+        files = expand(args.files)
+        result = _audit_with_progress(files, contract, args.jobs or usable_cores())
     except (AuditInputError, SpecError, settings.SettingError, AcceptedDriftError) as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
     if acceptance is not None:  # sorted into accepted, expired and open findings once, not on the hot path
         result.ledger, audited = Ledger(acceptance), result.ledger
         result.ledger.merge(audited.as_dict())
-    source = "standard input" if args.file == STDIN else args.file.name
+    if len(files) > 1:
+        source = shown = f"{len(files)} files"
+        kinds = f"{', '.join(dict.fromkeys(result.formats))}"
+    else:
+        source = "standard input" if files[0] == STDIN else files[0].name
+        shown, kinds = ("standard input" if files[0] == STDIN else str(files[0])), result.format
     decision = judge(result, strict_drift=strict_drift, source=source)
     run_info = reports.RunInfo(
         target="audit",
@@ -646,8 +1072,7 @@ def run(args: argparse.Namespace) -> int:
         duration_s=time.monotonic() - started,
     )
     errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
-    shown = "standard input" if args.file == STDIN else args.file
-    print(f"{PROG}: {shown} ({result.format}): {result.summary()}")
+    print(f"{PROG}: {shown} ({kinds}): {result.summary()}")
     for line in where_lines(result.ledger):
         print(line)
     lines = reports.terminal_lines(result.ledger, decision, run_info.base_url)
@@ -685,16 +1110,13 @@ def fail(decision: Decision) -> int:
     return decision.exit_code
 
 
-def _audit_with_progress(path: Path, contract: Contract) -> AuditResult:
+def _audit_with_progress(paths: list[Path], contract: Contract, jobs: int) -> AuditResult:
     bar = None
     if sys.stderr.isatty():
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0
+        size = sum(_size(path) for path in paths)
         bar = ProgressBar(sys.stderr, size) if size >= PROGRESS_MIN_BYTES else None
     try:
-        return audit_file(path, contract, progress=bar)
+        return audit_files(paths, contract, jobs=jobs, progress=bar)
     finally:
         if bar is not None:
             bar.close()

@@ -133,11 +133,12 @@ def run_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: p
     for name in ("PANIC_API_STRICT_DRIFT", "PANIC_API_DRIFT_REPORT", "PANIC_API_DRIFT_REPORT_MD"):
         monkeypatch.delenv(name, raising=False)
 
-    def run(capture: Path, *args: str) -> AuditRun:
+    def run(capture: Path | list[str], *args: str) -> AuditRun:
         report, markdown = tmp_path / "drift.json", tmp_path / "drift.md"
         report.unlink(missing_ok=True)
         markdown.unlink(missing_ok=True)
-        code = cli.main(["audit", str(capture), f"--drift-report={report}", f"--drift-report-md={markdown}", *args])
+        files = [str(capture)] if isinstance(capture, Path) else capture
+        code = cli.main(["audit", *files, f"--drift-report={report}", f"--drift-report-md={markdown}", *args])
         captured = capsys.readouterr()
         return AuditRun(
             code,
@@ -678,3 +679,117 @@ def test_json_lines_may_carry_a_body_that_is_not_utf8_as_base64(tmp_path: Path, 
     run = run_audit(path)
     assert 1 == run.code, run.err
     assert ["malformed-body"] == [f["kind"] for f in run.report["findings"]]
+
+
+# --- every core: --jobs, several files ------------------------------------------------------------
+
+
+def _spread(count: int = 240) -> list[Ex]:
+    """Every finding kind many times over, spread over the whole capture, with skipped exchanges."""
+    drifts = [ex for ex, _ in DRIFTS.values()]
+    return [drifts[n // 3 % len(drifts)] if n % 3 == 1 else OTHER if n % 7 == 0 else CLEAN for n in range(count)]
+
+
+def _same_run(one: AuditRun, many: AuditRun) -> None:
+    for report in (one.report, many.report):
+        report.pop("duration_s", None)
+        report.pop("started_at", None)
+    assert (one.code, one.out, one.err, one.report) == (many.code, many.out, many.err, many.report)
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut even the tests' small files into parts, as a large file is cut."""
+    monkeypatch.setattr(audit, "MIN_PART_BYTES", 2048)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_jobs_give_the_report_of_one_pass(fmt: str, tmp_path: Path, run_audit: Any, small_parts: None) -> None:
+    write, name, unit = WRITERS[fmt]
+    capture = write(tmp_path / name, _spread())
+    assert len(audit._plan(capture, 2)) == 8
+    one, many = run_audit(capture, "--jobs", "1"), run_audit(capture, "--jobs", "2")
+    assert 1 == one.code
+    assert 5 == len(one.report["findings"][0]["samples"])
+    assert one.report["findings"][0]["count"] > MAX_SAMPLES
+    assert all(sample.startswith(f"{unit} ") for finding in one.report["findings"] for sample in finding["samples"])
+    _same_run(one, many)
+
+
+def test_a_har_cut_inside_an_entry_is_audited_in_one_pass(tmp_path: Path, run_audit: Any, small_parts: None) -> None:
+    """The bytes a HAR is cut at may also start an object in an array inside an entry: still one pass's report."""
+    nested = [{"startedDateTime": "2024-04-20T14:45:00.000Z", "n": n} for n in range(400)]
+    entries = [{**har_entry(ex), "_nested": nested} for ex in _spread(12)]
+    capture = write_har(tmp_path / "capture.har", entries)
+    one, many = run_audit(capture, "--jobs", "1"), run_audit(capture, "--jobs", "2")
+    assert 1 == one.code
+    _same_run(one, many)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "har"])
+def test_an_error_in_the_second_half_names_the_position_of_one_pass(
+    fmt: str, tmp_path: Path, run_audit: Any, small_parts: None
+) -> None:
+    write, name, unit = WRITERS[fmt]
+    exchanges = _spread()
+    if fmt == "jsonl":
+        capture = write(tmp_path / name, exchanges)
+        lines = capture.read_bytes().splitlines(keepends=True)
+        lines[200] = b'{"request": {"method": "GET", "path": "/panic-api/v2/cal\n'
+        capture.write_bytes(b"".join(lines))
+    else:
+        entries = [har_entry(ex) for ex in exchanges]
+        del entries[200]["response"]
+        capture = write(tmp_path / name, entries)
+    one, many = run_audit(capture, "--jobs", "1"), run_audit(capture, "--jobs", "2")
+    assert 4 == one.code
+    assert f"{capture}: {unit} 201: " in one.err
+    _same_run(one, many)
+
+
+def test_a_truncated_har_names_the_position_of_one_pass(tmp_path: Path, run_audit: Any, small_parts: None) -> None:
+    capture = write_har(tmp_path / "capture.har", _spread())
+    capture.write_bytes(capture.read_bytes()[:-5000])
+    one, many = run_audit(capture, "--jobs", "1"), run_audit(capture, "--jobs", "2")
+    assert 4 == one.code
+    assert "the HAR ends early" in one.err
+    _same_run(one, many)
+
+
+def test_several_files_and_a_pattern_make_one_audit_naming_the_files(
+    tmp_path: Path, run_audit: Any, small_parts: None
+) -> None:
+    first = write_jsonl(tmp_path / "a.jsonl", [CLEAN, DRIFTS[Kind.NULL_IN_NON_NULLABLE][0]])
+    second = write_har(tmp_path / "b.har", _spread())
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for day in (1, 2):
+        plain = write_jsonl(tmp_path / f"day{day}.jsonl", [CLEAN, OTHER, DRIFTS[Kind.NULL_IN_NON_NULLABLE][0]])
+        (logs / f"day{day}.jsonl.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    pattern = f"{logs}/*.jsonl.gz"
+    files = [str(first), pattern, str(second)]
+    one = run_audit(files, "--jobs", "1")
+    assert 1 == one.code, one.err
+    (null,) = one.findings(Kind.NULL_IN_NON_NULLABLE)
+    assert [f"{first} line 2", f"{logs}/day1.jsonl.gz line 3", f"{logs}/day2.jsonl.gz line 3"] == null["samples"][:3]
+    assert null["samples"][3].startswith(f"{second} entry ")
+    assert one.out.startswith("panic-contract audit: 4 files (jsonl, har): ")
+    assert "of 248 exchanges audited" in one.out.splitlines()[0]
+    _same_run(one, run_audit(files, "--jobs", "2"))
+
+
+def test_a_pattern_that_matches_nothing_is_one_line_and_exit_4(tmp_path: Path, run_audit: Any) -> None:
+    run = run_audit(Path(f"{tmp_path}/logs/*.jsonl.gz"))
+    assert 4 == run.code
+    assert [
+        f"panic-contract audit: verdict: usage (exit 4): {tmp_path}/logs/*.jsonl.gz: no file matches this pattern"
+    ] == run.err.splitlines()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", ""])
+def test_a_bad_jobs_value_is_one_line_and_exit_4(value: str, tmp_path: Path, run_audit: Any) -> None:
+    run = run_audit(write_jsonl(tmp_path / "capture.jsonl", [CLEAN]), f"--jobs={value}")
+    assert 4 == run.code
+    assert 1 == len(run.err.splitlines())
+    assert run.err.startswith("panic-contract audit: verdict: usage (exit 4): argument --jobs: ")
+    assert "" == run.out
