@@ -157,12 +157,72 @@ class SuiteRun:
             "--callout-ids (or PANIC_API_CALLOUT_IDS), so every check runs on a real callout"
         )
 
-    def probe(self, callout_id: int, credentials: Credentials) -> tuple[Exchange, Inspection]:
-        """Fetch one callout with the given credentials and judge the response."""
+    def probe(
+        self, callout_id: int | str, credentials: Credentials = "valid", method: str | None = None
+    ) -> tuple[Exchange, Inspection]:
+        """Send one deterministic probe (a callout's GET by default) and judge the response.
+
+        Besides the contract's judge, a probe the spec does not allow is held to the schemathesis check
+        that judges the same request when generated: another method to `unsupported_method`, an id that
+        is not an integer to `negative_data_rejection`. Their findings are the property test's.
+        """
+        method = method or self.contract.method
         path = self.contract.path_for(callout_id)
-        response = self.send(lambda: self.sender.send("GET", path, credentials=credentials))
+        response = self.send(lambda: self.sender.send(method, path, credentials=credentials))
         exchange = exchange_of(response, credentials)
-        return exchange, self.judge(exchange)
+        inspection = self.judge(exchange)
+        if (failure := refusal_failure(exchange, self.contract)) is not None:
+            self.record([check_finding(failure, exchange.request)])
+        return exchange, inspection
+
+
+# The deterministic probes (tests/contract/test_known_callouts.py and test_probes.py), sent before any
+# generated case: each known id once with our token, no token, a wrong token, an id that does not exist,
+# an id that is not an integer, another method. On a live target they are the minimal set of requests
+# that tells every kind of drift apart; under the `live` profile the property test adds 5 generated cases.
+UNKNOWN_ID = 2_147_483_647  # the largest 32-bit id: a valid id that no callout has
+NON_INTEGER_ID = "not-a-number"
+OTHER_METHOD = "TRACE"  # safe by definition (RFC 9110): nothing is changed if the target does implement it
+AUTH_PROBES = ("missing", "invalid")
+REFUSAL_PROBES = 3  # an unknown id, a non-integer id, another method
+
+
+def minimal_probe_count(callout_ids: Sequence[int]) -> int:
+    """How many requests the deterministic probes send: every known id once, then the auth and refusal probes."""
+    return len(callout_ids) + len(AUTH_PROBES) + REFUSAL_PROBES
+
+
+def refusal_failure(exchange: Exchange, contract: Contract) -> Any | None:
+    """The schemathesis failure a request the spec does not allow earns, as its checks raise it; None if none.
+
+    Another method must be answered 405 with an `Allow` header (`unsupported_method`; 401/403 are accepted
+    where auth comes first, and a 404 says nothing of the method); an id that is not an integer must not
+    be accepted (`negative_data_rejection`).
+    """
+    from schemathesis.core.failures import AcceptedNegativeData
+    from schemathesis.openapi.checks import UnsupportedMethodResponse
+
+    operation = contract.operation
+    if exchange.method != contract.method:
+        if exchange.status in {401, 403, 404}:
+            return None
+        if exchange.status != 405:
+            message = (
+                f"Unsupported method {exchange.method} returned {exchange.status}, expected 405 Method Not Allowed"
+            )
+            reason = "wrong_status"
+        elif not exchange.headers.get("allow"):
+            message = f"{exchange.method} returned 405 without required `Allow` header"
+            reason = "missing_allow_header"
+        else:
+            return None
+        return UnsupportedMethodResponse(operation=operation, method=exchange.method, status_code=exchange.status,
+                                         failure_reason=reason, message=message)  # fmt: skip
+    raw_id = contract.match_path(exchange.path)
+    if raw_id is not None and parse_callout_id(raw_id) is None and 200 <= exchange.status < 300:
+        return AcceptedNegativeData(operation=operation, message="Invalid data should have been rejected",
+                                    status_code=exchange.status, expected_statuses=["4xx"])  # fmt: skip
+    return None
 
 
 def credentials_meant(case: Any) -> Credentials:
@@ -271,13 +331,24 @@ def suite_schema() -> Any:
     schema = schemathesis.openapi.from_path(str(run.contract.spec_path))
     schema.config.update(base_url=run.target.display_url)
     ids = run.target.callout_ids
+    # Random ids almost never exist on a real server: positive cases also try the ids known to exist.
+    chosen_ids: tuple[int | None, ...] = (None, *ids)
+    if run.target.live:
+        # Every request to a live target counts against its rate limit. The deterministic probes, sent first,
+        # already ask what the coverage phase would (no token, 7 other methods, 5 ids of the wrong type: ~16
+        # requests), one request each, and the known ids stand in for the examples phase (the documented id):
+        # only the fuzzing phase runs. Its positive cases use the known ids alone, so each validates a callout.
+        # Without ids, the examples phase stays: the documented callout is the one id likely to exist.
+        schema.config.phases.coverage.enabled = False
+        if ids:
+            schema.config.phases.examples.enabled = False
+            chosen_ids = tuple(ids)
 
     @schema.hook
     def flatmap_case(context: Any, case: Any) -> Any:
-        # Random ids almost never exist on a real server: positive cases also try the ids known to exist.
         if not ids or case.meta is None or case.meta.generation.mode.is_negative:
             return st.just(case)
-        return st.sampled_from((None, *ids)).map(lambda chosen: _with_id(case, chosen))
+        return st.sampled_from(chosen_ids).map(lambda chosen: _with_id(case, chosen))
 
     return schema
 
