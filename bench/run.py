@@ -2,7 +2,9 @@
 
 1. The default `pytest` run (embedded mock) against the bare `schemathesis run` CLI on the same
    spec, example count and mock (served on loopback for the CLI); then the suite against that
-   loopback server against the CLI again. Wall time, median of --reps runs, and the ratio.
+   loopback server against the CLI again. Wall time, median of --reps runs, and the ratio. Then
+   both at the same rate limit (10/s) against a loopback mock, clean and drifting: requests counted
+   by the server and wall time to a verdict, one run each (sending at the limit sets the time).
 2. What importing the suite costs before the first test: `pytest --collect-only` against a bare
    `pytest --version`, median subprocess wall time.
 3. `panic-contract audit` throughput and peak memory over generated JSON Lines and HAR files,
@@ -94,7 +96,9 @@ def example_count() -> tuple[str, int]:
     return name, int(hypothesis.settings.get_profile(name).max_examples)
 
 
-def cli_argv(base_url: str, examples: int) -> list[str]:
+def cli_argv(base_url: str, examples: int | None, *extra: str) -> list[str]:
+    """The bare CLI on the spec; `examples` None keeps its own default example count."""
+    count = ["-n", str(examples)] if examples is not None else []
     return [
         str(BIN / "schemathesis"),
         "run",
@@ -103,21 +107,35 @@ def cli_argv(base_url: str, examples: int) -> list[str]:
         base_url,
         "-H",
         "Authorization: Bearer mock-token",
-        "-n",
-        str(examples),
+        *count,
         "--no-color",
+        *extra,
     ]
 
 
+class CountingApp:
+    """The mock, counting the HTTP requests it answers: both tools are counted the same way, on the server."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.requests += 1  # uvicorn runs the app on its one event loop thread
+        await self.app(scope, receive, send)
+
+
 @contextlib.contextmanager
-def loopback_mock() -> Iterator[str]:
+def loopback_mock(drift: Sequence[str] = ()) -> Iterator[tuple[str, CountingApp]]:
     from panic_contract.mock import create_app, serve
 
-    with serve(create_app()) as base_url:
+    counter = CountingApp(create_app(drift=drift))
+    with serve(counter) as base_url:
         # The CLI's negative cases send requests h11 refuses; uvicorn's warning about each is noise here.
         # (Set after the server started: uvicorn configures its loggers on start.)
         logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
-        yield base_url
+        yield base_url, counter
 
 
 def bench_suite(reps: int, rows: list[list[str]]) -> None:
@@ -125,7 +143,7 @@ def bench_suite(reps: int, rows: list[list[str]]) -> None:
 
     profile, examples = example_count()
     pytest = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider"]
-    with tempfile.TemporaryDirectory() as scratch, loopback_mock() as base_url:
+    with tempfile.TemporaryDirectory() as scratch, loopback_mock() as (base_url, _):
         cwd = Path(scratch)  # the CLI writes .hypothesis/ and reports into its working directory
         suite_s, suite = median_wall(pytest, reps, env=clean_env())
         cli_s, cli = median_wall(cli_argv(base_url, examples), reps, cwd=cwd, env=clean_env())
@@ -148,6 +166,66 @@ def bench_suite(reps: int, rows: list[list[str]]) -> None:
         live_s, live_children = median_wall(live, reps, env=clean_env(PANIC_API_TOKEN="mock-token"))
         rows.append(row("pytest --base-url loopback mock, same profile", live_s, live_children))
         rows.append(["  ratio live pytest / CLI (target <= 1.10)", f"{live_s / cli_s:.2f}", "", ""])
+    bench_rate_limited(rows)
+
+
+# A live gate is bound by the provider's rate limit: its cost is the requests a complete verdict needs.
+RATE_LIMIT = 10  # requests per second, both tools (the suite's --rate-limit 10, the CLI's --rate-limit 10/s)
+DRIFT = ("null-in-non-nullable", "schemathesis-check")  # a body drift and a check failure both tools can see
+
+
+def bench_rate_limited(rows: list[list[str]]) -> None:
+    """Requests sent and wall time to a verdict at the same rate limit, the suite (live, `live` profile, 3 ids)
+    against the bare CLI (its defaults), on one loopback mock, clean and drifting. Requests are counted by
+    the server; one run each, as sending at the rate limit, not the CPU, sets the time."""
+    from panic_contract.mock import known_callout_ids
+    from panic_contract.suite import minimal_probe_count
+
+    ids = known_callout_ids()[:3]
+    minimal = minimal_probe_count(ids)
+    pytest = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider"]
+    rate = ["--rate-limit", f"{RATE_LIMIT}/s"]
+    for drift in ((), DRIFT):
+        where = f"drifting mock ({', '.join(drift)})" if drift else "clean mock"
+        with tempfile.TemporaryDirectory() as scratch, loopback_mock(drift) as (base_url, counter):
+            cwd = Path(scratch)
+            report = cwd / "drift.json"
+            suite = [*pytest, "--base-url", base_url, "--callout-ids", ",".join(map(str, ids)),
+                     "--rate-limit", str(RATE_LIMIT), f"--drift-report={report}"]  # fmt: skip
+            suite_n, suite_child = _counted(counter, suite, env=clean_env(PANIC_API_TOKEN="mock-token"))
+            found = sorted({f["kind"] for f in json.loads(report.read_text())["findings"]}) or ["nothing"]
+            cli_n, cli_child = _counted(counter, cli_argv(base_url, None, *rate), cwd=cwd, env=clean_env())
+            rows.append([f"rate limit {RATE_LIMIT}/s, {where}:", "requests", "wall", ""])
+            rows.append(_rate_row("  pytest --base-url, 3 ids, profile live", suite_n, suite_child, found))
+            rows.append(_rate_row("  schemathesis run (its defaults)", cli_n, cli_child, _cli_found(cli_child)))
+            wall = suite_child.wall_s / cli_child.wall_s
+            rows.append(["  ratio suite / CLI (target: wall <= 0.25)", f"{suite_n / cli_n:.2f}", f"{wall:.2f}", ""])
+            if drift:  # the bare CLI stops a phase at its first failure: the same complete verdict as the suite's
+                every = cli_argv(base_url, None, *rate, "--continue-on-failure")
+                all_n, all_child = _counted(counter, every, cwd=cwd, env=clean_env())
+                rows.append(
+                    _rate_row("  schemathesis run --continue-on-failure", all_n, all_child, _cli_found(all_child))
+                )
+                all_wall = suite_child.wall_s / all_child.wall_s
+                rows.append(["  ratio suite / that CLI run", f"{suite_n / all_n:.2f}", f"{all_wall:.2f}", ""])
+            rows.append(
+                [f"  suite / minimal probe set ({minimal}) (target <= 2.0)", f"{suite_n / minimal:.2f}", "", ""]
+            )
+
+
+def _counted(counter: CountingApp, argv: Sequence[str], **kwargs: Any) -> tuple[int, Child]:
+    before = counter.requests
+    child = run_child(argv, **kwargs)
+    return counter.requests - before, child
+
+
+def _rate_row(label: str, requests: int, child: Child, found: Sequence[str]) -> list[str]:
+    return [label, str(requests), f"{child.wall_s:.2f} s", f"exit {child.code}; found: {', '.join(found)}"]
+
+
+def _cli_found(child: Child) -> list[str]:
+    """The CLI's failure kinds, from its summary (`❌ ST108 Response violates schema: 1`)."""
+    return sorted(set(re.findall(r"(ST\d+ [^:\n]+): \d+", child.output))) or ["nothing"]
 
 
 def row(label: str, seconds: float, children: list[Child]) -> list[str]:
