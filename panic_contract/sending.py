@@ -346,6 +346,8 @@ class Sender:
                 Verdict.OUTAGE, f"{what}cannot reach {self.host}: {words} ({_attempts(attempts)})"
             ) from None
         signal = signal_of(response.status_code, credentials)
+        if signal is Signal.AUTH_REJECTED and method.upper() != self.contract.method:
+            signal = None  # another method's 401 is the contract's business (as in findings.inspect), not our token's
         if signal is Signal.AUTH_REJECTED:
             raise self._fault(
                 Verdict.AUTH,

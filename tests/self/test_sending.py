@@ -521,3 +521,10 @@ def test_a_response_echoing_the_token_comes_back_masked(api: respx.MockRouter, s
     assert "Bearer ***" == exchange.headers["x-echo"]
     assert "Bearer ***" == json.loads(exchange.body or b"")["echo"]
     assert SENTINEL_TOKEN.encode() not in (exchange.body or b"")
+
+
+def test_a_401_to_another_method_is_returned_for_the_contract_to_judge(api: respx.MockRouter) -> None:
+    """Only the documented operation's 401 to our token means the token is refused; TRACE's is the contract's."""
+    api.route(method="TRACE", path=CALLOUT_PATH).respond(401, json={"message": "no"})
+    with Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT) as sender:
+        assert 401 == sender.send("TRACE", CALLOUT_PATH, credentials="valid").status_code
