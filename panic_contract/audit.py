@@ -1,4 +1,4 @@
-"""`panic-contract audit FILE`: hold a capture of real traffic to the contract.
+"""`panic-contract audit FILE...`: hold a capture of real traffic to the contract.
 
 FILE is a HAR file (as browsers and proxies export it) or JSON Lines, one exchange record per
 line in the fixture format (`request` and `response`; the fixture's description, operation and
@@ -7,7 +7,9 @@ provenance may be left out). Every `GET /panic-api/v2/callouts/{id}` exchange is
 are counted and skipped. The verdict, exit code and JSON/Markdown reports are the suite's.
 
 It streams: JSON Lines are read line by line and a HAR is parsed entry by entry with ijson,
-so memory stays flat whatever the file size.
+so memory stays flat whatever the file size. Several files (or glob patterns) make one audit;
+`--jobs N` judges large files in parts on N worker processes, with the report of one pass
+(see "Several files, several cores" below).
 
 Exit codes are the suite's (`verdict.EXIT_CODES`): 0 ok, 1 drift, 4 bad input or usage (one
 line naming the position; nothing is reported), 10 outage (the capture shows 502/503/504),
@@ -348,7 +350,7 @@ def audit_har(
     """A HAR, parsed incrementally: one entry in memory at a time, never the whole document.
 
     Nesting is bounded (MAX_DEPTH) before the parser sees it, so memory stays flat for any input.
-    `split_marker`: the stream is one part of a HAR cut for workers (see `_har_splits`), closed by this
+    `split_marker`: the stream is one part of a HAR cut for workers (see `_har_parts`), closed by this
     entry; _SplitMismatchError when it is not the last entry of log.entries (the cut was not between entries).
     """
     number = 0
@@ -626,7 +628,7 @@ def _parsed(text: str) -> Any:
 # its ledger as `Ledger.as_dict()` with positions counted from its own start; they are folded back
 # in file order, positions shifted by the lines or entries before them, so the findings, counts and
 # first positions are those of one pass over the files. A cut in a HAR is checked by the part that
-# ends at it (`_har_splits`); a part that does not check out, or fails, has its file audited again
+# ends at it (`_har_parts`); a part that does not check out, or fails, has its file audited again
 # in one pass, so what is reported (an error and its position included) is what one pass reports.
 
 MIN_PART_BYTES = 8 << 20  # a smaller part costs more to hand out than to judge
@@ -951,7 +953,7 @@ def _size(path: Path) -> int:
 
 def _fold(total: AuditResult, path: Path, outcomes: list[_Outcome], named: bool) -> None:
     """Fold one file's outcomes, in file order, into `total`; the first error ends the audit."""
-    prefix = f"{path} " if named else ""
+    prefix = ("standard input " if path == STDIN else f"{path} ") if named else ""
     offset = 0
     chosen = False
     base_url = None

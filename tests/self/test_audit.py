@@ -793,3 +793,16 @@ def test_a_bad_jobs_value_is_one_line_and_exit_4(value: str, tmp_path: Path, run
     assert 1 == len(run.err.splitlines())
     assert run.err.startswith("panic-contract audit: verdict: usage (exit 4): argument --jobs: ")
     assert "" == run.out
+
+
+def test_standard_input_among_several_files_is_named_as_such(
+    tmp_path: Path, run_audit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    piped = write_jsonl(tmp_path / "piped.jsonl", [DRIFTS[Kind.NEW_FIELD][0]])
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(piped.read_bytes()))))
+    other = write_har(tmp_path / "b.har", [CLEAN, DRIFTS[Kind.NEW_FIELD][0]])
+    run = run_audit(["-", str(other)], "--jobs", "2")
+    assert 0 == run.code, run.err
+    (new_field,) = run.findings(Kind.NEW_FIELD)
+    assert ["standard input line 1", f"{other} entry 2"] == new_field["samples"]
+    assert run.out.startswith("panic-contract audit: 2 files (jsonl, har): 3 of 3 exchanges audited")
