@@ -34,7 +34,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -904,17 +904,16 @@ def audit_files(
     _worker_contract = contract
     context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(contract.spec_path,)) as pool:
+        ahead = _Ahead(pool, plans, workers * PARTS_PER_JOB * 2)
         try:
-            futures = [[None if t.path == STDIN else pool.submit(_run_task, t) for t in plan] for plan in plans]
             done = 0
-            for path, plan, mine in zip(paths, plans, futures, strict=True):
+            for number, (path, plan) in enumerate(zip(paths, plans, strict=True)):
                 outcomes: list[_Outcome] = []
-                for task, future in zip(plan, mine, strict=True):
+                for task in plan:
+                    future = ahead.next()
                     outcome = _run_task(task, contract) if future is None else future.result()
                     if outcome.again:
-                        for rest in mine:
-                            if rest is not None:
-                                rest.cancel()
+                        ahead.drop(number)
                         outcomes = [_local(path, contract, None)]
                         break
                     outcomes.append(outcome)
@@ -928,6 +927,39 @@ def audit_files(
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     return total
+
+
+class _Ahead:
+    """The tasks handed to the pool in file order, at most `limit` ahead of the one being folded, so
+    memory stays bounded for any number of files. Standard input is read here, when its turn comes."""
+
+    def __init__(self, pool: ProcessPoolExecutor, plans: list[list[_Task]], limit: int) -> None:
+        self.pool, self.limit = pool, limit
+        self.tasks = [(number, task) for number, plan in enumerate(plans) for task in plan]
+        self.futures: dict[int, Future[_Outcome] | None] = {}
+        self.taken = self.submitted = 0
+        self.dropped: set[int] = set()
+
+    def next(self) -> Future[_Outcome] | None:
+        """The next task's future (None: run it here); tasks of a dropped file are skipped."""
+        while self.submitted < len(self.tasks) and self.submitted <= self.taken + self.limit:
+            number, task = self.tasks[self.submitted]
+            if number not in self.dropped and task.path != STDIN:
+                self.futures[self.submitted] = self.pool.submit(_run_task, task)
+            self.submitted += 1
+        while self.tasks[self.taken][0] in self.dropped:
+            self.taken += 1
+        future = self.futures.pop(self.taken, None)
+        self.taken += 1
+        return future
+
+    def drop(self, number: int) -> None:
+        """File `number` is audited again in one pass: its other parts are not needed."""
+        self.dropped.add(number)
+        for index in [i for i in self.futures if self.tasks[i][0] == number]:
+            future = self.futures.pop(index)
+            if future is not None:
+                future.cancel()
 
 
 def _offset_progress(progress: Progress | None, done: int, entries: int) -> Progress | None:
