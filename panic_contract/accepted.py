@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from panic_contract.findings import Finding, Kind, describe_value
-from panic_contract.verdict import Decision, Verdict, verdict_line
+from panic_contract.verdict import Decision, Verdict, command_stopped
 
 PROG = "panic-contract accept"
 DEFAULT_DAYS = 30
@@ -179,8 +179,6 @@ def run(args: argparse.Namespace) -> int:
     except AcceptedDriftError as exc:
         problem = problem or str(exc)
     if problem is not None:
-        decision = Decision(Verdict.USAGE, problem)
-        print(f"{PROG}: {verdict_line(decision)}", file=sys.stderr)
-        return decision.exit_code
+        return command_stopped(PROG, Decision(Verdict.USAGE, problem))
     sys.stdout.write(entries_for(findings, today_utc() + timedelta(days=args.days)))
     return 0

@@ -51,7 +51,7 @@ from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import Contract, SpecError, default_contract, load_contract
 from panic_contract.findings import NOT_PARSED, VALIDATED, Credentials, Exchange, Ledger, inspect, inspect_parts
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers, raw_body
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide, verdict_line
+from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
 
 PROG = "panic-contract audit"
 # The suite's settings (`settings`: command line, then environment variable, then default), so one CI
@@ -1140,8 +1140,7 @@ def where_lines(ledger: Ledger) -> list[str]:
 
 
 def fail(decision: Decision) -> int:
-    print(f"{PROG}: {verdict_line(decision)}", file=sys.stderr)
-    return decision.exit_code
+    return command_stopped(PROG, decision)
 
 
 def _audit_with_progress(paths: list[Path], contract: Contract, jobs: int) -> AuditResult:

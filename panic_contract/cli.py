@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from panic_contract.verdict import Decision, Verdict, verdict_line
+from panic_contract.verdict import Decision, Verdict, command_stopped
 
 DESCRIPTION = "The panic-contract command: serve the mock, record fixtures, audit captured traffic."
 
@@ -56,9 +56,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> 
         args = parser.parse_args(argv)
         return int(args.run(args))
     except CommandLineError as exc:
-        decision = Decision(Verdict.USAGE, f"{exc.message} (see {exc.prog} --help)")
-        print(f"{exc.prog}: {verdict_line(decision)}", file=sys.stderr)
-        return decision.exit_code
+        return command_stopped(exc.prog, Decision(Verdict.USAGE, f"{exc.message} (see {exc.prog} --help)"))
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130

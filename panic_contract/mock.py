@@ -36,7 +36,7 @@ from panic_contract.contract import (
     parse_callout_id,
 )
 from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures, served_callout
-from panic_contract.verdict import Decision, Verdict, verdict_line
+from panic_contract.verdict import Decision, Verdict, command_stopped
 
 MOCK_CLIENT_ID = "mock-client"
 MOCK_CLIENT_SECRET = "mock-secret"  # noqa: S105 - not a secret: the mock's own client credentials
@@ -371,9 +371,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _usage(reason: str) -> int:
-    decision = Decision(Verdict.USAGE, reason)
-    print(f"{PROG}: {verdict_line(decision)}", file=sys.stderr)
-    return decision.exit_code
+    return command_stopped(PROG, Decision(Verdict.USAGE, reason))
 
 
 def main(argv: list[str] | None = None) -> int:

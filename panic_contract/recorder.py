@@ -49,7 +49,6 @@ from panic_contract.fixture_files import (
     load_fixture,
     write_all_or_nothing,
 )
-from panic_contract.redaction import redact
 from panic_contract.sending import (
     CLIENT_ID_VARIABLE,
     CLIENT_SECRET_VARIABLE,
@@ -62,7 +61,7 @@ from panic_contract.sending import (
     host_of,
     token_from_environment,
 )
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, verdict_line
+from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, verdict_line
 
 # Precedence, as in the suite (`settings`): command line, then environment variable, then default.
 SHARED_SETTINGS = ("callout_ids", "base_url", "rate_limit", "request_timeout", "retries")
@@ -162,8 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def fail(decision: Decision) -> int:
-    print(f"{PROG}: {redact(verdict_line(decision))}", file=sys.stderr)
-    return decision.exit_code
+    return command_stopped(PROG, decision)
 
 
 def options_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Options:

@@ -5,10 +5,12 @@ The codes are stable and documented in README.md ("Exit codes"); never renumber 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
 from panic_contract.findings import Ledger, Signal
+from panic_contract.redaction import redact
 
 
 class Verdict(StrEnum):
@@ -87,3 +89,9 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
 def verdict_line(decision: Decision) -> str:
     """The one line every command ends with: `verdict: drift (exit 1): <reason>`."""
     return f"verdict: {decision.verdict} (exit {decision.exit_code}): {decision.reason}"
+
+
+def command_stopped(prog: str, decision: Decision) -> int:
+    """A `panic-contract` command that cannot go on: its verdict line on stderr, named; the exit code to return."""
+    print(f"{prog}: {redact(verdict_line(decision))}", file=sys.stderr)
+    return decision.exit_code
