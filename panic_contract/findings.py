@@ -403,7 +403,11 @@ class Ledger:
         if inspection.signal is not None:
             name = str(inspection.signal)  # a plain str: xdist cannot serialise an enum
             self.signals[name] = self.signals.get(name, 0) + times
-        for finding in inspection.findings:
+        self.add_findings(inspection.findings, sample, times)
+
+    def add_findings(self, findings: Iterable[Finding], sample: str | None = None, times: int = 1) -> None:
+        """Fold findings in without counting a response (more findings about one already counted)."""
+        for finding in findings:
             self._fold(finding, times, [sample or finding.request], [finding.actual])
 
     def merge(self, data: Mapping[str, Any]) -> None:

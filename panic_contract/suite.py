@@ -80,13 +80,19 @@ class SuiteRun:
         """Record what the contract says of one exchange. Nothing is raised here: the test fails at its end,
         once, listing every distinct finding it saw (`failing_lines`), so one finding never hides the next."""
         inspection = inspect(exchange, self.contract)
-        self.record(inspection.findings, inspection)
+        self.ledger.add(inspection)
+        self.note(inspection.findings)
         if inspection.validated_body and (raw_id := self.contract.match_path(exchange.path)) is not None:
             self.ledger.note_answered(*filter(None, [parse_callout_id(raw_id)]))
         return inspection
 
-    def record(self, findings: Sequence[Finding], inspection: Inspection | None = None) -> None:
-        self.ledger.add(inspection or Inspection(findings=tuple(findings)))
+    def record(self, findings: Sequence[Finding]) -> None:
+        """More findings about a response already judged (schemathesis's checks): not another response."""
+        self.ledger.add_findings(findings)
+        self.note(findings)
+
+    def note(self, findings: Sequence[Finding]) -> None:
+        """Remember the current test's findings, for the one failure it ends with."""
         for finding in findings:
             key = (str(finding.kind), finding.field)
             first, count = self._test_findings.get(key, (finding, 0))

@@ -491,3 +491,10 @@ def test_a_body_nested_deeper_than_the_parser_goes_is_malformed_not_a_crash() ->
     exchange = Exchange("GET", "/panic-api/v2/callouts/1", 200, {"content-type": "application/json"}, body)
     (found,) = inspect(exchange, default_contract()).findings
     assert (Kind.MALFORMED_BODY, "JSON nested too deep") == (found.kind, found.actual)
+
+
+def test_findings_added_about_a_counted_response_do_not_count_another() -> None:
+    ledger = Ledger()
+    ledger.add(Inspection(validated_body=True))
+    ledger.add_findings([finding(callout_id=1), finding(callout_id=2)])
+    assert (1, 1, [2]) == (ledger.requests, ledger.validated_bodies, [e.count for e in ledger.entries.values()])
