@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +110,13 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     url = live_url(values["target"], values["base_url"])
     drift = tuple(config.getoption("panic_mock_drift"))
     ids = values["callout_ids"] or ()
-    limits = Limits(timeout=values["request_timeout"], retries=values["retries"])
-    if url is not None:
-        limits = Limits(timeout=limits.timeout, retries=limits.retries, rate_limit=values["rate_limit"],
-                        budget=values["request_budget"])  # fmt: skip
+    # the rate limit and the request budget spare a live target; the embedded mock needs neither
+    limits = Limits(
+        timeout=values["request_timeout"],
+        retries=values["retries"],
+        rate_limit=values["rate_limit"] if url is not None else 0.0,
+        budget=values["request_budget"] if url is not None else None,
+    )
     if url is not None and drift:
         raise SettingError(
             "--mock-drift switches the embedded mock; it cannot change a live target "
@@ -125,8 +129,9 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         if url is None:
             target = mock_target(ids, drift, contracts)
         else:
-            target = _live_target(url, values, ids, limits, quota, token=worker.get(WORKER_TOKEN))
-            target.contracts_dir = contracts
+            target = _live_target(
+                url, values, ids, contracts=contracts, limits=limits, quota=quota, token=worker.get(WORKER_TOKEN)
+            )
     except BaseException:
         if owns:
             quota_path.unlink(missing_ok=True)
@@ -145,15 +150,22 @@ def _start_run(config: pytest.Config) -> SuiteRun:
 
 
 def _live_target(
-    url: str, values: dict[str, Any], ids: tuple[int, ...], limits: Limits, quota: Quota, *, token: str | None
+    url: str,
+    values: dict[str, Any],
+    ids: tuple[int, ...],
+    *,
+    contracts: Path,
+    limits: Limits,
+    quota: Quota,
+    token: str | None,
 ) -> Target:
     named = not values["base_url"]
     try:
-        return live_target(url, named, ids, os.environ, limits=limits, quota=quota, token=token)
+        return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token=token)
     except CredentialError as exc:
         raise CredentialError(f"live target {url}: {exc}") from None
     except TargetFault:  # the quota is halted: the run collects nothing and ends with this verdict
-        return live_target(url, named, ids, os.environ, limits=limits, quota=quota, token="")
+        return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token="")
 
 
 def _contract() -> Contract:
@@ -286,8 +298,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _run_info(run: SuiteRun) -> reports.RunInfo:
-    import time
-
     return reports.RunInfo(
         target=run.target.name,
         base_url=run.target.display_url,

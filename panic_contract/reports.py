@@ -174,12 +174,13 @@ def _escape(text: str, *, prop: bool = False) -> str:
 
 def github_annotations(ledger: Ledger) -> list[str]:
     """`::error title=...::message` for each breaking finding: GitHub shows them on the run's page."""
-    return [
-        f"::error title={_escape(f'API drift: {e.first.kind} {e.first.field or chr(45)}', prop=True)}::"
-        f"{_escape(redact(e.first.message()))} (x{e.count})"
-        for e in ledger.sorted_entries()
-        if e.first.severity == "breaking"
-    ]
+    lines = []
+    for entry in ledger.sorted_entries():
+        f = entry.first
+        if f.severity == "breaking":
+            title = _escape(f"API drift: {f.kind} {f.field or '-'}", prop=True)
+            lines.append(f"::error title={title}::{_escape(redact(f.message()))} (x{entry.count})")
+    return lines
 
 
 def append_step_summary(path: str, markdown: str) -> str | None:

@@ -268,7 +268,7 @@ class Sender:
     def send_case(self, case: Any, credentials: Credentials) -> httpx.Response:
         """Send a schemathesis case (a generated request) the way every other request goes."""
         kwargs = case.as_transport_kwargs(base_url=self.base_url)
-        headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "authorization"}
+        headers = dict(kwargs.get("headers") or {})  # `send` puts the Authorization the credentials name
         if kwargs.get("cookies"):  # httpx deprecates per-request cookies: send them as the header they are
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in kwargs["cookies"].items())
         body = {key: kwargs[key] for key in ("content", "data", "json", "files") if kwargs.get(key) is not None}

@@ -55,7 +55,7 @@ class SuiteRun:
 
     @property
     def contracts_dir(self) -> Path:
-        return self.target.contracts_dir or Path()
+        return self.target.contracts_dir
 
     @property
     def sender(self) -> Sender:

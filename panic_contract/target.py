@@ -18,18 +18,14 @@ from panic_contract.sending import Limits, Quota, host_of, token_from_environmen
 MOCK_DISPLAY_URL = "http://127.0.0.1:8000"  # where `panic-contract mock` serves: what reproducers name
 
 
-class TargetError(Exception):
-    """The settings name no usable target; the message is one line (a usage error)."""
-
-
 @dataclass
 class Target:
     name: Literal["mock", "staging", "custom"]
     base_url: str  # where requests go; for the embedded mock, its loopback port once served
     token: str = field(repr=False)
     callout_ids: tuple[int, ...]
+    contracts_dir: Path  # the fixtures the suite checks (and the embedded mock serves)
     drift: tuple[str, ...] = ()
-    contracts_dir: Path | None = None
 
     @property
     def live(self) -> bool:
@@ -57,13 +53,14 @@ def mock_target(ids: tuple[int, ...], drift: tuple[str, ...], contracts_dir: Pat
     from panic_contract.mock import MOCK_TOKEN, known_callout_ids
 
     known = tuple(known_callout_ids(contracts_dir))
-    return Target("mock", MOCK_DISPLAY_URL, MOCK_TOKEN, ids or known, drift, contracts_dir)
+    return Target("mock", MOCK_DISPLAY_URL, MOCK_TOKEN, ids or known, contracts_dir, drift)
 
 
 def live_target(
     url: str,
     named: bool,
     ids: tuple[int, ...],
+    contracts_dir: Path,
     environ: Mapping[str, str],
     *,
     limits: Limits,
@@ -76,12 +73,12 @@ def live_target(
     """
     if token is None:
         token = token_from_environment(url, environ, limits=limits, quota=quota)
-    return Target("staging" if named else "custom", url, token, ids)
+    return Target("staging" if named else "custom", url, token, ids, contracts_dir)
 
 
 def serve_mock(target: Target, stack: ExitStack) -> str:
     """Serve the embedded mock on a free loopback port for as long as `stack` is open; its base URL."""
     from panic_contract.mock import create_app, serve
 
-    app = create_app(drift=target.drift, token=target.token, contracts_dir=target.contracts_dir or Path())
+    app = create_app(drift=target.drift, token=target.token, contracts_dir=target.contracts_dir)
     return stack.enter_context(serve(app))

@@ -1,6 +1,7 @@
 """pytest-xdist: the controller hands each worker the token and the run's quota; workers hand back ledgers.
 
-Registered by the plugin only when xdist is active. The token travels in memory over xdist's
+Registered by the plugin in every run; its controller hooks are optional, so it is inert without
+pytest-xdist, and a worker is told by its `workeroutput`. The token travels in memory over xdist's
 channel, never through a file or the environment; the quota file holds counts and the halt only.
 """
 
