@@ -49,8 +49,9 @@ from panic_contract import reports, settings
 from panic_contract.accepted import AcceptedDriftError
 from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import Contract, SpecError, default_contract, load_contract
-from panic_contract.findings import NOT_PARSED, VALIDATED, Credentials, Exchange, Ledger, inspect, inspect_parts
+from panic_contract.findings import NOT_PARSED, VALIDATED, Exchange, Ledger, inspect, inspect_parts
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers, raw_body
+from panic_contract.redaction import MASK, MIN_SECRET_LENGTH
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
 
 PROG = "panic-contract audit"
@@ -550,14 +551,19 @@ def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResul
         text = ""
     if result.base_url is None:
         result.base_url = origin(url)
+    token = _token(request)
+    headers = _response_headers(response, content)
+    if token is not None and len(token) >= MIN_SECRET_LENGTH:  # a server may echo the token back: mask it first
+        text = text.replace(token, MASK)
+        headers = {name: value.replace(token, MASK) for name, value in headers.items()}
     return Exchange(
         method=contract.method,
         path=path,  # no query string: it may hold a credential
         status=status,
-        headers=_response_headers(response, content),
+        headers=headers,
         body=text,
         parsed=_parsed(text),
-        credentials=_credentials(request),
+        credentials="missing" if token is None else "valid",
     )
 
 
@@ -601,13 +607,16 @@ def _response_headers(response: Mapping[str, Any], content: Mapping[str, Any]) -
     return result
 
 
-def _credentials(request: Mapping[str, Any]) -> Credentials:
-    """Whether the request carried a token; its value is never read, kept or printed."""
+def _token(request: Mapping[str, Any]) -> str | None:
+    """The request's Authorization credential (without its scheme), or None when it carried none.
+
+    It is read only to mask it where the response echoes it back; it is never kept or printed.
+    """
     headers = request.get("headers")
     for header in headers if isinstance(headers, list) else ():
         if isinstance(header, dict) and str(header.get("name", "")).lower() == "authorization":
-            return "valid"
-    return "missing"
+            return str(header.get("value", "")).strip().split(" ", 1)[-1].strip()
+    return None
 
 
 def _parsed(text: str) -> Any:

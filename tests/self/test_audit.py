@@ -806,3 +806,14 @@ def test_standard_input_among_several_files_is_named_as_such(
     (new_field,) = run.findings(Kind.NEW_FIELD)
     assert ["standard input line 1", f"{other} entry 2"] == new_field["samples"]
     assert run.out.startswith("panic-contract audit: 2 files (jsonl, har): 3 of 3 exchanges audited")
+
+
+def test_a_response_echoing_the_requests_token_never_shows_it(tmp_path: Path, run_audit: Any) -> None:
+    """The server echoes the Authorization value into a drifted field and a header: findings show `***`."""
+    entry = har_entry(Ex(callout(id=f"Bearer {SENTINEL_TOKEN}")))
+    entry["response"]["headers"].append({"name": "X-Echo", "value": f"Bearer {SENTINEL_TOKEN}"})
+    run = run_audit(write_har(tmp_path / "capture.har", [entry]))
+    assert 1 == run.code, run.err
+    assert [("type-changed", 'string "Bearer ***"')] == [(f["kind"], f["actual"]) for f in run.report["findings"]]
+    for where in (run.out, run.err, json.dumps(run.report), run.markdown):
+        assert SENTINEL_TOKEN not in where
