@@ -11,16 +11,26 @@
 A finding that matches an unexpired entry is reported as accepted and does not fail the run; one
 that matches an expired entry fails it, naming the entry and its reason; an entry that matched
 nothing in a run that validated bodies is reported as stale (the provider fixed it: delete it).
-`panic-contract accept REPORT.json` prints entries for a drift report's findings, ready to paste.
+The ledger (`findings.Ledger`) asks `Acceptance.classify` once per finding, when it folds it in;
+nothing else classifies. `panic-contract accept REPORT.json` prints entries for a drift report's
+findings, ready to paste.
+
+The file is read with bounds, since it comes from a pull request like any other file: at most
+`MAX_BYTES`, streamed as YAML events (never composed into a document first), no anchors or aliases
+(an alias bomb of a few hundred bytes expands to gigabytes), no duplicate keys (a second `expires:`
+would push a date back unnoticed), only scalars as values. Anything else is one AcceptedDriftError
+line naming the file and the line.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -32,13 +42,94 @@ from panic_contract.verdict import Decision, Verdict, command_stopped
 
 PROG = "panic-contract accept"
 DEFAULT_DAYS = 30
-_KEYS = frozenset({"kind", "field", "value", "reason", "expires"})
+_KEYS = ("kind", "field", "value", "reason", "expires")
+MAX_BYTES = 256 << 10  # a thousand entries or more; PyYAML's pure-Python parser reads it in a few seconds
+_SHOWN = 60  # characters of a value from the file quoted in an error line
 
 Status = Literal["accepted", "expired"]
 
 
 class AcceptedDriftError(Exception):
     """The accepted-drift file cannot be used; the message is one line naming the file and line."""
+
+
+# --- what `value:` means, per kind ---------------------------------------------------------------
+# A finding carries what arrived as text (`Finding.actual`, written by findings.inspect); an entry's
+# value is compared with the part of it that is the value. Kinds not listed here have no value to
+# compare (`missing-field` is always missing, `null-in-non-nullable` always null, ...): `value:` on
+# them is refused rather than silently never matching. tests/self/test_accepted_values.py holds each
+# kind to what findings.inspect really writes.
+
+
+@dataclass(frozen=True)
+class _ValueRule:
+    means: str  # for the error line and the README
+    allowed: Callable[[Any], bool]
+    wanted: Callable[[Any], str]  # the entry's value as the finding would show it
+    matches: Callable[[str, str], bool]  # (finding.actual, wanted)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | bool | int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+_UNDOCUMENTED = "an undocumented field ("
+_VALUE_RULES: dict[str, _ValueRule] = {
+    # known statuses compare case-insensitively, so an accepted one does too
+    str(Kind.UNKNOWN_STATUS): _ValueRule(
+        "the status text, e.g. value: Escalated",
+        lambda v: isinstance(v, str),
+        describe_value,
+        lambda actual, wanted: actual.casefold() == wanted.casefold(),
+    ),
+    str(Kind.NEW_FIELD): _ValueRule(
+        "the field's value as JSON (420 is not '420'); leave value out to accept the field whatever it holds",
+        _is_scalar,
+        describe_value,
+        lambda actual, wanted: actual == f"{_UNDOCUMENTED}{wanted})",
+    ),
+    str(Kind.TYPE_CHANGED): _ValueRule(
+        "the value that arrived, as JSON, e.g. value: '992011'",
+        _is_scalar,
+        describe_value,
+        lambda actual, wanted: actual == wanted or actual.startswith(f"{wanted} ("),
+    ),
+    str(Kind.FORMAT_VIOLATED): _ValueRule(
+        "the text that arrived, e.g. value: 20/04/2024 14:45",
+        lambda v: isinstance(v, str),
+        describe_value,
+        lambda actual, wanted: actual == wanted,
+    ),
+    str(Kind.ID_MISMATCH): _ValueRule(
+        "the id that came back, e.g. value: 992011",
+        _is_int,
+        describe_value,
+        lambda actual, wanted: actual == wanted,
+    ),
+    str(Kind.UNDOCUMENTED_STATUS_CODE): _ValueRule(
+        "the status code, e.g. value: 418",
+        lambda v: _is_int(v) and 100 <= v <= 599,
+        str,
+        lambda actual, wanted: actual == wanted or actual.startswith(f"{wanted} "),
+    ),
+    str(Kind.SERVER_ERROR): _ValueRule(
+        "the status code, e.g. value: 500",
+        lambda v: _is_int(v) and 500 <= v <= 599,
+        str,
+        lambda actual, wanted: actual == wanted,
+    ),
+    str(Kind.WRONG_CONTENT_TYPE): _ValueRule(
+        "the media type, e.g. value: text/html",
+        lambda v: isinstance(v, str) and bool(v.strip()),
+        lambda v: str(v).strip(),
+        lambda actual, wanted: actual.casefold() == wanted.casefold(),
+    ),
+}
+VALUE_KINDS = frozenset(_VALUE_RULES)
 
 
 @dataclass(frozen=True)
@@ -54,13 +145,20 @@ class Entry:
     def matches(self, finding: Finding) -> bool:
         if str(finding.kind) != self.kind or finding.field != self.field:
             return False
-        return not self.has_value or finding.actual in {str(self.value), describe_value(self.value)}
+        if not self.has_value:
+            return True
+        rule = _VALUE_RULES[self.kind]
+        return rule.matches(finding.actual, rule.wanted(self.value))
 
     def label(self) -> str:
         value = f" = {describe_value(self.value)}" if self.has_value else ""
         return f"{self.kind} {self.field or '-'}{value}"
 
     def describe(self) -> str:
+        return self._described
+
+    @functools.cached_property
+    def _described(self) -> str:  # the ledger asks for it per finding it folds: built once
         return f"{self.label()} (line {self.line}, until {self.expires.isoformat()}: {self.reason})"
 
 
@@ -70,10 +168,22 @@ class Acceptance:
 
     entries: tuple[Entry, ...]
     today: date
+    _by_subject: dict[tuple[str, str | None], tuple[Entry, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for entry in self.entries:
+            key = (entry.kind, entry.field)
+            self._by_subject[key] = (*self._by_subject.get(key, ()), entry)
 
     def classify(self, finding: Finding) -> tuple[Status, Entry] | None:
-        """Whether an entry covers `finding`: accepted while it lasts, expired after."""
-        for entry in self.entries:
+        """The first entry, in file order, that covers `finding`: accepted while it lasts, expired after.
+
+        Called by the ledger as it folds each finding in (the audit's hot path on a drifting capture):
+        a finding whose kind and field no entry names costs one dict lookup.
+        """
+        for entry in self._by_subject.get((str(finding.kind), finding.field), ()):
             if entry.matches(finding):
                 return ("expired" if entry.expires < self.today else "accepted"), entry
         return None
@@ -87,42 +197,133 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
+# --- reading the file ----------------------------------------------------------------------------
+
+
 def load(path: Path, today: date | None = None) -> Acceptance:
-    """Read and check the file; AcceptedDriftError (one line naming the line) for anything malformed."""
-    where = str(path)
+    """Read and check the file; AcceptedDriftError (one line naming the file and line) for anything else."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # a bounded read: the path may be a FIFO or /dev/zero
     except OSError as exc:
-        raise AcceptedDriftError(f"{where}: cannot read the accepted-drift file: {exc.strerror}") from None
+        raise AcceptedDriftError(f"{path}: cannot read the accepted-drift file: {exc.strerror or exc}") from None
+    return loads(raw, str(path), today)
+
+
+def loads(raw: bytes, where: str, today: date | None = None) -> Acceptance:
+    """The entries in `raw`, the bytes of the file named `where`; AcceptedDriftError for anything malformed."""
+    if len(raw) > MAX_BYTES:
+        raise AcceptedDriftError(
+            f"{where}: larger than {MAX_BYTES // 1024} KiB, more than any list of accepted drift needs: "
+            "is this the file you meant?"
+        )
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise AcceptedDriftError(f"{where} line {line}: not UTF-8 text; save the file as UTF-8") from None
+    return Acceptance(tuple(_entries(text, where)), today or today_utc())
+
+
+_PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _entries(text: str, where: str) -> Iterator[Entry]:
+    events = _events(text, where)
+    next(events)  # StreamStartEvent
+    event = next(events)
+    if isinstance(event, yaml.StreamEndEvent):
+        return  # an empty file, or comments only
+    event = next(events)  # past DocumentStartEvent
+    if isinstance(event, yaml.ScalarEvent) and event.value in {"", "~", "null", "Null", "NULL"} and event.implicit[0]:
+        event = None  # an explicit empty document: no entries
+    elif not isinstance(event, yaml.SequenceStartEvent):
+        raise AcceptedDriftError(f"{_at(where, event)}: expected a list of entries (- kind: ...)")
+    else:
+        _no_anchor(event, where)
+        while not isinstance(event := next(events), yaml.SequenceEndEvent):
+            yield _entry(event, events, where)
+    next(events)  # DocumentEndEvent
+    event = next(events)
+    if not isinstance(event, yaml.StreamEndEvent):
+        raise AcceptedDriftError(f"{_at(where, event)}: one list of entries, not several YAML documents (---)")
+
+
+def _events(text: str, where: str) -> Iterator[Any]:
+    """The file's YAML events, one at a time; a YAML error as the one line naming where it is."""
+    loader = _PARSER(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise AcceptedDriftError(
+                    f"{_at(where, event)}: YAML aliases (*{_shown(event.anchor)}) are not allowed here; "
+                    "write the value out"
+                )
+            yield event
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise AcceptedDriftError(f"{where}{line}: not valid YAML: {problem}") from None
-    if root is None:
-        return Acceptance((), today or today_utc())
-    if not isinstance(root, yaml.SequenceNode):
-        raise AcceptedDriftError(f"{where} line {root.start_mark.line + 1}: expected a list of entries (- kind: ...)")
-    entries = tuple(_entry(node, where) for node in root.value)
-    return Acceptance(entries, today or today_utc())
+        raise AcceptedDriftError(f"{where}{_line_of(exc, text)}: not valid YAML: {_problem(exc)}") from None
+    finally:
+        loader.dispose()
 
 
-def _entry(node: yaml.Node, where: str) -> Entry:
-    line = node.start_mark.line + 1
-    at = f"{where} line {line}"
-    if not isinstance(node, yaml.MappingNode):
+def _entry(event: Any, events: Iterator[Any], where: str) -> Entry:
+    at = _at(where, event)
+    if not isinstance(event, yaml.MappingStartEvent):
         raise AcceptedDriftError(f"{at}: an entry is a mapping with kind, field, reason and expires")
-    data: dict[str, Any] = yaml.SafeLoader("").construct_document(node)
-    unknown = sorted(set(map(str, data)) - _KEYS)
-    if unknown:
-        raise AcceptedDriftError(f"{at}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_KEYS))}")
+    _no_anchor(event, where)
+    data: dict[str, Any] = {}
+    while not isinstance(key := next(events), yaml.MappingEndEvent):
+        name = _key(key, where)
+        if name in data:
+            raise AcceptedDriftError(
+                f"{_at(where, key)}: {name} is given twice in this entry; keep one (a second one would silently win)"
+            )
+        data[name] = _scalar(name, next(events), where)
+    return _checked(data, at, _line(event))
+
+
+def _key(event: Any, where: str) -> str:
+    allowed = ", ".join(_KEYS)
+    if not isinstance(event, yaml.ScalarEvent) or event.tag == _MERGE_TAG:
+        raise AcceptedDriftError(f"{_at(where, event)}: a key is one of {allowed}")
+    _no_anchor(event, where)
+    if event.value not in _KEYS:
+        raise AcceptedDriftError(f"{_at(where, event)}: unknown key {_shown(event.value)!r}; allowed: {allowed}")
+    return str(event.value)
+
+
+_RESOLVER: Any = yaml.SafeLoader("")  # resolves and constructs one scalar at a time: never a whole document
+
+
+def _scalar(name: str, event: Any, where: str) -> Any:
+    """The value of one key: a scalar, built as PyYAML's safe loader builds it."""
+    at = _at(where, event)
+    if not isinstance(event, yaml.ScalarEvent):
+        raise AcceptedDriftError(f"{at}: {name} must be a single value (text, a number, a date), not a list or mapping")
+    _no_anchor(event, where)
+    tag = event.tag if event.tag not in (None, "!") else _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+    node = yaml.ScalarNode(tag, event.value, style=event.style)
+    try:
+        return _RESOLVER.construct_object(node)
+    except yaml.YAMLError as exc:
+        raise AcceptedDriftError(f"{at}: {name} cannot be read: {_problem(exc)}") from None
+    except (ValueError, OverflowError) as exc:  # 2026-02-30, an int of 5000 digits
+        text = f"{_shown(event.value)} is not a date" if name == "expires" else f"{_shown(event.value)} cannot be read"
+        raise AcceptedDriftError(f"{at}: {name}: {text} ({' '.join(str(exc).split())[:80]})") from None
+
+
+def _checked(data: Mapping[str, Any], at: str, line: int) -> Entry:
+    kinds = [str(k) for k in Kind]
     kind = data.get("kind")
-    if kind not in {str(k) for k in Kind}:
-        raise AcceptedDriftError(f"{at}: kind {kind!r} is not a finding kind; allowed: {', '.join(map(str, Kind))}")
-    field = data.get("field")
-    if field is not None and not isinstance(field, str):
+    if not isinstance(kind, str):
+        problem = "is required" if kind is None else f"must be text, not {_shown(kind)!r}"
+        raise AcceptedDriftError(f"{at}: kind {problem}: name a finding kind; allowed: {', '.join(kinds)}")
+    if kind not in kinds:
+        raise AcceptedDriftError(f"{at}: kind {_shown(kind)!r} is not a finding kind; allowed: {', '.join(kinds)}")
+    field_ = data.get("field")
+    if field_ is not None and not isinstance(field_, str):
         raise AcceptedDriftError(f"{at}: field must be a JSON path like $.status, or left out")
     reason = data.get("reason")
     if not isinstance(reason, str) or not reason.strip():
@@ -132,7 +333,56 @@ def _entry(node: yaml.Node, where: str) -> Entry:
         expires = expires.date()
     if not isinstance(expires, date):
         raise AcceptedDriftError(f"{at}: expires must be a date, e.g. expires: 2026-12-31")
-    return Entry(str(kind), field, reason.strip(), expires, line, data.get("value"), "value" in data)
+    if "value" in data:
+        rule = _VALUE_RULES.get(kind)
+        if rule is None:
+            raise AcceptedDriftError(
+                f"{at}: a {kind} finding has no value to accept; drop value: (the entry then covers "
+                f"{kind} {field_ or '-'} whatever arrived)"
+            )
+        if not rule.allowed(data["value"]):
+            raise AcceptedDriftError(f"{at}: value of a {kind} entry is {rule.means}")
+        if rule.wanted is describe_value and describe_value(data["value"]).endswith("..."):
+            # a finding keeps the first 60 characters of what arrived: a longer value could not be told apart
+            raise AcceptedDriftError(
+                f"{at}: value is longer than the {_SHOWN} characters a finding keeps of what arrived; "
+                "drop value: to accept the field whatever it holds"
+            )
+    return Entry(kind, field_, " ".join(reason.split()), expires, line, data.get("value"), "value" in data)
+
+
+def _no_anchor(event: Any, where: str) -> None:
+    if getattr(event, "anchor", None) is not None:
+        raise AcceptedDriftError(
+            f"{_at(where, event)}: YAML anchors (&{_shown(event.anchor)}) are not allowed here; write each value out"
+        )
+
+
+def _line(event: Any) -> int:
+    return int(event.start_mark.line) + 1
+
+
+def _at(where: str, event: Any) -> str:
+    return f"{where} line {_line(event)}"
+
+
+def _line_of(exc: yaml.YAMLError, text: str) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return f" line {mark.line + 1}"
+    position = getattr(exc, "position", None)  # a ReaderError: a character YAML does not allow
+    return f" line {text.count(chr(10), 0, position) + 1}" if isinstance(position, int) else ""
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or type(exc).__name__
+    return " ".join(str(problem).split())[:120]  # one line, whatever the parser put in it
+
+
+def _shown(text: Any) -> str:
+    """A value from the file, shortened for an error line (one line, never the whole of a huge scalar)."""
+    shown = " ".join(str(text).split())
+    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 3] + "..."
 
 
 # --- `panic-contract accept REPORT.json` ----------------------------------------------------------

@@ -46,7 +46,7 @@ import jsonschema_rs
 import orjson
 
 from panic_contract import reports, settings
-from panic_contract.accepted import AcceptedDriftError
+from panic_contract.accepted import Acceptance, AcceptedDriftError
 from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import Contract, SpecError, default_contract, load_contract
 from panic_contract.findings import NOT_PARSED, VALIDATED, Exchange, Ledger, inspect, inspect_parts
@@ -133,11 +133,18 @@ def detect_format(path: Path, head: bytes) -> Format:
     raise AuditInputError(f"{path}: cannot tell the format from its content: name it .har (HAR) or .jsonl (JSON Lines)")
 
 
-def audit_file(path: Path, contract: Contract | None = None, *, progress: Progress | None = None) -> AuditResult:
+def audit_file(
+    path: Path,
+    contract: Contract | None = None,
+    *,
+    progress: Progress | None = None,
+    acceptance: Acceptance | None = None,
+) -> AuditResult:
     """Judge every exchange of the contract's operation in the capture at `path` (`-`: standard input).
 
     A gzip stream (a .gz name or gzip's magic bytes) is read decompressed, a UTF-8 byte order mark is
-    skipped, and CRLF line ends are read like LF.
+    skipped, and CRLF line ends are read like LF. Findings are classified against `acceptance` as the
+    ledger folds them in.
     """
     contract = contract or default_contract()
     label = "standard input" if path == STDIN else str(path)
@@ -148,7 +155,7 @@ def audit_file(path: Path, contract: Contract | None = None, *, progress: Progre
             raise AuditInputError(f"{label}: cannot read the capture: {exc.strerror}") from None
         try:
             capture = _open_capture(path, raw, stack)
-            result = AuditResult(capture.fmt)
+            result = AuditResult(capture.fmt, Ledger(acceptance))
             if progress is not None and capture.position is not None:
                 position, report = capture.position, progress
                 progress = lambda _done, entries: report(position(), entries)  # noqa: E731 - file bytes, not gzip's
@@ -641,6 +648,7 @@ def _parsed(text: str) -> Any:
 # in one pass, so what is reported (an error and its position included) is what one pass reports.
 
 MIN_PART_BYTES = 8 << 20  # a smaller part costs more to hand out than to judge
+PART_BYTES_ENV = "PANIC_CONTRACT_AUDIT_PART_BYTES"  # the project's own tests cut small captures with it
 PARTS_PER_JOB = 4  # several parts a worker, so a worker slowed by other load does not hold up the rest
 SPLIT_WINDOW = 4 << 20  # how far past a cut point to look for a line start or an entry start
 _HAR_HEAD = b'{"log":{"entries":['
@@ -697,13 +705,16 @@ def _outcome(result: AuditResult, positions: int = 0) -> _Outcome:
 
 
 _worker_contract: Contract | None = None  # set before the pool forks; else loaded by _start_worker
+_worker_acceptance: Acceptance | None = None  # the audit's accepted drift, given to each worker as it starts
 
 
-def _start_worker(spec_path: Path) -> None:
-    global _worker_contract  # noqa: PLW0603 - one contract per worker process
+def _start_worker(spec_path: Path, acceptance: Acceptance | None = None) -> None:
+    global _worker_contract, _worker_acceptance  # noqa: PLW0603 - one contract, one acceptance per worker process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: one line, exit 130
     if _worker_contract is None:
         _worker_contract = load_contract(spec_path)
+    # each part's ledger classifies its findings as it folds them in, as one pass would: never afterwards
+    _worker_acceptance = acceptance
 
 
 def _start_method() -> str | None:
@@ -714,11 +725,12 @@ def _start_method() -> str | None:
     return None
 
 
-def _run_task(task: _Task, contract: Contract | None = None) -> _Outcome:
+def _run_task(task: _Task, contract: Contract | None = None, acceptance: Acceptance | None = None) -> _Outcome:
     contract = contract or _worker_contract or default_contract()
+    acceptance = acceptance if acceptance is not None else _worker_acceptance
     try:
         if task.fmt is None:
-            return _outcome(audit_file(task.path, contract))
+            return _outcome(audit_file(task.path, contract, acceptance=acceptance))
         with task.path.open("rb", buffering=0) as raw:
             raw.seek(task.start)
             parts: list[bytes | tuple[IO[bytes], int]] = []
@@ -729,7 +741,7 @@ def _run_task(task: _Task, contract: Contract | None = None) -> _Outcome:
             if task.marker is not None:
                 parts.append(b"," + orjson.dumps(task.marker) + b"]}}")
             stream = io.BufferedReader(_Spliced(parts), READ_BUFFER)
-            result = AuditResult(task.fmt)
+            result = AuditResult(task.fmt, Ledger(acceptance))
             if task.fmt == "jsonl":
                 return _outcome(result, audit_lines(stream, contract, result))
             try:
@@ -776,12 +788,13 @@ class _Spliced(io.RawIOBase):
         return 0
 
 
-def _plan(path: Path, jobs: int) -> list[_Task]:
+def _plan(path: Path, jobs: int, part_bytes: int | None = None) -> list[_Task]:
     """The tasks for one file: itself, or parts of it when it is large, seekable and not compressed."""
+    part_bytes = part_bytes or MIN_PART_BYTES
     if jobs < 2 or path == STDIN or path.suffix.lower() == ".gz":
         return [_Task(path)]
     try:
-        if not path.is_file() or path.stat().st_size < 2 * MIN_PART_BYTES:
+        if not path.is_file() or path.stat().st_size < 2 * part_bytes:
             return [_Task(path)]
         with path.open("rb") as stream:
             size = os.fstat(stream.fileno()).st_size
@@ -790,7 +803,7 @@ def _plan(path: Path, jobs: int) -> list[_Task]:
                 return [_Task(path)]
             start = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
             fmt = detect_format(path, head[start:])
-            count = min(jobs * PARTS_PER_JOB, size // MIN_PART_BYTES)
+            count = min(jobs * PARTS_PER_JOB, size // part_bytes)
             points = [size * k // count for k in range(1, count)]
             if fmt == "jsonl":
                 return _jsonl_parts(path, stream, start, size, points)
@@ -891,28 +904,39 @@ class AuditUsageError(AuditInputError):
 
 
 def audit_files(
-    paths: Sequence[Path], contract: Contract | None = None, *, jobs: int = 1, progress: Progress | None = None
+    paths: Sequence[Path],
+    contract: Contract | None = None,
+    *,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    acceptance: Acceptance | None = None,
+    part_bytes: int | None = None,
 ) -> AuditResult:
     """Judge the captures at `paths`, in order, as one pass over all of them; with `jobs` worker processes.
 
     With several files, positions name the file (`a.jsonl line 12`). Standard input is read by this
     process; a gzip file is one task (it cannot be cut); several files go to the workers side by side.
+    Every ledger, in this process and in each worker, classifies findings against `acceptance` as it
+    folds them in; the parts' ledgers keep that classification when they are folded together.
+    `part_bytes`: the smallest part a file is cut into (default MIN_PART_BYTES; tests cut small files).
     """
     contract = contract or default_contract()
     named = len(paths) > 1
-    plans = [_plan(path, jobs) for path in paths]
-    total = AuditResult("jsonl")
+    plans = [_plan(path, jobs, part_bytes) for path in paths]
+    total = AuditResult("jsonl", Ledger(acceptance))
     workers = min(jobs, sum(1 for plan in plans for task in plan if task.path != STDIN))
     if workers < 2:
         done = 0
         for path in paths:
-            _fold(total, path, [_local(path, contract, _offset_progress(progress, done, total.entries))], named)
+            progressed = _offset_progress(progress, done, total.entries)
+            _fold(total, path, [_local(path, contract, progressed, acceptance)], named)
             done += _size(path)
         return total
     global _worker_contract  # noqa: PLW0603 - inherited by forked workers, so they need not load the spec
     _worker_contract = contract
     context = multiprocessing.get_context(_start_method())
-    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(contract.spec_path,)) as pool:
+    initargs = (contract.spec_path, acceptance)
+    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=initargs) as pool:
         ahead = _Ahead(pool, plans, workers * PARTS_PER_JOB * 2)
         try:
             done = 0
@@ -920,10 +944,10 @@ def audit_files(
                 outcomes: list[_Outcome] = []
                 for task in plan:
                     future = ahead.next()
-                    outcome = _run_task(task, contract) if future is None else future.result()
+                    outcome = _run_task(task, contract, acceptance) if future is None else future.result()
                     if outcome.again:
                         ahead.drop(number)
-                        outcomes = [_local(path, contract, None)]
+                        outcomes = [_local(path, contract, None, acceptance)]
                         break
                     outcomes.append(outcome)
                     if outcome.error is not None:
@@ -978,9 +1002,9 @@ def _offset_progress(progress: Progress | None, done: int, entries: int) -> Prog
     return lambda read, seen: report(done + read, entries + seen)
 
 
-def _local(path: Path, contract: Contract, progress: Progress | None) -> _Outcome:
+def _local(path: Path, contract: Contract, progress: Progress | None, acceptance: Acceptance | None) -> _Outcome:
     try:
-        return _outcome(audit_file(path, contract, progress=progress))
+        return _outcome(audit_file(path, contract, progress=progress, acceptance=acceptance))
     except AuditInputError as exc:
         return _Outcome("jsonl", {}, error=str(exc))
 
@@ -1009,7 +1033,7 @@ def _fold(total: AuditResult, path: Path, outcomes: list[_Outcome], named: bool)
         total.entries += outcome.entries
         total.skipped += outcome.skipped
         total.unanswered += outcome.unanswered
-        for item in outcome.ledger["findings"]:
+        for item in [*outcome.ledger["findings"], *outcome.ledger["accepted"]]:
             item["samples"] = [_shifted(sample, offset, prefix) for sample in item["samples"]]
         total.ledger.merge(outcome.ledger)
         # JSON Lines name their host on the first judged record only; a HAR, on the first that says it
@@ -1094,12 +1118,9 @@ def run(args: argparse.Namespace) -> int:
         contract = load_contract(args.spec) if args.spec else default_contract()
         acceptance = load_acceptance(Path(values["accepted_drift"])) if values["accepted_drift"] else None
         files = expand(args.files)
-        result = _audit_with_progress(files, contract, args.jobs or usable_cores())
+        result = _audit_with_progress(files, contract, args.jobs or usable_cores(), acceptance)
     except (AuditInputError, SpecError, settings.SettingError, AcceptedDriftError) as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
-    if acceptance is not None:  # sorted into accepted, expired and open findings once, not on the hot path
-        result.ledger, audited = Ledger(acceptance), result.ledger
-        result.ledger.merge(audited.as_dict())
     if len(files) > 1:
         source = shown = f"{len(files)} files"
         kinds = f"{', '.join(dict.fromkeys(result.formats))}"
@@ -1152,13 +1173,24 @@ def fail(decision: Decision) -> int:
     return command_stopped(PROG, decision)
 
 
-def _audit_with_progress(paths: list[Path], contract: Contract, jobs: int) -> AuditResult:
+def _part_bytes(text: str | None) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise AuditUsageError(f"{PART_BYTES_ENV} is {text[:20]!r}; give a whole number of bytes, 1 or more")
+    return int(text)
+
+
+def _audit_with_progress(
+    paths: list[Path], contract: Contract, jobs: int, acceptance: Acceptance | None
+) -> AuditResult:
     bar = None
     if sys.stderr.isatty():
         size = sum(_size(path) for path in paths)
         bar = ProgressBar(sys.stderr, size) if size >= PROGRESS_MIN_BYTES else None
     try:
-        return audit_files(paths, contract, jobs=jobs, progress=bar)
+        part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
+        return audit_files(paths, contract, jobs=jobs, progress=bar, acceptance=acceptance, part_bytes=part_bytes)
     finally:
         if bar is not None:
             bar.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from panic_contract.settings import SETTINGS, SettingError, resolve
 from panic_contract.suite import SuiteRun, activate, active_run, current_run
 from panic_contract.target import Target, live_target, live_url, mock_target
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
-from panic_contract.xdist import WORKER_QUOTA, WORKER_TOKEN
+from panic_contract.xdist import WORKER_QUOTA, WORKER_TODAY, WORKER_TOKEN
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
 
@@ -105,8 +106,9 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     if not contracts.is_dir():
         raise SettingError(f"{SETTINGS['contracts_dir'].origin()} is {str(contracts)!r}; no such folder of fixtures")
     contract = _contract()
-    acceptance = load_acceptance(Path(values["accepted_drift"])) if values["accepted_drift"] else None
     worker: dict[str, Any] = getattr(config, "workerinput", {})
+    today = date.fromisoformat(worker[WORKER_TODAY]) if WORKER_TODAY in worker else None
+    acceptance = load_acceptance(Path(values["accepted_drift"]), today) if values["accepted_drift"] else None
     url = live_url(values["target"], values["base_url"])
     drift = tuple(config.getoption("panic_mock_drift"))
     ids = values["callout_ids"] or ()

@@ -23,7 +23,17 @@ import httpx
 import pytest
 
 from panic_contract.contract import Contract, parse_callout_id
-from panic_contract.findings import Credentials, Exchange, Finding, Inspection, Kind, Ledger, inspect
+from panic_contract.findings import (
+    Credentials,
+    Exchange,
+    Finding,
+    Inspection,
+    Kind,
+    Ledger,
+    LedgerEntry,
+    LedgerKey,
+    inspect,
+)
 from panic_contract.redaction import redact
 from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
 from panic_contract.target import Target, serve_mock
@@ -46,7 +56,7 @@ class SuiteRun:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     judged: bool = False  # the session collected suite tests, so it ends with a verdict
     budget_note: str | None = None
-    _test_findings: dict[tuple[str, str | None], tuple[Finding, int]] = field(default_factory=dict)
+    _test_findings: dict[LedgerKey, tuple[Finding, int, LedgerEntry]] = field(default_factory=dict)
     _sender: Sender | None = None
     _stack: ExitStack = field(default_factory=ExitStack)
 
@@ -80,36 +90,35 @@ class SuiteRun:
         """Record what the contract says of one exchange. Nothing is raised here: the test fails at its end,
         once, listing every distinct finding it saw (`failing_lines`), so one finding never hides the next."""
         inspection = inspect(exchange, self.contract)
-        self.ledger.add(inspection)
-        self.note(inspection.findings)
+        self.note(inspection.findings, self.ledger.add(inspection))
         if inspection.validated_body and (raw_id := self.contract.match_path(exchange.path)) is not None:
             self.ledger.note_answered(*filter(None, [parse_callout_id(raw_id)]))
         return inspection
 
     def record(self, findings: Sequence[Finding]) -> None:
         """More findings about a response already judged (schemathesis's checks): not another response."""
-        self.ledger.add_findings(findings)
-        self.note(findings)
+        self.note(findings, self.ledger.add_findings(findings))
 
-    def note(self, findings: Sequence[Finding]) -> None:
-        """Remember the current test's findings, for the one failure it ends with."""
-        for finding in findings:
-            key = (str(finding.kind), finding.field)
-            first, count = self._test_findings.get(key, (finding, 0))
-            self._test_findings[key] = (first, count + 1)
+    def note(self, findings: Sequence[Finding], entries: Sequence[LedgerEntry]) -> None:
+        """Remember the current test's findings, by the ledger entry each went to, for the failure it ends with."""
+        for finding, entry in zip(findings, entries, strict=True):
+            first, count, _ = self._test_findings.get(entry.key, (finding, 0, entry))
+            self._test_findings[entry.key] = (first, count + 1, entry)
 
     def begin_test(self) -> None:
         self._test_findings = {}
 
     def failing_lines(self) -> list[str]:
-        """The current test's distinct failing findings, one line each with its count."""
-        acceptance = self.ledger.acceptance
+        """The current test's distinct failing findings, one line each with its count.
+
+        Whether a finding fails is the ledger's classification of it (`LedgerEntry.counts`), the one the
+        verdict reads: a test never fails on accepted drift, nor passes over drift the verdict counts.
+        """
         lines = []
-        for finding, count in self._test_findings.values():
-            covered = acceptance.classify(finding) if acceptance is not None else None
-            if (finding.severity != "breaking" and not self.strict_drift) or (covered and covered[0] == "accepted"):
+        for finding, count, entry in self._test_findings.values():
+            if not entry.counts(self.strict_drift):
                 continue
-            expired = f" (accepted drift expired: {covered[1].describe()})" if covered else ""
+            expired = f" (accepted drift expired: {entry.accepted_by})" if entry.acceptance == "expired" else ""
             lines.append(f"{finding.message()} (x{count}){expired}")
         self._test_findings = {}
         return [redact(line) for line in lines]

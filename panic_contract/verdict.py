@@ -65,10 +65,9 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
             f"{host} rejected our token on {rejected} requests that should succeed: refresh PANIC_API_TOKEN",
         )
     entries = ledger.sorted_entries()
-    breaking = [e for e in entries if e.first.severity == "breaking"]
     additive = [e for e in entries if e.first.severity == "additive"]
-    if breaking or (strict_drift and additive):
-        counted = breaking + (additive if strict_drift else [])
+    counted = [e for e in entries if e.counts(strict_drift)]  # as each test's failure lines count them
+    if counted:
         kinds = sorted({str(e.first.kind) for e in counted})
         expired = [f"; accepted drift expired: {e.accepted_by}" for e in counted if e.acceptance == "expired"]
         return Decision(Verdict.DRIFT, f"{len(counted)} finding(s) of kind {', '.join(kinds)}{''.join(expired)}")

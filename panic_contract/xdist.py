@@ -15,6 +15,7 @@ from panic_contract.suite import current_run
 
 WORKER_TOKEN = "panic_api_token"  # noqa: S105 - the key under which a worker receives the token
 WORKER_QUOTA = "panic_api_quota"
+WORKER_TODAY = "panic_api_today"  # the controller's day: every process judges accepted drift against the same one
 LEDGER_KEY = "panic_api_ledger"
 
 
@@ -28,11 +29,17 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput[WORKER_TOKEN] = run.target.token
     if run.quota.path is not None:
         node.workerinput[WORKER_QUOTA] = str(run.quota.path)
+    if run.ledger.acceptance is not None:
+        node.workerinput[WORKER_TODAY] = run.ledger.acceptance.today.isoformat()
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """Controller: fold each worker's ledger into its own, so there is one verdict and one report."""
+    """Controller: fold each worker's ledger into its own, so there is one verdict and one report.
+
+    Each worker's ledger classified its findings against the same accepted drift (and day) as it folded
+    them in; the merge keeps that classification.
+    """
     data = getattr(node, "workeroutput", {}).get(LEDGER_KEY)
     run = current_run()
     if data is not None and run is not None:

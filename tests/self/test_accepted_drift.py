@@ -67,9 +67,9 @@ def test_the_ledger_keeps_accepted_findings_apart_and_finds_stale_entries(tmp_pa
         ("- kind: nope\n  reason: x\n  expires: 2026-12-31\n", "line 1: kind 'nope' is not a finding kind*"),
         (
             entry("new-field", "$.a", "2026-12-31") + "- kind: new-field\n  colour: red\n",
-            "line 5: unknown key 'colour'*",
+            "line 6: unknown key 'colour'*",
         ),
-        ("- kind: [unclosed\n", "line 2: not valid YAML*"),
+        ('- kind: "unclosed\n', "line 2: not valid YAML*"),
     ],
     ids=["not-a-list", "no-reason", "bad-date", "bad-kind", "unknown-key", "bad-yaml"],
 )
