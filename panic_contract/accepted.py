@@ -226,7 +226,6 @@ def loads(raw: bytes, where: str, today: date | None = None) -> Acceptance:
 
 
 _PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _entries(text: str, where: str) -> Iterator[Entry]:
@@ -286,7 +285,7 @@ def _entry(event: Any, events: Iterator[Any], where: str) -> Entry:
 
 def _key(event: Any, where: str) -> str:
     allowed = ", ".join(_KEYS)
-    if not isinstance(event, yaml.ScalarEvent) or event.tag == _MERGE_TAG:
+    if not isinstance(event, yaml.ScalarEvent):
         raise AcceptedDriftError(f"{_at(where, event)}: a key is one of {allowed}")
     _no_anchor(event, where)
     if event.value not in _KEYS:
