@@ -25,11 +25,11 @@ from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contrac
 from panic_contract.findings import Ledger
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.redaction import redact, registered
-from panic_contract.sending import CredentialError, Limits, Quota, TargetFault
+from panic_contract.sending import TOKEN_VARIABLE, CredentialError, Limits, Quota, TargetFault
 from panic_contract.settings import SETTINGS, SettingError, resolve
-from panic_contract.suite import SuiteRun, activate, active_run, current_run
+from panic_contract.suite import SuiteRun, activate, active_run, budget_problem, current_run
 from panic_contract.target import Target, live_target, live_url, mock_target
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
+from panic_contract.verdict import EXIT_CODES, Decision, LiveEvidence, Verdict, decide
 from panic_contract.xdist import WORKER_QUOTA, WORKER_TODAY, WORKER_TOKEN
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -100,6 +100,15 @@ def _setting(config: pytest.Config, name: str) -> Any:
     return resolve(s, config.getoption(s.dest), os.environ, config.getini(s.ini))
 
 
+def _given(config: pytest.Config, name: str) -> bool:
+    """Whether the setting was given at all (flag, variable or ini), rather than left at its default."""
+    s = SETTINGS[name]
+    return any(
+        value not in (None, "")
+        for value in (config.getoption(s.dest), os.environ.get(s.env or ""), config.getini(s.ini))
+    )
+
+
 def _start_run(config: pytest.Config) -> SuiteRun:
     values = {name: _setting(config, name) for name in SETTINGS}
     contracts = Path(values["contracts_dir"]) if values["contracts_dir"] else CONTRACTS_DIR
@@ -125,6 +134,10 @@ def _start_run(config: pytest.Config) -> SuiteRun:
             "(drop --mock-drift, or --base-url/--target staging)"
         )
     owns = WORKER_QUOTA not in worker
+    exchange = not os.environ.get(TOKEN_VARIABLE, "").strip()  # else the client credentials are exchanged, once
+    if url is not None and owns and (problem := budget_problem(limits.budget, ids, token_exchange=exchange)):
+        given = "" if _given(config, "request_budget") else " (the default)"
+        raise SettingError(f"{SETTINGS['request_budget'].origin()} is {limits.budget}{given}; {problem}")
     quota_path = Path(tempfile.mkdtemp(prefix="panic-api-")) / "quota.json" if owns else Path(worker[WORKER_QUOTA])
     quota = Quota(quota_path, rate_limit=limits.rate_limit, budget=limits.budget)
     try:
@@ -141,6 +154,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         raise
     return SuiteRun(
         ledger=Ledger(acceptance),
+        judged=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
         contract=contract,
         strict_drift=bool(values["strict_drift"]),
@@ -209,7 +223,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if run is None:
         return
     # A verdict belongs to runs of the contract suite, not to the project's own tests.
-    run.judged = any("panic_run" in getattr(item, "fixturenames", ()) for item in items)
+    run.judged = run.target.live or any("panic_run" in getattr(item, "fixturenames", ()) for item in items)
     if run.judged and run.quota.halted() is not None:  # the token exchange failed: nothing can be checked
         config.hook.pytest_deselected(items=list(items))
         items.clear()
@@ -279,13 +293,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     halted = run.quota.halted()  # the first fault of the whole run, whichever worker met it
     if halted is not None:
         run.ledger.halt = (str(halted.verdict), halted.reason)
-    run.ledger.requests = run.quota.sent
+    live = LiveEvidence(run.ledger.requests, frozenset(run.auth_probed)) if run.target.live else None
+    run.ledger.requests = run.quota.sent  # the report counts requests sent; the ledger counted responses judged
     decision = decide(
         run.ledger,
         strict_drift=run.strict_drift,
         require_validated_body=True,
         tests_failed=session.testsfailed > 0,
         host=run.target.host,
+        live=live,
     )
     if run.budget_note and decision.verdict is Verdict.OK:
         decision = Decision(decision.verdict, f"{decision.reason}; {run.budget_note}")

@@ -37,7 +37,7 @@ from panic_contract.findings import (
 from panic_contract.redaction import redact
 from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
 from panic_contract.target import Target, serve_mock
-from panic_contract.verdict import Decision
+from panic_contract.verdict import AUTH_PROBES, Decision
 
 
 @dataclass(repr=False)
@@ -54,8 +54,9 @@ class SuiteRun:
     ledger: Ledger = field(default_factory=Ledger)
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    judged: bool = False  # the session collected suite tests, so it ends with a verdict
+    judged: bool = False  # a live run, or the session collected suite tests: it ends with a verdict
     budget_note: str | None = None
+    auth_probed: set[str] = field(default_factory=set)  # the auth probes (AUTH_PROBES) whose response was judged
     _test_findings: dict[LedgerKey, tuple[Finding, int, LedgerEntry]] = field(default_factory=dict)
     _sender: Sender | None = None
     _stack: ExitStack = field(default_factory=ExitStack)
@@ -186,6 +187,8 @@ class SuiteRun:
         response = self.send(lambda: self.sender.send(method, path, credentials=credentials))
         exchange = exchange_of(response, credentials)
         inspection = self.judge(exchange)
+        if credentials in AUTH_PROBES and method == self.contract.method:
+            self.auth_probed.add(credentials)
         if (failure := refusal_failure(exchange, self.contract)) is not None:
             self.record([check_finding(failure, exchange.request)])
         return exchange, inspection
@@ -198,13 +201,26 @@ class SuiteRun:
 UNKNOWN_ID = 2_147_483_647  # the largest 32-bit id: a valid id that no callout has
 NON_INTEGER_ID = "not-a-number"
 OTHER_METHOD = "TRACE"  # safe by definition (RFC 9110): nothing is changed if the target does implement it
-AUTH_PROBES = ("missing", "invalid")
 REFUSAL_PROBES = 3  # an unknown id, a non-integer id, another method
 
 
 def minimal_probe_count(callout_ids: Sequence[int]) -> int:
     """How many requests the deterministic probes send: every known id once, then the auth and refusal probes."""
     return len(callout_ids) + len(AUTH_PROBES) + REFUSAL_PROBES
+
+
+def budget_problem(budget: int | None, callout_ids: Sequence[int], *, token_exchange: bool) -> str | None:
+    """Why a live run's request budget cannot pay for its probes (then the run cannot tell the verdicts
+    apart: a skipped auth probe would let a target that serves callouts to anyone pass); None if it can.
+
+    The token exchange, when credentials are exchanged, is spent from the same budget, before any probe.
+    """
+    needed = minimal_probe_count(callout_ids) + int(token_exchange)
+    if budget is None or budget >= needed:
+        return None
+    exchange = " and the token exchange" if token_exchange else ""
+    ids = f"{len(callout_ids)} id{'s' if len(callout_ids) != 1 else ''}"
+    return f"the probes alone need {needed} requests for {ids}{exchange}: give at least {needed}"
 
 
 def refusal_failure(exchange: Exchange, contract: Contract) -> Any | None:

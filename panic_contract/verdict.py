@@ -35,6 +35,22 @@ EXIT_CODES: dict[Verdict, int] = {
 
 
 @dataclass(frozen=True)
+class LiveEvidence:
+    """What a run against a live target sent and had judged; without it no live run passes.
+
+    `judged`: responses of the target that `findings.inspect` judged. `auth_probes`: the auth probes
+    (`missing`, `invalid`: no token, a wrong token) whose response was judged; they are what tells a
+    target that serves callouts to anyone apart from one that enforces its token.
+    """
+
+    judged: int
+    auth_probes: frozenset[str]
+
+
+AUTH_PROBES = ("missing", "invalid")  # the credentials of the auth probes, in the order they are sent
+
+
+@dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reason: str
@@ -51,8 +67,13 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
     require_validated_body: bool = False,
     tests_failed: bool = False,
     host: str = "the target",
+    live: LiveEvidence | None = None,
 ) -> Decision:
-    """Outage and auth come first: findings made while the target was down or refusing us are not drift."""
+    """Outage and auth come first: findings made while the target was down or refusing us are not drift.
+
+    `live`: for a run against a live target, what it judged; a run that judged nothing of the target, or
+    not the auth probes, is inconclusive rather than ok.
+    """
     if ledger.halt:
         return Decision(Verdict(ledger.halt[0]), ledger.halt[1])
     gateway = ledger.signals.get(Signal.GATEWAY_ERROR, 0)
@@ -71,11 +92,28 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
         kinds = sorted({str(e.first.kind) for e in counted})
         expired = [f"; accepted drift expired: {e.accepted_by}" for e in counted if e.acceptance == "expired"]
         return Decision(Verdict.DRIFT, f"{len(counted)} finding(s) of kind {', '.join(kinds)}{''.join(expired)}")
+    if live is not None and live.judged == 0:
+        return Decision(
+            Verdict.INCONCLUSIVE,
+            f"no response from {host} was judged: the tests selected send nothing to it (tests/contract/"
+            "test_fixtures.py checks the recorded fixtures only); run the whole suite, or add "
+            "tests/contract/test_known_callouts.py",
+        )
     if require_validated_body and ledger.validated_bodies == 0:
         return Decision(
             Verdict.INCONCLUSIVE,
             f"no 200 body from {host} was validated: pass ids that exist there with --callout-ids "
             "(or PANIC_API_CALLOUT_IDS)",
+        )
+    unprobed = [probe for probe in AUTH_PROBES if probe not in live.auth_probes] if live is not None else []
+    if unprobed:
+        words = " and with ".join({"missing": "no token", "invalid": "a wrong token"}[probe] for probe in unprobed)
+        were = "probes" if len(unprobed) > 1 else "probe"
+        return Decision(
+            Verdict.INCONCLUSIVE,
+            f"the auth {were} with {words} got no judged response, so whether {host} enforces its token is "
+            "unknown: run tests/contract/test_known_callouts.py::test_callout_needs_a_valid_token too (it was "
+            "deselected, or the request budget ran out before it)",
         )
     if tests_failed:
         return Decision(Verdict.FAILED, "tests failed without a contract finding; see the failures above")

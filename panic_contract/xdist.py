@@ -46,6 +46,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         run.ledger.merge(data)
         run.judged = run.judged or data.get("judged", False)
         run.budget_note = run.budget_note or data.get("budget_note")
+        run.auth_probed.update(data.get("auth_probed", ()))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -54,4 +55,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if run is None or workeroutput is None:
         return
-    workeroutput[LEDGER_KEY] = {**run.ledger.as_dict(), "judged": run.judged, "budget_note": run.budget_note}
+    workeroutput[LEDGER_KEY] = {
+        **run.ledger.as_dict(),
+        "judged": run.judged,
+        "budget_note": run.budget_note,
+        "auth_probed": sorted(run.auth_probed),
+    }

@@ -1,13 +1,18 @@
 """On a live target a run costs requests (the provider's rate limit): a complete verdict within twice the
-minimal probe set, the probes sent first, and a verdict built on them when the request budget runs out."""
+minimal probe set, the probes sent first, and a verdict built on them when the request budget runs out.
+A budget too small for the probes is a usage error, and a live run that judged less than the probes promise
+(nothing at all, or not the auth probes) is inconclusive: never a pass."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
-from panic_contract.mock import Drift, known_callout_ids
+from panic_contract.mock import MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, Drift, create_app, known_callout_ids, serve
 from panic_contract.suite import minimal_probe_count
-from tests.self.conftest import LIVE_ENV, SuiteResult, live_args
+from tests.self.conftest import LIVE_ENV, SUITE, SuiteResult, live_args
 from tests.self.samples import DRIFT_FINDINGS
 
 FAULTS = {Drift.AUTH_REJECTED, Drift.RATE_LIMITED, Drift.GATEWAY_502}  # verdicts of their own, not drift
@@ -73,3 +78,95 @@ def test_a_budget_of_the_minimal_probe_set_still_names_the_drift_the_probes_saw(
     assert MINIMAL == run.report["requests"]
     assert "drift" == run.report["verdict"]
     assert {EXPECTED["null-in-non-nullable"], EXPECTED["schemathesis-check"]} == found(run)
+
+
+# --- the gate never passes on less than it promises ------------------------------------------------
+
+
+@pytest.fixture
+def open_server() -> Iterator[tuple[str, Any]]:
+    """A server that serves callouts without a token: only the auth probes can tell it apart; and its app."""
+    app = create_app(drift=["auth-not-enforced"])
+    with serve(app) as base_url:
+        yield base_url, app.router.default
+
+
+@pytest.mark.parametrize(
+    ("ids", "budget", "env", "line"),
+    [
+        (
+            IDS,
+            "3",
+            LIVE_ENV,
+            "ERROR: --request-budget (or PANIC_API_REQUEST_BUDGET) is 3; "
+            "the probes alone need 8 requests for 3 ids: give at least 8",
+        ),
+        (
+            list(range(1, 401)),
+            None,
+            LIVE_ENV,
+            "ERROR: --request-budget (or PANIC_API_REQUEST_BUDGET) is 400 (the default); "
+            "the probes alone need 405 requests for 400 ids: give at least 405",
+        ),
+        (
+            IDS,
+            str(MINIMAL),
+            {"PANIC_API_CLIENT_ID": MOCK_CLIENT_ID, "PANIC_API_CLIENT_SECRET": MOCK_CLIENT_SECRET},
+            "ERROR: --request-budget (or PANIC_API_REQUEST_BUDGET) is 8; "
+            "the probes alone need 9 requests for 3 ids and the token exchange: give at least 9",
+        ),
+    ],
+    ids=["below-the-probes", "the-default-with-400-ids", "no-room-for-the-token-exchange"],
+)
+def test_a_budget_below_the_probes_is_a_usage_error_naming_the_minimum(
+    ids: list[int], budget: str | None, env: dict[str, str], line: str, run_suite, open_server
+) -> None:
+    base_url, server = open_server
+    args = ["--base-url", base_url, "--callout-ids", ",".join(map(str, ids)), "--rate-limit", "0"]
+    run = run_suite(*args, *([f"--request-budget={budget}"] if budget else []), env=env)
+    assert 4 == run.result.ret, run.output
+    run.result.stderr.fnmatch_lines([line])
+    assert (0, {}) == (server.requests_seen, run.report)  # nothing was sent
+
+
+def test_a_budget_of_the_probes_catches_a_target_that_serves_callouts_without_a_token(run_suite, open_server) -> None:
+    base_url, _ = open_server
+    run = run_suite(*live_args(base_url), f"--request-budget={MINIMAL}", env=LIVE_ENV)
+    assert 1 == run.result.ret, run.output
+    assert ("auth-not-enforced", None) in found(run)
+
+
+def test_a_live_run_that_deselects_the_auth_probes_is_inconclusive(run_suite, open_server) -> None:
+    base_url, _ = open_server
+    run = run_suite(*live_args(base_url), "-k", "not needs_a_valid_token", env=LIVE_ENV)
+    assert 12 == run.result.ret, run.output
+    assert "inconclusive" == run.report["verdict"]
+    run.result.stdout.fnmatch_lines(
+        [
+            "verdict: inconclusive (exit 12): the auth probes with no token and with a wrong token got no judged "
+            "response, so whether 127.0.0.1:* enforces its token is unknown: run tests/contract/"
+            "test_known_callouts.py::test_callout_needs_a_valid_token too *"
+        ]
+    )
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["one-process", "xdist"])
+def test_a_live_run_of_the_fixture_tests_alone_is_inconclusive(xdist: tuple[str, ...], run_suite, open_server) -> None:
+    """They check the recorded fixtures and send nothing: a live run that judged no response passes nothing."""
+    base_url, server = open_server
+    run = run_suite(*live_args(base_url), *xdist, env=LIVE_ENV, suite=SUITE / "test_fixtures.py")
+    assert 12 == run.result.ret, run.output
+    assert (0, "inconclusive", 0) == (server.requests_seen, run.report["verdict"], run.report["requests"])
+    run.result.stdout.fnmatch_lines(
+        [
+            "verdict: inconclusive (exit 12): no response from 127.0.0.1:* was judged: the tests selected send "
+            "nothing to it (tests/contract/test_fixtures.py checks the recorded fixtures only); run the whole suite*"
+        ]
+    )
+
+
+def test_the_fixture_tests_alone_on_the_embedded_mock_end_without_a_verdict(run_suite) -> None:
+    """Offline, they are the fixture check they say they are: their own exit code, no drift verdict."""
+    run = run_suite(suite=SUITE / "test_fixtures.py")
+    assert 0 == run.result.ret, run.output
+    assert {} == run.report
