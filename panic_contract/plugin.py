@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from panic_contract import reports
+from panic_contract import reports, xdist
 from panic_contract.accepted import AcceptedDriftError
 from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
@@ -27,7 +28,15 @@ from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
 from panic_contract.redaction import redact, registered
 from panic_contract.sending import TOKEN_VARIABLE, CredentialError, Limits, Quota, TargetFault
 from panic_contract.settings import SETTINGS, SettingError, resolve
-from panic_contract.suite import SuiteRun, activate, active_run, budget_problem, current_run
+from panic_contract.suite import (
+    SuiteRun,
+    activate,
+    active_run,
+    budget_problem,
+    current_run,
+    interrupted_decision,
+    stop_on_signals,
+)
 from panic_contract.target import Target, live_target, live_url, mock_target
 from panic_contract.verdict import EXIT_CODES, Decision, LiveEvidence, Verdict, decide
 from panic_contract.xdist import WORKER_QUOTA, WORKER_TODAY, WORKER_TOKEN
@@ -53,6 +62,7 @@ settings.register_profile(
 
 _DECISION = pytest.StashKey[Decision | None]()
 _REPORT_ERRORS = pytest.StashKey[list[str]]()
+_RESTORE_SIGNALS = pytest.StashKey[Callable[[], None]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,10 +95,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except (SettingError, CredentialError, FixtureError, SpecError, AcceptedDriftError) as exc:
         raise pytest.UsageError(redact(str(exc))) from None
     activate(run)
-    from panic_contract import xdist  # its xdist hooks are optional: harmless without pytest-xdist
-
     if not config.pluginmanager.is_registered(xdist):
         config.pluginmanager.register(xdist, "panic_api_xdist")
+    if not _is_worker(config):  # workers are the controller's to stop (xdist tears them down)
+        config.stash[_RESTORE_SIGNALS] = stop_on_signals(run)
     if config.getoption("hypothesis_profile", None) is None:
         settings.load_profile("live" if run.target.live else "ci" if os.environ.get("CI") else "dev")
     config.stash[_DECISION] = None
@@ -162,6 +172,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         quota=quota,
         owns_quota_dir=owns,
         report_paths=(values["drift_report"], values["drift_report_md"]),
+        worker_id=worker.get("workerid"),
     )
 
 
@@ -192,6 +203,7 @@ def _contract() -> Contract:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    config.stash.get(_RESTORE_SIGNALS, lambda: None)()
     run = current_run()
     if run is not None:
         run.close()
@@ -287,9 +299,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = current_run()
     if run is None or _is_worker(session.config):
         return
-    stopped = exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.INTERRUPTED)
+    stopped = exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR) or (
+        exitstatus == pytest.ExitCode.INTERRUPTED and run.interrupted is None  # pytest.exit(), xdist's -x
+    )
     if not run.judged or session.config.option.collectonly or stopped:
         return
+    if run.interrupted is not None:
+        # stop every worker's sending before xdist tears them down; fold in what they judged so far
+        run.quota.halt(Decision(Verdict.INTERRUPTED, f"interrupted by {run.interrupted}"))
+        xdist.fold_snapshots(run)
     halted = run.quota.halted()  # the first fault of the whole run, whichever worker met it
     if halted is not None:
         run.ledger.halt = (str(halted.verdict), halted.reason)
@@ -303,6 +321,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         host=run.target.host,
         live=live,
     )
+    if decision.verdict is Verdict.INTERRUPTED:
+        decision = interrupted_decision(run)
     if run.budget_note and decision.verdict is Verdict.OK:
         decision = Decision(decision.verdict, f"{decision.reason}; {run.budget_note}")
     session.config.stash[_DECISION] = decision

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -37,7 +39,7 @@ from panic_contract.findings import (
 from panic_contract.redaction import redact
 from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
 from panic_contract.target import Target, serve_mock
-from panic_contract.verdict import AUTH_PROBES, Decision
+from panic_contract.verdict import AUTH_PROBES, Decision, Verdict
 
 
 @dataclass(repr=False)
@@ -57,6 +59,9 @@ class SuiteRun:
     judged: bool = False  # a live run, or the session collected suite tests: it ends with a verdict
     budget_note: str | None = None
     auth_probed: set[str] = field(default_factory=set)  # the auth probes (AUTH_PROBES) whose response was judged
+    worker_id: str | None = None  # under pytest -n N, in a worker: its xdist id (gw0, gw1, ...)
+    merged_workers: set[str] = field(default_factory=set)  # in the controller: workers whose ledger came back
+    interrupted: str | None = None  # the signal that stopped the run (SIGINT, SIGTERM), in the controller
     _test_findings: dict[LedgerKey, tuple[Finding, int, LedgerEntry]] = field(default_factory=dict)
     _sender: Sender | None = None
     _stack: ExitStack = field(default_factory=ExitStack)
@@ -192,6 +197,52 @@ class SuiteRun:
         if (failure := refusal_failure(exchange, self.contract)) is not None:
             self.record([check_finding(failure, exchange.request)])
         return exchange, inspection
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the controller: pytest's Ctrl-C path ends the session (and pytest-xdist tears
+    its workers down on it), then the run writes what it judged so far and prints its verdict."""
+
+
+def stop_on_signals(run: SuiteRun) -> Callable[[], None]:
+    """Turn SIGINT and SIGTERM into RunInterrupted in this (the controller's) process; returns the undo.
+
+    A SIGTERM's default action kills the controller alone, leaving its workers running and its quota
+    folder behind; as a KeyboardInterrupt it takes the path Ctrl-C takes. A signal the process ignores
+    (a background job's SIGINT) stays ignored; a second signal while the run is stopping is ignored too,
+    so the reports are written whole (SIGKILL still stops it at once).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if run.interrupted is not None:
+            return
+        run.interrupted = signal.Signals(signum).name
+        raise RunInterrupted(f"interrupted by {run.interrupted}")
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, interrupt)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore
+
+
+def interrupted_decision(run: SuiteRun) -> Decision:
+    """The verdict of a run a signal stopped: never a pass; it says what the reports hold."""
+    counted = [entry for entry in run.ledger.sorted_entries() if entry.counts(run.strict_drift)]
+    kinds = ", ".join(sorted({str(entry.first.kind) for entry in counted}))
+    so_far = f"{len(counted)} failing finding(s) so far, of kind {kinds}" if counted else "no failing finding so far"
+    return Decision(
+        Verdict.INTERRUPTED,
+        f"interrupted by {run.interrupted} after {run.quota.sent} requests, before the run finished: "
+        f"the reports hold what was judged ({so_far}); run it again for a verdict",
+    )
 
 
 # The deterministic probes (tests/contract/test_known_callouts.py and test_probes.py), sent before any

@@ -20,6 +20,7 @@ class Verdict(StrEnum):
     AUTH = "auth"
     INCONCLUSIVE = "inconclusive"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
     USAGE = "usage"
 
 
@@ -31,6 +32,7 @@ EXIT_CODES: dict[Verdict, int] = {
     Verdict.OUTAGE: 10,
     Verdict.AUTH: 11,
     Verdict.INCONCLUSIVE: 12,
+    Verdict.INTERRUPTED: 130,  # 128 + SIGINT, as a shell reports Ctrl-C; SIGTERM is turned into the same
 }
 
 

@@ -7,11 +7,14 @@ channel, never through a file or the environment; the quota file holds counts an
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from panic_contract.suite import current_run
+from panic_contract.suite import SuiteRun, current_run
 
 WORKER_TOKEN = "panic_api_token"  # noqa: S105 - the key under which a worker receives the token
 WORKER_QUOTA = "panic_api_quota"
@@ -43,21 +46,64 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     data = getattr(node, "workeroutput", {}).get(LEDGER_KEY)
     run = current_run()
     if data is not None and run is not None:
-        run.ledger.merge(data)
-        run.judged = run.judged or data.get("judged", False)
-        run.budget_note = run.budget_note or data.get("budget_note")
-        run.auth_probed.update(data.get("auth_probed", ()))
+        _fold(run, data)
+        run.merged_workers.add(str(node.workerinput.get("workerid")))
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Worker: hand its ledger back (plain data: execnet serialises no enums or dataclasses)."""
-    run = current_run()
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if run is None or workeroutput is None:
-        return
-    workeroutput[LEDGER_KEY] = {
+def _fold(run: SuiteRun, data: dict[str, Any]) -> None:
+    run.ledger.merge(data)
+    run.judged = run.judged or data.get("judged", False)
+    run.budget_note = run.budget_note or data.get("budget_note")
+    run.auth_probed.update(data.get("auth_probed", ()))
+
+
+def _worker_data(run: SuiteRun) -> dict[str, Any]:
+    """A worker's ledger and what it knows of the run, as plain data (execnet serialises no enums or dataclasses)."""
+    return {
         **run.ledger.as_dict(),
         "judged": run.judged,
         "budget_note": run.budget_note,
         "auth_probed": sorted(run.auth_probed),
     }
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Worker: hand its ledger back."""
+    run = current_run()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if run is None or workeroutput is None:
+        return
+    workeroutput[LEDGER_KEY] = _worker_data(run)
+
+
+# An interrupted run (SIGINT, SIGTERM) ends before its workers hand their ledgers back: each worker keeps a
+# snapshot of its ledger, as of its last finished test, beside the run's quota, where the controller finds it.
+
+
+def _snapshot(run: SuiteRun, worker_id: str) -> Path | None:
+    return None if run.quota.path is None else run.quota.path.parent / f"ledger-{worker_id}.json"
+
+
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    """Worker: after each test, its ledger so far (written whole, then renamed into place)."""
+    run = current_run()
+    if run is None or run.worker_id is None or (path := _snapshot(run, run.worker_id)) is None:
+        return
+    staged = path.with_suffix(".tmp")
+    staged.write_text(json.dumps(_worker_data(run)), encoding="utf-8")
+    os.replace(staged, path)
+
+
+def fold_snapshots(run: SuiteRun) -> None:
+    """Controller, when interrupted: fold in the ledgers of the workers that did not hand theirs back."""
+    folder = None if run.quota.path is None else run.quota.path.parent
+    for path in sorted(folder.glob("ledger-*.json")) if folder is not None else ():
+        worker_id = path.stem.removeprefix("ledger-")
+        if worker_id in run.merged_workers:
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a worker that never finished a test has nothing to add
+        _fold(run, data)
+        run.merged_workers.add(worker_id)

@@ -54,6 +54,7 @@ def test_exit_codes_are_the_documented_stable_numbers() -> None:
         Verdict.OUTAGE: 10,
         Verdict.AUTH: 11,
         Verdict.INCONCLUSIVE: 12,
+        Verdict.INTERRUPTED: 130,
     } == EXIT_CODES
     assert set(Verdict) == set(EXIT_CODES)
 
