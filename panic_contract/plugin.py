@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import storage_directory
+from hypothesis.database import InMemoryExampleDatabase
+from hypothesis.errors import InvalidArgument
 
 from panic_contract import reports, xdist
 from panic_contract.accepted import AcceptedDriftError
@@ -91,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.help:
         return
     try:
+        _check_profile(config.getoption("hypothesis_profile", None))
         run = _start_run(config)
     except (SettingError, CredentialError, FixtureError, SpecError, AcceptedDriftError) as exc:
         raise pytest.UsageError(redact(str(exc))) from None
@@ -99,10 +103,49 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(xdist, "panic_api_xdist")
     if not _is_worker(config):  # workers are the controller's to stop (xdist tears them down)
         config.stash[_RESTORE_SIGNALS] = stop_on_signals(run)
-    if config.getoption("hypothesis_profile", None) is None:
-        settings.load_profile("live" if run.target.live else "ci" if os.environ.get("CI") else "dev")
+    given = config.getoption("hypothesis_profile", None)
+    profile = given or ("live" if run.target.live else "ci" if os.environ.get("CI") else "dev")
+    _keep_examples_where_they_can_be_written()
+    if given is None:
+        settings.load_profile(profile)  # else hypothesis's plugin loads the one given, after this hook
     config.stash[_DECISION] = None
     config.stash[_REPORT_ERRORS] = []
+
+
+def _check_profile(name: str | None) -> None:
+    """--hypothesis-profile names a registered profile (hypothesis's own plugin, after this one, would raise
+    an INTERNALERROR with a traceback, exit 3)."""
+    if name is None:
+        return
+    try:
+        settings.get_profile(name)
+    except InvalidArgument:
+        raise SettingError(
+            f"--hypothesis-profile is {name!r}; the suite's profiles are dev, ci and live (and hypothesis's "
+            "default, or one a conftest.py registers)"
+        ) from None
+
+
+def _keep_examples_where_they_can_be_written() -> None:
+    """In a read-only checkout `.hypothesis/` cannot be created: keep examples in memory for the run.
+
+    Left to itself, hypothesis falls back to memory with a HypothesisWarning (by design, for the default
+    location only: https://github.com/HypothesisWorks/hypothesis/pull/1196), which the suite's
+    `filterwarnings = error` turns into a collection error. The profiles that use the default location are
+    given the in-memory database themselves: `dev`, and hypothesis's `default`, which schemathesis reads
+    whatever profile is loaded. `ci` and `live` keep no examples (derandomized).
+    """
+    if _writable(storage_directory("examples", intent_to_write=False).path):
+        return
+    for profile in ("default", "dev"):
+        settings.register_profile(profile, parent=settings.get_profile(profile), database=InMemoryExampleDatabase())
+
+
+def _writable(path: Path) -> bool:
+    """Whether `path` can be used as a folder, or made (hypothesis's own test: the nearest existing folder)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path.is_dir() and os.access(path, os.R_OK | os.W_OK | os.X_OK)
 
 
 def _setting(config: pytest.Config, name: str) -> Any:

@@ -28,6 +28,11 @@ import pytest
             {"PANIC_API_TOKEN": "t"},
             "ERROR: --mock-drift switches the embedded mock*",
         ),
+        (
+            ["--hypothesis-profile", "nosuch"],
+            {},
+            "ERROR: --hypothesis-profile is 'nosuch'; the suite's profiles are dev, ci and live*",
+        ),
     ],
 )
 def test_usage_error_is_one_line_and_exit_4(args, env, line, run_suite) -> None:
