@@ -293,6 +293,13 @@ def _key(event: Any, where: str) -> str:
     return str(event.value)
 
 
+_WHAT = {
+    "kind": "text naming a finding kind",
+    "field": "a JSON path like $.status",
+    "value": "a single value (text, a number, true, false or null)",
+    "reason": "text saying why",
+    "expires": "a date, e.g. 2026-12-31",
+}
 _RESOLVER: Any = yaml.SafeLoader("")  # resolves and constructs one scalar at a time: never a whole document
 
 
@@ -300,7 +307,7 @@ def _scalar(name: str, event: Any, where: str) -> Any:
     """The value of one key: a scalar, built as PyYAML's safe loader builds it."""
     at = _at(where, event)
     if not isinstance(event, yaml.ScalarEvent):
-        raise AcceptedDriftError(f"{at}: {name} must be a single value (text, a number, a date), not a list or mapping")
+        raise AcceptedDriftError(f"{at}: {name} must be {_WHAT[name]}, not a list or mapping")
     _no_anchor(event, where)
     tag = event.tag if event.tag not in (None, "!") else _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
     node = yaml.ScalarNode(tag, event.value, style=event.style)

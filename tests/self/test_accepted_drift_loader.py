@@ -44,14 +44,20 @@ def scalar_bomb() -> str:
 
 
 CASES = {
-    "alias-bomb": (alias_bomb(), "line 5: value must be a single value (text, a number, a date), not a list*"),
+    "alias-bomb": (
+        alias_bomb(),
+        "line 5: value must be a single value (text, a number, true, false or null), not a list or mapping",
+    ),
     "scalar-alias": (scalar_bomb(), "line 3: YAML anchors (&r) are not allowed here; write each value out"),
     "alias-first": ("- kind: *k\n", "line 1: YAML aliases (*k) are not allowed here; write the value out"),
     "impossible-date": (
         GOOD.replace("2026-12-31", "2026-02-30"),
         "line 4: expires: 2026-02-30 is not a date (day is out of range for month)",
     ),
-    "kind-a-list": (GOOD.replace("unknown-status", "[unknown-status]"), "line 1: kind must be a single value*"),
+    "kind-a-list": (
+        GOOD.replace("unknown-status", "[unknown-status]"),
+        "line 1: kind must be text naming a finding kind, not a list or mapping",
+    ),
     "kind-a-number": (GOOD.replace("unknown-status", "5"), "line 1: kind must be text, not '5': name a finding kind*"),
     "no-kind": (GOOD.replace("kind: unknown-status\n  ", ""), "line 1: kind is required: name a finding kind*"),
     "duplicate-expiry": (
