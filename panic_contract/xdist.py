@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from panic_contract.redaction import Secret
 from panic_contract.suite import current_run
 
 WORKER_TOKEN = "panic_api_token"  # noqa: S105 - the key under which a worker receives the token
@@ -25,9 +26,15 @@ def pytest_configure_node(node: Any) -> None:
     if run is None:
         return
     if run.target.live:
-        node.workerinput[WORKER_TOKEN] = run.target.token
+        node.workerinput[WORKER_TOKEN] = run.target.token.value  # execnet sends plain data only
     if run.quota.path is not None:
         node.workerinput[WORKER_QUOTA] = str(run.quota.path)
+
+
+def handed_token(workerinput: dict[str, Any]) -> Secret | None:
+    """Worker: the token the controller handed over, a secret again at once; None if none was."""
+    token = workerinput.get(WORKER_TOKEN)
+    return Secret(token) if isinstance(token, str) else None
 
 
 @pytest.hookimpl(optionalhook=True)

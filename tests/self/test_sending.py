@@ -15,7 +15,7 @@ import respx
 
 from panic_contract.contract import default_contract
 from panic_contract.findings import Credentials, Kind, inspect
-from panic_contract.redaction import WRONG_TOKEN
+from panic_contract.redaction import WRONG_TOKEN, Secret
 from panic_contract.sending import (
     BudgetSpent,
     CredentialError,
@@ -31,6 +31,7 @@ from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-7f3a"
 SENTINEL_SECRET = "sentinel-secret-c41d"
+TOKEN = Secret(SENTINEL_TOKEN)
 BASE_URL = "https://panic.test"  # only respx answers here: nothing leaves the process
 CALLOUT_PATH = "/panic-api/v2/callouts/992011"
 TOKEN_PATH = "/panic-api/v2/oauth/token"
@@ -52,7 +53,7 @@ def waits() -> list[float]:
 
 @pytest.fixture
 def sender(waits: list[float]) -> Iterator[Sender]:
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, sleep=waits.append) as made:
+    with Sender(BASE_URL, TOKEN, limits=NO_WAIT, sleep=waits.append) as made:
         yield made
 
 
@@ -65,7 +66,7 @@ def fault_of(raised: pytest.ExceptionInfo[TargetFault]) -> tuple[Verdict, str]:
 
 def test_token_comes_from_panic_api_token_without_a_request(api: respx.MockRouter) -> None:
     environ = {"PANIC_API_TOKEN": SENTINEL_TOKEN, **CLIENT_CREDENTIALS}
-    assert SENTINEL_TOKEN == token_from_environment(BASE_URL, environ, limits=NO_WAIT)
+    assert SENTINEL_TOKEN == token_from_environment(BASE_URL, environ, limits=NO_WAIT).value
     assert 0 == api.calls.call_count
 
 
@@ -73,7 +74,7 @@ def test_token_comes_from_panic_api_token_without_a_request(api: respx.MockRoute
 def test_client_credentials_are_exchanged_with_either_response_spelling(api: respx.MockRouter, spelling: str) -> None:
     issued = f"exchanged-token-{spelling}"  # one per case: a token registered earlier would come back masked
     route = api.post(TOKEN_PATH).respond(200, json={spelling: issued, "expires_in": 3600})
-    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
+    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT).value
     sent = route.calls.last.request
     assert {"clientId": "client-1", "clientSecret": SENTINEL_SECRET} == json.loads(sent.content)
     assert "authorization" not in sent.headers
@@ -83,8 +84,8 @@ def test_client_credentials_are_exchanged_with_either_response_spelling(api: res
 def test_a_token_issued_again_is_returned_as_issued_not_masked(api: respx.MockRouter) -> None:
     issued = "exchanged-token-issued-twice"
     api.post(TOKEN_PATH).respond(200, json={"access_token": issued})
-    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
-    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
+    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT).value
+    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT).value
 
 
 @pytest.mark.parametrize(
@@ -110,7 +111,7 @@ def test_missing_credentials_name_the_variables_to_set(
     api: respx.MockRouter, environ: dict[str, str], expected: str
 ) -> None:
     with pytest.raises(CredentialError) as raised:
-        token_from_environment(BASE_URL, environ, limits=NO_WAIT)
+        token_from_environment(BASE_URL, environ, limits=NO_WAIT).value
     assert expected == str(raised.value)
     assert 0 == api.calls.call_count
 
@@ -198,7 +199,7 @@ def test_retry_after_is_capped_by_max_wait(api: respx.MockRouter, waits: list[fl
     api.get(CALLOUT_PATH).mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "86400"}), httpx.Response(200, json=CALLOUT)]
     )
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(backoff=0, max_wait=30), sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(backoff=0, max_wait=30), sleep=waits.append) as sender:
         assert 200 == sender.get_callout(992011).status
     assert [30.0] == waits
 
@@ -244,7 +245,7 @@ def test_gateway_error_is_retried_with_exponential_backoff(api: respx.MockRouter
     waits: list[float] = []
     api.get(CALLOUT_PATH).mock(side_effect=[httpx.Response(status)] * 3 + [httpx.Response(200, json=CALLOUT)])
     limits = Limits(retries=3, backoff=0.5)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=limits, sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=limits, sleep=waits.append) as sender:
         exchange = sender.get_callout(992011)
     assert 200 == exchange.status
     assert [0.5, 1.0, 2.0] == waits
@@ -254,7 +255,7 @@ def test_backoff_is_capped_by_max_wait(api: respx.MockRouter) -> None:
     waits: list[float] = []
     api.get(CALLOUT_PATH).mock(side_effect=[httpx.Response(503)] * 4 + [httpx.Response(200, json=CALLOUT)])
     limits = Limits(retries=4, backoff=0.5, max_wait=1.5)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=limits, sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=limits, sleep=waits.append) as sender:
         assert 200 == sender.get_callout(992011).status
     assert [0.5, 1.0, 1.5, 1.5] == waits
 
@@ -305,7 +306,7 @@ def test_transport_faults_are_retried_then_an_outage_naming_the_host(
     api: respx.MockRouter, waits: list[float], error: Exception, words: str
 ) -> None:
     api.get(CALLOUT_PATH).mock(side_effect=error)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(timeout=5, backoff=0), sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(timeout=5, backoff=0), sleep=waits.append) as sender:
         with pytest.raises(TargetFault) as raised:
             sender.get_callout(992011)
         assert 3 == sender.requests_sent
@@ -394,7 +395,7 @@ def test_a_redirect_is_returned_not_followed(api: respx.MockRouter, sender: Send
 
 def test_rate_limit_spaces_requests(api: respx.MockRouter, waits: list[float]) -> None:
     api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(rate_limit=0.001), sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(rate_limit=0.001), sleep=waits.append) as sender:
         sender.get_callout(992011)
         sender.get_callout(992011)
     assert 1 == len(waits)
@@ -406,7 +407,7 @@ def test_a_given_quota_paces_the_sender(api: respx.MockRouter) -> None:
     retried: list[float] = []
     api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
     quota = Quota(rate_limit=0.001, sleep=paced.append)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, quota=quota, sleep=retried.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=quota, sleep=retried.append) as sender:
         sender.get_callout(992011)
         sender.get_callout(992011)
     assert (1, []) == (len(paced), retried)
@@ -415,7 +416,7 @@ def test_a_given_quota_paces_the_sender(api: respx.MockRouter) -> None:
 
 def test_the_request_budget_stops_sending(api: respx.MockRouter) -> None:
     route = api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(budget=2)) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(budget=2)) as sender:
         sender.get_callout(992011)
         sender.get_callout(992011)
         with pytest.raises(BudgetSpent) as raised:
@@ -462,8 +463,8 @@ def test_senders_on_one_quota_file_share_the_halt(api: respx.MockRouter, tmp_pat
     route = api.get(CALLOUT_PATH).respond(503)
     path = tmp_path / "quota.json"
     with (
-        Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as failing,
-        Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as other,
+        Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as failing,
+        Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as other,
     ):
         with pytest.raises(TargetFault) as first:
             failing.get_callout(992011)
@@ -526,5 +527,5 @@ def test_a_response_echoing_the_token_comes_back_masked(api: respx.MockRouter, s
 def test_a_401_to_another_method_is_returned_for_the_contract_to_judge(api: respx.MockRouter) -> None:
     """Only the documented operation's 401 to our token means the token is refused; TRACE's is the contract's."""
     api.route(method="TRACE", path=CALLOUT_PATH).respond(401, json={"message": "no"})
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT) as sender:
+    with Sender(BASE_URL, TOKEN, limits=NO_WAIT) as sender:
         assert 401 == sender.send("TRACE", CALLOUT_PATH, credentials="valid").status_code
