@@ -5,16 +5,22 @@ Each fault of `faulty_servers` is run through the suite in one process, the suit
 fast). They must agree: one verdict, one exit code, one reason line (the suite's JSON `reason`, which
 `record` repeats). The servers accept only `SENTINEL_TOKEN`, the token every run is given, so every
 run also checks that the token appears in no output, report or fixture, whatever the server echoes.
+Every run's peak memory is measured (`os.wait4`), so a fault that would grow it shows as a number.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -41,6 +47,11 @@ CALLOUT_FIXTURE = f"recorded-callout-{DOCUMENTED_ID}.json"
 RECORDED_FILES = {CALLOUT_FIXTURE, "recorded-404.json", "recorded-401.json"}
 BUDGET_NOTE = "stopped at the request budget of 6 (--request-budget)"
 VERDICT_LINE = re.compile(r"verdict: (?P<verdict>[a-z]+) \(exit (?P<code>\d+)\): (?P<reason>.*)$")
+TOO_LARGE = "body is larger than 4 MiB (--max-body-size), contract says a JSON object [malformed-body]"
+NOT_IN_TIME = "no complete response within 1s (--request-timeout)"
+# The suite process stays well under this whatever a server sends: a body is read to the cap and dropped.
+# (It peaks near 100 MB on a clean run once Hypothesis's Unicode tables are built; see `run_measured`.)
+MEMORY_BOUND_MB = 200
 
 
 def limits(retries: int = 1) -> tuple[str, ...]:
@@ -62,11 +73,20 @@ class Expected:
     retries: int = 1
     fresh_server_per_run: bool = False  # the *-then-ok servers misbehave only for their first requests
     no_findings: bool = False  # outage and auth never make findings; nor does a fault that was waited out
+    # The body caps: `record` stops at the first response, writes nothing, and says what the judge said of it.
+    record_stops_with: str | None = None
 
 
 FAULT_TABLE: dict[str, Expected] = {
     "refused": Expected("outage", 10, "connection refused"),
     "hang": Expected("outage", 10, "no response within 1s (--request-timeout)"),
+    # A byte every 0.2 s: no read ever waits 1 s, but the whole response must arrive within it.
+    "drip-body": Expected("outage", 10, NOT_IN_TIME),
+    "drip-headers": Expected("outage", 10, NOT_IN_TIME),
+    # Read to 4 MiB (decoded) and dropped: one malformed-body finding, the same line from the judge everywhere.
+    "oversized-body": Expected("drift", 1, "malformed-body", record_stops_with=TOO_LARGE),
+    "endless-chunked": Expected("drift", 1, "malformed-body", record_stops_with=TOO_LARGE),
+    "gzip-bomb": Expected("drift", 1, "malformed-body", record_stops_with=TOO_LARGE),
     "close-before-response": Expected("outage", 10, "connection closed without a response"),
     "close-mid-body": Expected("outage", 10, "connection closed mid-body"),
     "reset": Expected("outage", 10, "connection reset"),
@@ -95,10 +115,67 @@ FAULT_TABLE: dict[str, Expected] = {
 # --- running the suite and the recorder as a user does ------------------------------------------
 
 
+PROXY_AND_TLS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
 def user_env(env: dict[str, str]) -> dict[str, str]:
-    """This process's environment without any PANIC_API_* or PANIC_CONTRACT_* variable, plus `env`."""
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("PANIC_API_", "PANIC_CONTRACT_"))}
+    """This process's environment without PANIC_API_*, PANIC_CONTRACT_*, proxy or TLS variables, plus `env`."""
+    dropped = {*PROXY_AND_TLS, *(name.lower() for name in PROXY_AND_TLS)}
+    kept = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PANIC_API_", "PANIC_CONTRACT_")) and k not in dropped
+    }
     return {**kept, **env}
+
+
+_WARMING = threading.Lock()
+_WARM: list[Path] = []
+
+
+def warm_hypothesis_home() -> Path:
+    """A `.hypothesis` folder with Hypothesis's Unicode tables built, copied into each run's folder.
+
+    A run in a fresh folder builds them first (about 2 s and 150 MB more): without them a run's memory
+    would measure Hypothesis's one-off table, not the suite.
+    """
+    with _WARMING:
+        if not _WARM:
+            home = Path(tempfile.mkdtemp(prefix="panic-hypothesis-"))
+            atexit.register(shutil.rmtree, home, ignore_errors=True)
+            warm = (
+                "from hypothesis import strategies as st; st.text().example(); st.characters(codec='utf-8').example()"
+            )
+            subprocess.run([sys.executable, "-W", "ignore", "-c", warm], cwd=home, check=True, timeout=120)
+            _WARM.append(home / ".hypothesis")
+        return _WARM[0]
+
+
+@dataclass
+class Measured:
+    ret: int
+    stdout: str
+    stderr: str
+    peak_mb: float  # the largest resident set of the process and of any child it waited for (workers)
+    wall_s: float
+
+
+def run_measured(command: Sequence[str], workdir: Path, env: dict[str, str], timeout: float) -> Measured:
+    """Run `command` in a fresh `workdir` to its end (killed after `timeout`); `os.wait4` gives its peak memory."""
+    workdir.mkdir(parents=True)
+    shutil.copytree(warm_hypothesis_home(), workdir / ".hypothesis")
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=workdir, env=user_env(env), stdout=out, stderr=err)
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)  # waited for: Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        text = [stream.read().decode(errors="replace") for stream in (out, err)]
+    return Measured(process.returncode, text[0], text[1], usage.ru_maxrss / 1024, time.monotonic() - started)
 
 
 @dataclass
@@ -109,6 +186,8 @@ class SuiteOutcome:
     report: dict[str, Any]
     markdown: str
     junit: str
+    peak_mb: float = 0.0
+    wall_s: float = 0.0
 
     @property
     def output(self) -> str:
@@ -138,15 +217,14 @@ class SuiteOutcome:
 
 def run_suite(workdir: Path, env: dict[str, str], *args: str) -> SuiteOutcome:
     """`pytest tests/contract ARGS` in `workdir`, with the JSON, Markdown and JUnit reports written there."""
-    workdir.mkdir(parents=True)
     reports = [workdir / name for name in ("drift.json", "drift.md", "junit.xml")]
     command = [sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider"]
     command += [f"--drift-report={reports[0]}", f"--drift-report-md={reports[1]}", f"--junitxml={reports[2]}"]
-    done = subprocess.run(  # noqa: PLW1510 - the exit code is what is checked
-        [*command, *args], cwd=workdir, env=user_env(env), capture_output=True, text=True, timeout=300
-    )
+    done = run_measured([*command, *args], workdir, env, timeout=300)
     report, markdown, junit = (path.read_text() if path.exists() else "" for path in reports)
-    return SuiteOutcome(done.returncode, done.stdout, done.stderr, json.loads(report or "{}"), markdown, junit)
+    return SuiteOutcome(
+        done.ret, done.stdout, done.stderr, json.loads(report or "{}"), markdown, junit, done.peak_mb, done.wall_s
+    )
 
 
 @dataclass
@@ -155,6 +233,8 @@ class RecordOutcome:
     stdout: str
     stderr: str
     out: Path
+    peak_mb: float = 0.0
+    wall_s: float = 0.0
 
     @property
     def output(self) -> str:
@@ -178,18 +258,10 @@ class RecordOutcome:
 
 def run_record(workdir: Path, env: dict[str, str], base_url: str | None, *args: str) -> RecordOutcome:
     """`python -m panic_contract.cli record --ids 992011 ... --out contracts` in `workdir`."""
-    workdir.mkdir(parents=True)
     command = [sys.executable, "-m", "panic_contract.cli", "record", "--ids", str(DOCUMENTED_ID)]
     command += ["--base-url", base_url] if base_url else []
-    done = subprocess.run(  # noqa: PLW1510 - the exit code is what is checked
-        [*command, *args, "--out", "contracts"],
-        cwd=workdir,
-        env=user_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return RecordOutcome(done.returncode, done.stdout, done.stderr, workdir / "contracts")
+    done = run_measured([*command, *args, "--out", "contracts"], workdir, env, timeout=120)
+    return RecordOutcome(done.ret, done.stdout, done.stderr, workdir / "contracts", done.peak_mb, done.wall_s)
 
 
 def concurrently(*calls: Callable[[], Any]) -> list[Any]:
@@ -245,14 +317,19 @@ def suite_problems(label: str, run: SuiteOutcome, expected: Expected, host: str)
 
 
 def record_problems(run: RecordOutcome, expected: Expected, suite_reason: str | None) -> list[str]:
-    """A fault ends the recording with the suite's reason, writing nothing; any answer is recorded."""
+    """A fault ends the recording with the suite's reason, writing nothing; any answer is recorded.
+
+    A body over the cap ends it too, with the suite's verdict (drift) and the judge's line about it.
+    """
     problems = []
     tail = run.output[-2000:]
-    if expected.verdict in {"outage", "auth"}:
+    if expected.verdict in {"outage", "auth"} or expected.record_stops_with:
         if run.ret != expected.exit_code:
             problems.append(f"record: exit {run.ret}, expected {expected.exit_code}\n{tail}")
         lines = [line for line in run.stderr.splitlines() if line.startswith(f"{RECORD_PROG}: verdict: ")]
-        want = f"{RECORD_PROG}: verdict: {expected.verdict} (exit {expected.exit_code}): {suite_reason}"
+        reason = f"GET /panic-api/v2/callouts/{DOCUMENTED_ID}: {expected.record_stops_with}"
+        want = f"{RECORD_PROG}: verdict: {expected.verdict} (exit {expected.exit_code}): "
+        want += reason if expected.record_stops_with else str(suite_reason)
         if lines != [want + NOTHING_WRITTEN]:
             problems.append(f"record: printed {lines}, expected [{want + NOTHING_WRITTEN!r}]")
         if run.files:
@@ -301,9 +378,25 @@ def echo_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordO
     return problems
 
 
+def cap_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordOutcome) -> list[str]:
+    """Every response judged once, as too large; none of them costs the memory of what the server sent."""
+    problems = []
+    for label, run in (*zip(("single", "-n 2"), runs, strict=True), ("record", record)):
+        if run.peak_mb >= MEMORY_BOUND_MB:
+            problems.append(f"{label}: peak memory {run.peak_mb:.0f} MB, bound {MEMORY_BOUND_MB} MB")
+        if isinstance(run, SuiteOutcome):
+            bodies = [f["message"] for f in run.report.get("findings", []) if f["kind"] == "malformed-body"]
+            if [f"GET /panic-api/v2/callouts/{DOCUMENTED_ID}: {TOO_LARGE}"] != bodies:
+                problems.append(f"{label}: malformed-body findings {bodies}, expected the body cap's line")
+    return problems
+
+
 EXTRA_CHECKS: dict[str, Callable[[str, tuple[SuiteOutcome, ...], RecordOutcome], list[str]]] = {
     "redirect-other-host": redirect_problems,
     "echo-authorization": echo_problems,
+    "oversized-body": cap_problems,
+    "endless-chunked": cap_problems,
+    "gzip-bomb": cap_problems,
 }
 
 
@@ -349,6 +442,28 @@ def test_fault_ends_in_one_verdict_single_under_xdist_and_recording(fault: str, 
     problems += extra
     problems += leaks(single.texts("single") | xdist.texts("-n 2") | record.texts())
     assert [] == problems, "\n".join(problems)
+
+
+# A dripping server used to hold a run for minutes (a `record` of 3 exchanges: 130 s, then exit 0); with one
+# attempt of 1 s, a run is its start-up and that second. 30 s is a wide margin for a loaded machine.
+WALL_BOUND_S = 30
+
+
+@pytest.mark.parametrize("fault", ["drip-body", "drip-headers"])
+def test_a_dripping_server_is_an_outage_one_timeout_after_the_request(fault: str, tmp_path: Path) -> None:
+    fast = limits(retries=0)
+    with faulty_server(fault, token=SENTINEL_TOKEN) as base_url:
+        single, xdist, record = concurrently(
+            partial(run_suite, tmp_path / "single", TOKEN_ENV, "--base-url", base_url, *SUITE_ARGS, *fast),
+            partial(run_suite, tmp_path / "xdist", TOKEN_ENV, "--base-url", base_url, *SUITE_ARGS, *fast, *XDIST),
+            partial(run_record, tmp_path / "record", TOKEN_ENV, base_url, *fast),
+        )
+    reason = f"cannot reach {urlsplit(base_url).netloc}: {NOT_IN_TIME} (1 attempt)"
+    for label, run in (("single", single), ("-n 2", xdist), ("record", record)):
+        assert run.ret == 10, f"{label}\n{run.output[-2000:]}"
+        assert run.wall_s < WALL_BOUND_S, f"{label} took {run.wall_s:.0f} s"
+        assert printed_verdict(run.output) == ("outage", "10", reason + (NOTHING_WRITTEN if run is record else ""))
+    assert {} == record.files
 
 
 # --- 3: the token stays secret, whatever the target echoes and however it is misconfigured -------
