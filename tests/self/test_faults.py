@@ -11,6 +11,7 @@ Every run's peak memory is measured (`os.wait4`), so a fault that would grow it 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import re
@@ -34,7 +35,7 @@ import pytest
 
 from panic_contract.mock import DOCUMENTED_ID, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, create_app, serve
 from tests.self.conftest import SENTINEL_TOKEN, SUITE
-from tests.self.faulty_servers import FAULTS, faulty_server, redirect_target_requests
+from tests.self.faulty_servers import FAULTS, faulty_server, forward_proxy, free_port, redirect_target_requests
 
 SUITE_ARGS = ("--callout-ids", str(DOCUMENTED_ID), "--hypothesis-profile=live")
 XDIST = ("-n", "2")
@@ -538,6 +539,57 @@ def test_token_that_cannot_go_in_a_header_is_a_usage_error_that_hides_it(token: 
     assert "X-Injected" not in suite.output + record.output
 
 
+# `pytest -l` prints every frame's locals, each cut by saferepr to 240 characters: a token in a local
+# comes out cut, no longer matches the registered secret, and its pieces land in the terminal and the
+# JUnit XML. A real token (a JWT) is long; so is this one, and no 12 characters of it may show anywhere.
+LONG_TOKEN = "".join(hashlib.sha256(f"long-{i}".encode()).hexdigest() for i in range(5))  # 320 characters
+# Stands for any error a send can meet that is not a fault of the target: it crosses every frame of the
+# send path (ours, httpx's, httpcore's) on its way out, as a traceback.
+CONNECT_FAILS = """
+import socket
+
+def _broken(*args, **kwargs):
+    raise RuntimeError("the network layer failed unexpectedly")
+
+socket.create_connection = _broken
+"""
+
+
+def long_token_pieces(texts: dict[str, str]) -> list[str]:
+    pieces = {LONG_TOKEN[i : i + 12] for i in range(len(LONG_TOKEN) - 11)}
+    return sorted({name for name, text in texts.items() for piece in pieces if piece in text})
+
+
+def test_pytest_l_with_an_error_in_the_send_path_prints_no_piece_of_the_token(tmp_path: Path) -> None:
+    (tmp_path / "plugin").mkdir()
+    (tmp_path / "plugin" / "connect_fails.py").write_text(CONNECT_FAILS)
+    env = {"PANIC_API_TOKEN": LONG_TOKEN, "PYTHONPATH": str(tmp_path / "plugin")}
+    args = ("-p", "connect_fails", "-l", "--tb=long", *SUITE_ARGS, *limits(retries=0))
+    with faulty_server("clean", token=LONG_TOKEN) as base_url:
+        single, xdist = concurrently(
+            partial(run_suite, tmp_path / "single", env, "--base-url", base_url, *args),
+            partial(run_suite, tmp_path / "xdist", env, "--base-url", base_url, *args, *XDIST),
+        )
+    for label, run in (("single", single), ("-n 2", xdist)):
+        assert "RuntimeError: the network layer failed unexpectedly" in run.stdout, f"{label}\n{run.output[-3000:]}"
+        assert "panic_contract/sending.py" in run.stdout  # the tracebacks went through the send path
+    assert [] == long_token_pieces(single.texts("single") | xdist.texts("-n 2"))
+
+
+def test_pytest_l_with_a_missing_ssl_cert_file_is_one_usage_line_and_no_piece_of_the_token(tmp_path: Path) -> None:
+    """It used to be a traceback in every test, the token's pieces among the locals; now it stops the run first."""
+    env = {"PANIC_API_TOKEN": LONG_TOKEN, "SSL_CERT_FILE": str(tmp_path / "missing.pem")}
+    args = ("-l", "--tb=long", *SUITE_ARGS, *limits(retries=0))
+    with faulty_server("clean", token=LONG_TOKEN) as base_url:
+        https = base_url.replace("http://", "https://")
+        run = run_suite(tmp_path / "single", env, "--base-url", https, *args)
+    assert 4 == run.ret, run.output[-3000:]
+    missing = tmp_path / "missing.pem"
+    line = f"ERROR: SSL_CERT_FILE is '{missing}': no such file; point it at a PEM file of CA certificates, or unset it"
+    assert [line] == [text for text in run.stderr.splitlines() if text.strip()], run.stderr
+    assert [] == long_token_pieces(run.texts("single"))
+
+
 # --- 4: each verdict is the same in one process and under -n 2 -----------------------------------
 
 VERDICT_CASES = {
@@ -594,3 +646,115 @@ def test_request_budget_holds_across_workers_and_is_named(tmp_path: Path) -> Non
         assert run.report["requests"] <= 6, run.output
         assert run.report["verdict"] in {"ok", "inconclusive"}, run.output
         assert BUDGET_NOTE in run.report["reason"] or any(BUDGET_NOTE in line for line in run.verdict_section)
+
+
+# --- 6: the environment: proxies and TLS variables ------------------------------------------------
+
+DEAD_PROXY = f"http://127.0.0.1:{free_port()}"  # nothing listens there: a request through it is refused
+
+
+def every_proxy_variable(url: str) -> dict[str, str]:
+    return {name: url for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY") for name in (base, base.lower())}
+
+
+def test_loopback_targets_are_reached_without_the_proxy(tmp_path: Path) -> None:
+    """The embedded mock and a live target on 127.0.0.1 never go through a proxy, whatever the environment says."""
+    env = every_proxy_variable(DEAD_PROXY)
+    with faulty_server("clean", token=SENTINEL_TOKEN) as base_url:
+        offline, live, record = concurrently(
+            partial(run_suite, tmp_path / "offline", env, *SUITE_ARGS),
+            partial(run_suite, tmp_path / "live", {**env, **TOKEN_ENV}, "--base-url", base_url, *SUITE_ARGS, *LIMITS),
+            partial(run_record, tmp_path / "record", {**env, **TOKEN_ENV}, base_url, *LIMITS),
+        )
+    for label, run in (("offline", offline), ("live", live)):
+        assert (0, "ok") == (run.ret, run.report.get("verdict")), f"{label}\n{run.output[-2000:]}"
+    assert 0 == record.ret, record.output
+    assert RECORDED_FILES == set(record.files)
+
+
+def test_a_live_target_goes_through_the_proxy_and_no_proxy_is_honoured(tmp_path: Path) -> None:
+    """`panic.test` resolves nowhere: the run reaches it only through the proxy, and NO_PROXY sends it direct."""
+    with forward_proxy(token=SENTINEL_TOKEN) as (proxy, received):
+        env = {**TOKEN_ENV, "HTTP_PROXY": proxy}
+        args = ("--base-url", "http://panic.test", *SUITE_ARGS, *LIMITS)
+        single, xdist, record, bypassed = concurrently(
+            partial(run_suite, tmp_path / "single", env, *args),
+            partial(run_suite, tmp_path / "xdist", env, *args, *XDIST),
+            partial(run_record, tmp_path / "record", env, "http://panic.test", *LIMITS),
+            partial(run_suite, tmp_path / "bypassed", {**env, "NO_PROXY": "example.org, .test"}, *args),
+        )
+    for label, run in (("single", single), ("-n 2", xdist)):
+        assert (0, "ok") == (run.ret, run.report.get("verdict")), f"{label}\n{run.output[-2000:]}"
+    assert 0 == record.ret, record.output
+    assert f"http://panic.test/panic-api/v2/callouts/{DOCUMENTED_ID}" in received
+    assert all(target.startswith("http://panic.test/") for target in received)
+    assert (10, "cannot reach panic.test: DNS lookup failed (2 attempts)") == (
+        bypassed.ret,
+        bypassed.report.get("reason"),
+    ), bypassed.output[-2000:]
+
+
+@pytest.fixture
+def not_pem(tmp_path: Path) -> str:
+    path = tmp_path / "not-a-bundle.pem"
+    path.write_text("these are not certificates\n")
+    return str(path)
+
+
+BAD_ROUTES = {
+    "malformed-proxy": (
+        {"HTTPS_PROXY": "http://[::1"},
+        "HTTPS_PROXY is 'http://[::1'; it must be a proxy URL (http, https, socks5 or socks5h), "
+        "e.g. http://proxy.example:3128, or unset HTTPS_PROXY",
+    ),
+    "proxy-scheme": (
+        {"https_proxy": "ftp://proxy.example:21"},
+        "https_proxy is 'ftp://proxy.example:21'; it must be a proxy URL (http, https, socks5 or socks5h), "
+        "e.g. http://proxy.example:3128, or unset https_proxy",
+    ),
+    "socks-without-socksio": (
+        {"ALL_PROXY": f"socks5://user:{SENTINEL_TOKEN}@127.0.0.1:1080"},
+        "ALL_PROXY is 'socks5://***@127.0.0.1:1080': a SOCKS proxy needs the socksio package: "
+        "pip install 'httpx[socks]', or unset ALL_PROXY",
+    ),
+    "missing-cert-file": (
+        {"SSL_CERT_FILE": "/nonexistent/ca.pem"},
+        "SSL_CERT_FILE is '/nonexistent/ca.pem': no such file; point it at a PEM file of CA certificates, or unset it",
+    ),
+    "missing-cert-dir": (
+        {"SSL_CERT_DIR": "/nonexistent/certs"},
+        "SSL_CERT_DIR is '/nonexistent/certs': no such folder; point it at a folder of CA certificates, or unset it",
+    ),
+    "not-a-bundle": (
+        {"SSL_CERT_FILE": "NOT_PEM"},
+        "SSL_CERT_FILE is 'NOT_PEM': no CA certificate could be read from it; point it at a PEM file of CA "
+        "certificates, or unset it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROUTES)
+def test_a_bad_proxy_or_tls_variable_is_one_usage_line_before_anything_is_sent(
+    case: str, not_pem: str, tmp_path: Path
+) -> None:
+    """For a live https target; the offline run does not use them at all, and passes."""
+    variables, line = BAD_ROUTES[case]
+    variables = {name: value.replace("NOT_PEM", not_pem) for name, value in variables.items()}
+    line = line.replace("NOT_PEM", not_pem)
+    env = {**TOKEN_ENV, **variables}
+    url = "https://panic.test"
+    single, xdist, record, offline = concurrently(
+        partial(run_suite, tmp_path / "single", env, "--base-url", url, *SUITE_ARGS, *LIMITS),
+        partial(run_suite, tmp_path / "xdist", env, "--base-url", url, *SUITE_ARGS, *LIMITS, *XDIST),
+        partial(run_record, tmp_path / "record", env, url, *LIMITS),
+        partial(run_suite, tmp_path / "offline", variables, *SUITE_ARGS),
+    )
+    for label, run in (("single", single), ("-n 2", xdist)):
+        assert 4 == run.ret, f"{label}\n{run.output[-2000:]}"
+        assert [f"ERROR: {line}"] == [text for text in run.stderr.splitlines() if text.strip()], label
+        assert "Traceback" not in run.output
+    assert 4 == record.ret, record.output
+    assert [f"{RECORD_PROG}: verdict: usage (exit 4): {line}"] == record.stderr.splitlines()
+    assert {} == record.files
+    assert (0, "ok") == (offline.ret, offline.report.get("verdict")), offline.output[-2000:]
+    assert [] == leaks(single.texts("single") | xdist.texts("-n 2") | record.texts())
