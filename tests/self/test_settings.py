@@ -23,7 +23,7 @@ from tests.self.samples import DOCUMENTED_CALLOUT
 
 TIMEOUT_BOUNDS = "it must be from 0.001 to 3600 seconds, e.g. 10"
 RATE_BOUNDS = "it must be 0 (no limit) or from 0.01 to 1000 requests per second, e.g. 0.5"
-BUDGET_BOUNDS = "it must be a whole number from 1 to 100000, e.g. 400"
+BUDGET_BOUNDS = "it must be a whole number from 1 to 1000000, e.g. 400"
 BODY_BOUNDS = "it must be from 0.01 to 1024 MiB, e.g. 4"
 NUMERIC = ("rate_limit", "request_timeout", "request_budget", "retries", "max_body_size")
 
@@ -37,7 +37,7 @@ NUMERIC = ("rate_limit", "request_timeout", "request_budget", "retries", "max_bo
         ("request_timeout", "0.25", 0.25),
         ("request_timeout", "3600", 3600.0),
         ("request_budget", "1", 1),
-        ("request_budget", "100000", 100_000),
+        ("request_budget", "1000000", 1_000_000),
         ("retries", "0", 0),
         ("max_body_size", "4", 4 * 1024 * 1024),
         ("max_body_size", "0.5", 512 * 1024),
