@@ -2,7 +2,8 @@
 
 Registered by the plugin in every run; its controller hooks are optional, so it is inert without
 pytest-xdist, and a worker is told by its `workeroutput`. The token travels in memory over xdist's
-channel, never through a file or the environment; the quota file holds counts and the halt only.
+channel, never through a file or the environment, and is a `redaction.Secret` again as soon as the
+worker reads it (`handed_token`); the quota file holds counts and the halt only.
 """
 
 from __future__ import annotations
