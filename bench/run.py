@@ -602,5 +602,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# 4. Every response bounded: the deadline's wall time and the body cap's memory, against loopback servers
+
+
+def bench_bounds(rows: list[list[str]]) -> None:
+    """Wall time and peak RSS of `pytest` (one process) and `panic-contract record` against the faulty servers
+    of tests/self: a clean one (the baseline), two that drip (`--request-timeout 1 --retries 0`: the wall time
+    is start-up plus the one second), and three whose bodies are far over the cap (512 MiB, endless, a 1 GiB
+    gzip bomb). Not wired into main(): `python -c 'import sys; sys.path[:0] = ["bench"]; import run;
+    run.bench_bounds(run.Table("4. every response bounded"))'`.
+    """
+    sys.path.insert(0, str(REPO))
+    from tests.self.faulty_servers import faulty_server
+
+    token = "bench-token-3c9e"
+    fast = ["--rate-limit", "0", "--request-timeout", "1", "--retries", "0"]
+    suite = [sys.executable, "-m", "pytest", str(REPO / "tests" / "contract"), "-q", "-p", "no:cacheprovider"]
+    suite += ["--callout-ids", "992011", "--hypothesis-profile=live", *fast]
+    record = [sys.executable, "-m", "panic_contract.cli", "record", "--ids", "992011", *fast]
+    rows.append(["what (peak RSS: the process and any child it waited for)", "wall s", "peak RSS MB", "exit: reason"])
+    with tempfile.TemporaryDirectory() as scratch:
+        cwd = Path(scratch)  # one folder for all: Hypothesis builds its Unicode tables there in the first run
+        faults = ("clean", "clean", "drip-body", "drip-headers", "oversized-body", "endless-chunked", "gzip-bomb")
+        for number, fault in enumerate(faults):
+            with faulty_server(fault, token=token) as base_url:
+                for label, argv in (
+                    ("pytest", [*suite, "--base-url", base_url]),
+                    ("record", [*record, "--base-url", base_url, "--out", str(cwd / f"out-{number}")]),
+                ):
+                    if number == 0 and label == "record":
+                        continue
+                    first = " (first run here: Hypothesis builds its tables)" if number == 0 else ""
+                    wall, peak, code, line = _bounded_child(argv, cwd, clean_env(PANIC_API_TOKEN=token))
+                    rows.append([f"{label} vs {fault}{first}", f"{wall:.1f}", f"{peak:.0f}", f"{code}: {line}"])
+
+
+def _bounded_child(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS in MB (os.wait4), exit code and the last verdict line (cut) of one child."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        lines = out.read().decode(errors="replace").strip().splitlines() or [""]
+    verdicts = [line.split("verdict: ", 1)[1] for line in lines if "verdict: " in line]
+    reason = verdicts[-1] if verdicts else lines[-1]  # record's success is a summary line, not a verdict
+    return wall, usage.ru_maxrss / 1024, process.returncode, reason[:110]
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -94,6 +94,7 @@ class Exchange:
     body: bytes | str | None = None
     parsed: Any = NOT_PARSED  # the body already decoded as JSON, when the source had it so
     credentials: Credentials = "valid"
+    oversized: int | None = None  # the body grew past this many bytes (--max-body-size) and was not read whole
 
     @property
     def request(self) -> str:
@@ -176,6 +177,9 @@ def _media(content_type: str) -> str:
 
 def inspect(exchange: Exchange, contract: Contract) -> Inspection:
     """Everything the contract says about one exchange with its one operation."""
+    if exchange.oversized is not None:  # a body not read whole cannot be judged further, nor should it be
+        size = f"larger than {exchange.oversized / (1 << 20):g} MiB (--max-body-size)"
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", size, exchange.request)
     return inspect_parts(
         contract,
         exchange.method,

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
 from panic_contract.findings import Ledger
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
-from panic_contract.redaction import redact, registered
+from panic_contract.redaction import Secret, redact, registered
 from panic_contract.sending import TOKEN_VARIABLE, CredentialError, Limits, Quota, TargetFault
 from panic_contract.settings import SETTINGS, SettingError, resolve
 from panic_contract.suite import (
@@ -42,7 +43,7 @@ from panic_contract.suite import (
 )
 from panic_contract.target import Target, live_target, live_url, mock_target
 from panic_contract.verdict import EXIT_CODES, Decision, LiveEvidence, Verdict, decide
-from panic_contract.xdist import WORKER_QUOTA, WORKER_TODAY, WORKER_TOKEN
+from panic_contract.xdist import WORKER_QUOTA, WORKER_TODAY, handed_token
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
 
@@ -180,6 +181,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         retries=values["retries"],
         rate_limit=values["rate_limit"] if url is not None else 0.0,
         budget=values["request_budget"] if url is not None else None,
+        max_body=values["max_body_size"],
     )
     if url is not None and drift:
         raise SettingError(
@@ -198,12 +200,11 @@ def _start_run(config: pytest.Config) -> SuiteRun:
             target = mock_target(ids, drift, contracts)
         else:
             target = _live_target(
-                url, values, ids, contracts=contracts, limits=limits, quota=quota, token=worker.get(WORKER_TOKEN)
+                url, values, ids, contracts=contracts, limits=limits, quota=quota, token=handed_token(worker)
             )
     except BaseException:
-        if owns:
-            quota_path.unlink(missing_ok=True)
-            quota_path.parent.rmdir()
+        if owns:  # the state file and its lock file
+            shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
     return SuiteRun(
         ledger=Ledger(acceptance),
@@ -227,7 +228,7 @@ def _live_target(
     contracts: Path,
     limits: Limits,
     quota: Quota,
-    token: str | None,
+    token: Secret | None,
 ) -> Target:
     named = not values["base_url"]
     try:
@@ -235,7 +236,7 @@ def _live_target(
     except CredentialError as exc:
         raise CredentialError(f"live target {url}: {exc}") from None
     except TargetFault:  # the quota is halted: the run collects nothing and ends with this verdict
-        return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token="")
+        return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token=Secret(""))
 
 
 def _contract() -> Contract:

@@ -7,8 +7,9 @@ file is then written atomically. Re-recording over earlier fixtures prints a sha
 fields added or removed, type or nullness changes, status values never seen before. Ordinary
 value changes are listed apart and are never drift. `--check` only compares.
 
-Exit codes are the suite's (`verdict.EXIT_CODES`): 0 ok, 1 shape drift (`--check` only),
-4 usage (nothing was sent, or nothing written), 10 outage, 11 token rejected.
+Exit codes are the suite's (`verdict.EXIT_CODES`): 0 ok, 1 shape drift (`--check` only) or a body
+over `--max-body-size` (drift, as the suite judges it; nothing is written), 4 usage (nothing was sent,
+or nothing written), 10 outage, 11 token rejected.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from panic_contract.fixture_files import (
     load_fixture,
     write_all_or_nothing,
 )
+from panic_contract.redaction import Secret
 from panic_contract.sending import (
     CLIENT_ID_VARIABLE,
     CLIENT_SECRET_VARIABLE,
@@ -61,10 +63,11 @@ from panic_contract.sending import (
     host_of,
     token_from_environment,
 )
+from panic_contract.transport import DIRECT, Route, route_for
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, verdict_line
 
 # Precedence, as in the suite (`settings`): command line, then environment variable, then default.
-SHARED_SETTINGS = ("callout_ids", "base_url", "rate_limit", "request_timeout", "retries")
+SHARED_SETTINGS = ("callout_ids", "base_url", "rate_limit", "request_timeout", "retries", "max_body_size")
 # Keep this key secret to make pseudonyms that no one can reverse by hashing every candidate id;
 # without it a built-in key still keeps raw ids out of the files, and pseudonyms stay stable.
 SCRUB_KEY_VARIABLE = "PANIC_CONTRACT_SCRUB_KEY"
@@ -99,6 +102,7 @@ class Options:
     check: bool = False
     scrub: bool = True
     limits: Limits = field(default_factory=Limits)
+    route: Route = DIRECT
 
     @property
     def host(self) -> str:
@@ -131,7 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"The token comes only from the environment: {TOKEN_VARIABLE}, or {CLIENT_ID_VARIABLE} and "
         f"{CLIENT_SECRET_VARIABLE} (exchanged for a token at the target). It is never a flag, and is written "
         f"nowhere. {SCRUB_KEY_VARIABLE} keys the customerId pseudonyms. Exit codes: 0 recorded, 1 shape drift "
-        "(--check), 4 usage, 10 outage, 11 token rejected."
+        "(--check) or a body over --max-body-size (nothing written), 4 usage, 10 outage, 11 token rejected."
     )
     settings.add_arguments(parser, SHARED_SETTINGS)
     parser.add_argument(
@@ -175,14 +179,22 @@ def options_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Option
         raise UsageError(f"--out {out} is a file, not a folder: give the fixtures folder, e.g. --out contracts")
     if not args.check:
         check_writable(out)
+    base_url = values["base_url"] or STAGING_URL
+    limits = Limits(
+        timeout=values["request_timeout"],
+        rate_limit=values["rate_limit"],
+        retries=values["retries"],
+        max_body=values["max_body_size"],
+    )
     return Options(
         ids=values["callout_ids"],
-        base_url=values["base_url"] or STAGING_URL,
+        base_url=base_url,
         out=out,
         update=args.update,
         check=args.check,
         scrub=not args.no_scrub,
-        limits=Limits(timeout=values["request_timeout"], rate_limit=values["rate_limit"], retries=values["retries"]),
+        limits=limits,
+        route=route_for(base_url, environ),  # a bad proxy or TLS variable: one usage line, nothing sent
     )
 
 
@@ -221,7 +233,7 @@ def record(options: Options, environ: Mapping[str, str], out: TextIO | None = No
     scrub_key = scrub_key_from(environ) if options.scrub else None
     where = "comparing with" if options.check else "into"
     print(f"recording {len(plan)} exchange(s) from {options.host} {where} {options.out}/", file=stream)
-    with Sender(options.base_url, token, limits=options.limits, quota=quota) as sender:
+    with Sender(options.base_url, token, limits=options.limits, quota=quota, route=options.route) as sender:
         recorded = fetch_all(plan, options, sender, scrub_key=scrub_key, contract=contract, stream=stream)
     diffs = [shape_diff(item, earlier[item.planned.path], seen_statuses, contract) for item in recorded]
     drifted = print_diffs(diffs, options, stream)
@@ -293,9 +305,11 @@ def statuses_in(directory: Path) -> frozenset[str]:
     return frozenset(seen)
 
 
-def token_for(options: Options, environ: Mapping[str, str], quota: Quota) -> str:
+def token_for(options: Options, environ: Mapping[str, str], quota: Quota) -> Secret:
     try:
-        return token_from_environment(options.base_url, environ, limits=options.limits, quota=quota)
+        return token_from_environment(
+            options.base_url, environ, limits=options.limits, quota=quota, route=options.route
+        )
     except TargetFault as fault:
         decision = fault.decision
         raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written")) from None
@@ -312,7 +326,11 @@ def fetch_all(
     contract: Contract,
     stream: TextIO,
 ) -> list[Recorded]:
-    """Fetch, scrub and inspect each planned exchange; stop at the first outage or rejected token."""
+    """Fetch, scrub and inspect each planned exchange; stop at the first outage or rejected token.
+
+    A body over --max-body-size stops it too: its fixture could only hold a fragment. The verdict is the
+    suite's for that response (drift, exit 1), worded by the judge.
+    """
     recorded: list[Recorded] = []
     for number, planned in enumerate(plan, start=1):
         try:
@@ -320,6 +338,9 @@ def fetch_all(
         except TargetFault as fault:
             decision = fault.decision
             raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written")) from None
+        if exchange.oversized is not None:
+            finding = inspect(exchange, contract).findings[0]
+            raise RecordingError(Decision(Verdict.DRIFT, f"{finding.message()}; nothing was written"))
         item = make_recorded(planned, exchange, options, scrub_key, contract)
         print(f"[{number}/{len(plan)}] {planned.label} {exchange.status} {progress_note(item)}", file=stream)
         recorded.append(item)

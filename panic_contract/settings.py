@@ -25,36 +25,71 @@ class HiddenValueError(ValueError):
     """A value that must not be echoed back (it may hold a credential)."""
 
 
-def _number(text: str, *, integer: bool, minimum: float, what: str) -> float:
+def _number(text: str, *, integer: bool, low: float, high: float, what: str) -> float:
+    """`text` as a number from `low` to `high`; else ValueError(`what`), which names the bounds.
+
+    Bounded above too: a finite number can still be too large to sleep or wait on (1e300 seconds is an
+    OverflowError deep in the socket layer), and far past any sensible value it is a typo, not a wish.
+    """
     try:
         value = int(text) if integer else float(text)
     except ValueError:
         raise ValueError(what) from None
-    if not math.isfinite(value) or value < minimum:
+    if not (integer or math.isfinite(value)) or not low <= value <= high:  # an int is finite, and may be huge
         raise ValueError(what)
     return value
 
 
-def positive_seconds(text: str) -> float:
-    return _number(text, integer=False, minimum=math.ulp(0), what="it must be a number of seconds > 0, e.g. 10")
+# One attempt at a request, all of it (connect, headers, body): under a millisecond nothing answers, and
+# a target that needs more than an hour for a callout of under 1 KiB is down, not slow.
+MIN_TIMEOUT_S, MAX_TIMEOUT_S = 0.001, 3600
+
+
+def seconds(text: str) -> float:
+    what = f"it must be from {MIN_TIMEOUT_S:g} to {MAX_TIMEOUT_S:g} seconds, e.g. 10"
+    return _number(text, integer=False, low=MIN_TIMEOUT_S, high=MAX_TIMEOUT_S, what=what)
+
+
+# 0 is no limit. Slower than one request per 100 s, the n + 5 deterministic probes alone take over ten
+# minutes and a default run days; faster than 1000/s is no limit in practice (and no target allows it).
+MIN_RATE, MAX_RATE = 0.01, 1000
 
 
 def requests_per_second(text: str) -> float:
-    return _number(text, integer=False, minimum=0, what="it must be a number >= 0 (requests per second; 0: no limit)")
+    what = f"it must be 0 (no limit) or from {MIN_RATE:g} to {MAX_RATE:g} requests per second, e.g. 0.5"
+    value = _number(text, integer=False, low=0, high=MAX_RATE, what=what)
+    if 0 < value < MIN_RATE:
+        raise ValueError(what)
+    return value
+
+
+# At the default 2 requests per second a million requests take six days: a larger budget is no budget.
+# (Runs on a loopback mock pass 1000000 to mean "no limit": bench/run.py does.)
+MAX_BUDGET = 1_000_000
 
 
 def request_budget(text: str) -> int:
-    return int(_number(text, integer=True, minimum=1, what="it must be a whole number >= 1, e.g. 400"))
+    what = f"it must be a whole number from 1 to {MAX_BUDGET}, e.g. 400"
+    return int(_number(text, integer=True, low=1, high=MAX_BUDGET, what=what))
 
 
 MAX_RETRIES = 10
 
 
 def retries(text: str) -> int:
-    value = int(_number(text, integer=True, minimum=0, what=f"it must be a whole number from 0 to {MAX_RETRIES}"))
-    if value > MAX_RETRIES:
-        raise ValueError(f"it must be a whole number from 0 to {MAX_RETRIES}")
-    return value
+    what = f"it must be a whole number from 0 to {MAX_RETRIES}"
+    return int(_number(text, integer=True, low=0, high=MAX_RETRIES, what=what))
+
+
+# A callout is under 1 KiB: 10 KiB is the least that leaves room for any honest answer. The cap is also what
+# one response may cost in memory, so it stops at 1 GiB.
+MIN_BODY_MIB, MAX_BODY_MIB = 0.01, 1024
+
+
+def body_size(text: str) -> int:
+    """A number of MiB (fractions allowed), as bytes."""
+    what = f"it must be from {MIN_BODY_MIB:g} to {MAX_BODY_MIB:g} MiB, e.g. 4"
+    return int(_number(text, integer=False, low=MIN_BODY_MIB, high=MAX_BODY_MIB, what=what) * (1 << 20))
 
 
 def switch(text: str) -> bool:
@@ -211,10 +246,18 @@ SETTINGS: Mapping[str, Setting] = {
             "--request-timeout",
             "PANIC_API_REQUEST_TIMEOUT",
             "10",
-            "seconds to wait for one response",
-            positive_seconds,
+            "seconds one response may take, all of it (connect, status line, headers, body); each retry anew",
+            seconds,
             "SECONDS",
             aliases=("--timeout",),
+        ),
+        Setting(
+            "--max-body-size",
+            "PANIC_API_MAX_BODY_SIZE",
+            "4",
+            "MiB a response body may have, decoded; a larger one is dropped there, a malformed-body finding",
+            body_size,
+            "MIB",
         ),
         Setting(
             "--retries",

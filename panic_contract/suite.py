@@ -79,8 +79,9 @@ class SuiteRun:
         if self._sender is None:
             if not self.target.live:
                 self.target.base_url = serve_mock(self.target, self._stack)
+            target, limits = self.target, self.limits
             sender = Sender(
-                self.target.base_url, self.target.token, limits=self.limits, quota=self.quota, host=self.target.host
+                target.base_url, target.token, limits=limits, quota=self.quota, host=target.host, route=target.route
             )
             self._sender = self._stack.enter_context(sender)
         return self._sender
@@ -163,6 +164,8 @@ class SuiteRun:
         response = self.send(lambda: self.sender.send_case(case, credentials))
         exchange = exchange_of(response, credentials)
         inspection = self.judge(exchange)
+        if exchange.oversized is not None:
+            return  # cut at --max-body-size: judged malformed-body, and schemathesis would judge a fragment
         try:
             case.validate_response(response, excluded_checks=[ignored_auth])
         except FailureGroup as group:

@@ -2,6 +2,8 @@
 
 Used by the pytest plugin and by `panic-contract record`, so both read the same settings the
 same way. Nothing here sends a request except the token exchange, which goes through `sending`.
+The route (proxy, TLS) of a live target is read from the environment and checked here, once, before
+anything is sent: a bad variable is one usage line (`transport.RouteError`), not a fault per test.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 from panic_contract.contract import STAGING_URL
+from panic_contract.redaction import Secret
 from panic_contract.sending import Limits, Quota, host_of, token_from_environment
+from panic_contract.transport import DIRECT, Route, route_for
 
 MOCK_DISPLAY_URL = "http://127.0.0.1:8000"  # where `panic-contract mock` serves: what reproducers name
 
@@ -22,10 +26,11 @@ MOCK_DISPLAY_URL = "http://127.0.0.1:8000"  # where `panic-contract mock` serves
 class Target:
     name: Literal["mock", "staging", "custom"]
     base_url: str  # where requests go; for the embedded mock, its loopback port once served
-    token: str = field(repr=False)
+    token: Secret = field(repr=False)
     callout_ids: tuple[int, ...]
     contracts_dir: Path  # the fixtures the suite checks (and the embedded mock serves)
     drift: tuple[str, ...] = ()
+    route: Route = field(default=DIRECT, repr=False)  # the embedded mock is on loopback: always direct
 
     @property
     def live(self) -> bool:
@@ -53,7 +58,7 @@ def mock_target(ids: tuple[int, ...], drift: tuple[str, ...], contracts_dir: Pat
     from panic_contract.mock import MOCK_TOKEN, known_callout_ids
 
     known = tuple(known_callout_ids(contracts_dir))
-    return Target("mock", MOCK_DISPLAY_URL, MOCK_TOKEN, ids or known, contracts_dir, drift)
+    return Target("mock", MOCK_DISPLAY_URL, Secret(MOCK_TOKEN), ids or known, contracts_dir, drift)
 
 
 def live_target(
@@ -65,20 +70,22 @@ def live_target(
     *,
     limits: Limits,
     quota: Quota | None = None,
-    token: str | None = None,
+    token: Secret | None = None,
 ) -> Target:
-    """A live target with its token (from `token` when a parent process already has it).
+    """A live target with its route and token (from `token` when a parent process already has it).
 
-    Raises sending.CredentialError (usage) or sending.TargetFault (the token exchange failed).
+    Raises transport.RouteError (usage: a proxy or TLS variable), sending.CredentialError (usage) or
+    sending.TargetFault (the token exchange failed).
     """
+    route = route_for(url, environ)
     if token is None:
-        token = token_from_environment(url, environ, limits=limits, quota=quota)
-    return Target("staging" if named else "custom", url, token, ids, contracts_dir)
+        token = token_from_environment(url, environ, limits=limits, quota=quota, route=route)
+    return Target("staging" if named else "custom", url, token, ids, contracts_dir, route=route)
 
 
 def serve_mock(target: Target, stack: ExitStack) -> str:
     """Serve the embedded mock on a free loopback port for as long as `stack` is open; its base URL."""
     from panic_contract.mock import create_app, serve
 
-    app = create_app(drift=target.drift, token=target.token, contracts_dir=target.contracts_dir)
+    app = create_app(drift=target.drift, token=target.token.value, contracts_dir=target.contracts_dir)
     return stack.enter_context(serve(app))

@@ -2,7 +2,8 @@
 
 Registered by the plugin in every run; its controller hooks are optional, so it is inert without
 pytest-xdist, and a worker is told by its `workeroutput`. The token travels in memory over xdist's
-channel, never through a file or the environment; the quota file holds counts and the halt only.
+channel, never through a file or the environment, and is a `redaction.Secret` again as soon as the
+worker reads it (`handed_token`); the quota file holds counts and the halt only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from panic_contract.redaction import Secret
 from panic_contract.suite import SuiteRun, current_run
 
 WORKER_TOKEN = "panic_api_token"  # noqa: S105 - the key under which a worker receives the token
@@ -29,11 +31,17 @@ def pytest_configure_node(node: Any) -> None:
     if run is None:
         return
     if run.target.live:
-        node.workerinput[WORKER_TOKEN] = run.target.token
+        node.workerinput[WORKER_TOKEN] = run.target.token.value  # execnet sends plain data only
     if run.quota.path is not None:
         node.workerinput[WORKER_QUOTA] = str(run.quota.path)
     if run.ledger.acceptance is not None:
         node.workerinput[WORKER_TODAY] = run.ledger.acceptance.today.isoformat()
+
+
+def handed_token(workerinput: dict[str, Any]) -> Secret | None:
+    """Worker: the token the controller handed over, a secret again at once; None if none was."""
+    token = workerinput.get(WORKER_TOKEN)
+    return Secret(token) if isinstance(token, str) else None
 
 
 @pytest.hookimpl(optionalhook=True)

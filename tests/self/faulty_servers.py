@@ -13,11 +13,13 @@ every server stops within about a second of its block ending, whatever its clien
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
@@ -29,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from panic_contract.contract import TOKEN_PATH
 from panic_contract.mock import MOCK_TOKEN, create_app, serve
 
-__all__ = ["FAULTS", "faulty_server", "free_port", "redirect_target_requests"]
+__all__ = ["FAULTS", "faulty_server", "forward_proxy", "free_port", "redirect_target_requests"]
 
 HOST = "127.0.0.1"
 POLL_S = 0.05  # how often a waiting thread or task checks whether its server is stopping
@@ -39,6 +41,26 @@ TOKEN_HANG_MAX_S = 60.0  # token-endpoint-hangs answers after this long even if 
 MAX_REQUEST_HEAD = 64 * 1024  # a raw server reads at most this much of a request's head...
 MAX_REQUEST_BODY = 1024 * 1024  # ...and at most this much of its body
 FAULTY_REQUESTS = 2  # the *-then-ok faults misbehave for this many requests, then serve cleanly
+DRIP_INTERVAL_S = 0.2  # the drip-* faults send one byte this often: every read returns well within any timeout
+MIB = 1 << 20
+OVERSIZED_BYTES = 512 * MIB  # oversized-body: the Content-Length it announces and sends, in spaces
+BOMB_BYTES = 1024 * MIB  # gzip-bomb: what its ~1 MiB on the wire decodes to
+BLOCK = b" " * (64 * 1024)  # what the body faults send per write: JSON whitespace, so only the size is wrong
+# The documented callout, compact: what the body faults end with (the drip faults never get that far).
+CALLOUT_JSON = json.dumps(
+    {
+        "id": 992011,
+        "customerId": 178921,
+        "predefinedLocationId": 99001,
+        "status": "Responder Dispatched",
+        "latitude": -33.9258,
+        "longitude": 18.4233,
+        "responseTypeId": 2,
+        "calloutClassificationId": 3,
+        "createdAt": "2024-04-20T14:45:00Z",
+    },
+    separators=(",", ":"),
+).encode()
 
 GATEWAY_PAGE = "<html><head><title>{status}</title></head><body><h1>{status}</h1><hr><p>nginx</p></body></html>\n"
 
@@ -248,6 +270,117 @@ def _oversized_headers(token: str) -> Iterator[str]:
         "Connection: close",
     ]
     with _raw_server(_respond_raw(head, body)) as base_url:
+        yield base_url
+
+
+def _drip(conn: socket.socket, data: bytes) -> None:
+    """Send `data` one byte every DRIP_INTERVAL_S; stopping the server ends it (the next send fails)."""
+    for index in range(len(data)):
+        conn.sendall(data[index : index + 1])
+        time.sleep(DRIP_INTERVAL_S)
+
+
+def _head(*lines: str) -> bytes:
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _callout_head(length: int, *extra: str) -> bytes:
+    return _head("HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {length}", *extra)
+
+
+@contextmanager
+def _drip_body(token: str) -> Iterator[str]:
+    """200 with the whole head at once, then the documented callout one byte every 0.2 s (about 50 s)."""
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(_callout_head(len(CALLOUT_JSON), "Connection: close"))
+        _drip(conn, CALLOUT_JSON)
+        _close_gracefully(conn)
+
+    with _raw_server(handle) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _drip_headers(token: str) -> Iterator[str]:
+    """The status line and headers one byte every 0.2 s (about 15 s), then the documented callout."""
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        _drip(conn, _callout_head(len(CALLOUT_JSON), "Connection: close"))
+        conn.sendall(CALLOUT_JSON)
+        _close_gracefully(conn)
+
+    with _raw_server(handle) as base_url:
+        yield base_url
+
+
+def _send_blocks(conn: socket.socket, count: int, frame: Callable[[bytes], bytes] = bytes) -> None:
+    for _ in range(count):
+        conn.sendall(frame(BLOCK))
+
+
+@contextmanager
+def _oversized_body(token: str) -> Iterator[str]:
+    """200 with Content-Length of 512 MiB and as much: spaces, then the documented callout (valid JSON, if huge)."""
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(_callout_head(OVERSIZED_BYTES + len(CALLOUT_JSON), "Connection: close"))
+        _send_blocks(conn, OVERSIZED_BYTES // len(BLOCK))
+        conn.sendall(CALLOUT_JSON)
+        _close_gracefully(conn)
+
+    with _raw_server(handle) as base_url:
+        yield base_url
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+@contextmanager
+def _endless_chunked(token: str) -> Iterator[str]:
+    """200 with Transfer-Encoding: chunked and chunks of spaces that never end, until the client goes away."""
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(_head("HTTP/1.1 200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked"))
+        while True:
+            _send_blocks(conn, 16, _chunk)
+
+    with _raw_server(handle) as base_url:
+        yield base_url
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """A gzip member of about 1 MiB that decodes to 1 GiB of spaces and then the documented callout.
+
+    Built in a fraction of a second: after a full flush deflate starts afresh, so every 1 MiB block of
+    spaces compresses to the same bytes, written once and repeated; only the CRC is computed over it all.
+    """
+    block = b" " * MIB
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate: the gzip frame is ours
+    first = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeated = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.compress(CALLOUT_JSON) + compressor.flush()
+    blocks = BOMB_BYTES // MIB
+    crc = 0
+    for _ in range(blocks):
+        crc = zlib.crc32(block, crc)
+    trailer = struct.pack("<II", zlib.crc32(CALLOUT_JSON, crc), (BOMB_BYTES + len(CALLOUT_JSON)) % (1 << 32))
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, no mtime, unix
+    return header + first + repeated * (blocks - 1) + end + trailer
+
+
+@contextmanager
+def _gzip_bomb(token: str) -> Iterator[str]:
+    """200 with Content-Encoding: gzip: about 1 MiB on the wire, 1 GiB of spaces and a callout decoded."""
+    bomb = gzip_bomb()
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", "Content-Encoding: gzip"]
+    with _raw_server(_respond_raw([*head, f"Content-Length: {len(bomb)}", "Connection: close"], bomb)) as base_url:
         yield base_url
 
 
@@ -497,6 +630,11 @@ _FAULTS: dict[str, Callable[[str], AbstractContextManager[str]]] = {
     "redirect-other-host": _redirect_other_host,
     "echo-authorization": _echo_authorization,
     "token-endpoint-hangs": _token_endpoint_hangs,
+    "drip-body": _drip_body,
+    "drip-headers": _drip_headers,
+    "oversized-body": _oversized_body,
+    "endless-chunked": _endless_chunked,
+    "gzip-bomb": _gzip_bomb,
     "clean": _clean,
 }
 
@@ -516,3 +654,29 @@ def faulty_server(fault: str, *, token: str = MOCK_TOKEN) -> Iterator[str]:
         raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}") from None
     with factory(token) as base_url:
         yield base_url
+
+
+# --- not a fault: a forward proxy ------------------------------------------------------------------
+
+
+@contextmanager
+def forward_proxy(*, token: str = MOCK_TOKEN) -> Iterator[tuple[str, list[str]]]:
+    """An HTTP forward proxy on 127.0.0.1 that answers every request itself, as the clean mock would.
+
+    Yields its URL (for HTTP_PROXY) and the list of request targets it received, in the absolute form a
+    client sends a proxy (`http://panic.test/panic-api/...`): a request there went through the proxy.
+    """
+    received: list[str] = []
+    clean = create_app(token=token)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            target = bytes(scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            received.append(target)
+            if "://" in target:  # absolute form: the proxy serves the path itself
+                path = "/" + target.split("://", 1)[1].partition("/")[2]
+                scope = {**scope, "path": path.partition("?")[0], "raw_path": path.partition("?")[0].encode()}
+        await clean(scope, receive, send)
+
+    with serve(app) as base_url:
+        yield base_url, received

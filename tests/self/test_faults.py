@@ -5,16 +5,23 @@ Each fault of `faulty_servers` is run through the suite in one process, the suit
 fast). They must agree: one verdict, one exit code, one reason line (the suite's JSON `reason`, which
 `record` repeats). The servers accept only `SENTINEL_TOKEN`, the token every run is given, so every
 run also checks that the token appears in no output, report or fixture, whatever the server echoes.
+Every run's peak memory is measured (`os.wait4`), so a fault that would grow it shows as a number.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -28,7 +35,7 @@ import pytest
 
 from panic_contract.mock import DOCUMENTED_ID, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, create_app, serve
 from tests.self.conftest import SENTINEL_TOKEN, SUITE
-from tests.self.faulty_servers import FAULTS, faulty_server, redirect_target_requests
+from tests.self.faulty_servers import FAULTS, faulty_server, forward_proxy, free_port, redirect_target_requests
 
 SUITE_ARGS = ("--callout-ids", str(DOCUMENTED_ID), "--hypothesis-profile=live")
 XDIST = ("-n", "2")
@@ -41,6 +48,11 @@ CALLOUT_FIXTURE = f"recorded-callout-{DOCUMENTED_ID}.json"
 RECORDED_FILES = {CALLOUT_FIXTURE, "recorded-404.json", "recorded-401.json"}
 BUDGET_NOTE = "stopped at the request budget of 6 (--request-budget)"
 VERDICT_LINE = re.compile(r"verdict: (?P<verdict>[a-z]+) \(exit (?P<code>\d+)\): (?P<reason>.*)$")
+TOO_LARGE = "body is larger than 4 MiB (--max-body-size), contract says a JSON object [malformed-body]"
+NOT_IN_TIME = "no complete response within 1s (--request-timeout)"
+# The suite process stays well under this whatever a server sends: a body is read to the cap and dropped.
+# (It peaks near 100 MB on a clean run once Hypothesis's Unicode tables are built; see `run_measured`.)
+MEMORY_BOUND_MB = 200
 
 
 def limits(retries: int = 1) -> tuple[str, ...]:
@@ -62,11 +74,20 @@ class Expected:
     retries: int = 1
     fresh_server_per_run: bool = False  # the *-then-ok servers misbehave only for their first requests
     no_findings: bool = False  # outage and auth never make findings; nor does a fault that was waited out
+    # The body caps: `record` stops at the first response, writes nothing, and says what the judge said of it.
+    record_stops_with: str | None = None
 
 
 FAULT_TABLE: dict[str, Expected] = {
     "refused": Expected("outage", 10, "connection refused"),
     "hang": Expected("outage", 10, "no response within 1s (--request-timeout)"),
+    # A byte every 0.2 s: no read ever waits 1 s, but the whole response must arrive within it.
+    "drip-body": Expected("outage", 10, NOT_IN_TIME),
+    "drip-headers": Expected("outage", 10, NOT_IN_TIME),
+    # Read to 4 MiB (decoded) and dropped: one malformed-body finding, the same line from the judge everywhere.
+    "oversized-body": Expected("drift", 1, "malformed-body", record_stops_with=TOO_LARGE),
+    "endless-chunked": Expected("drift", 1, "malformed-body", record_stops_with=TOO_LARGE),
+    "gzip-bomb": Expected("drift", 1, "malformed-body", record_stops_with=TOO_LARGE),
     "close-before-response": Expected("outage", 10, "connection closed without a response"),
     "close-mid-body": Expected("outage", 10, "connection closed mid-body"),
     "reset": Expected("outage", 10, "connection reset"),
@@ -95,10 +116,67 @@ FAULT_TABLE: dict[str, Expected] = {
 # --- running the suite and the recorder as a user does ------------------------------------------
 
 
+PROXY_AND_TLS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
 def user_env(env: dict[str, str]) -> dict[str, str]:
-    """This process's environment without any PANIC_API_* or PANIC_CONTRACT_* variable, plus `env`."""
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("PANIC_API_", "PANIC_CONTRACT_"))}
+    """This process's environment without PANIC_API_*, PANIC_CONTRACT_*, proxy or TLS variables, plus `env`."""
+    dropped = {*PROXY_AND_TLS, *(name.lower() for name in PROXY_AND_TLS)}
+    kept = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PANIC_API_", "PANIC_CONTRACT_")) and k not in dropped
+    }
     return {**kept, **env}
+
+
+_WARMING = threading.Lock()
+_WARM: list[Path] = []
+
+
+def warm_hypothesis_home() -> Path:
+    """A `.hypothesis` folder with Hypothesis's Unicode tables built, copied into each run's folder.
+
+    A run in a fresh folder builds them first (about 2 s and 150 MB more): without them a run's memory
+    would measure Hypothesis's one-off table, not the suite.
+    """
+    with _WARMING:
+        if not _WARM:
+            home = Path(tempfile.mkdtemp(prefix="panic-hypothesis-"))
+            atexit.register(shutil.rmtree, home, ignore_errors=True)
+            warm = (
+                "from hypothesis import strategies as st; st.text().example(); st.characters(codec='utf-8').example()"
+            )
+            subprocess.run([sys.executable, "-W", "ignore", "-c", warm], cwd=home, check=True, timeout=120)
+            _WARM.append(home / ".hypothesis")
+        return _WARM[0]
+
+
+@dataclass
+class Measured:
+    ret: int
+    stdout: str
+    stderr: str
+    peak_mb: float  # the largest resident set of the process and of any child it waited for (workers)
+    wall_s: float
+
+
+def run_measured(command: Sequence[str], workdir: Path, env: dict[str, str], timeout: float) -> Measured:
+    """Run `command` in a fresh `workdir` to its end (killed after `timeout`); `os.wait4` gives its peak memory."""
+    workdir.mkdir(parents=True)
+    shutil.copytree(warm_hypothesis_home(), workdir / ".hypothesis")
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=workdir, env=user_env(env), stdout=out, stderr=err)
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)  # waited for: Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        text = [stream.read().decode(errors="replace") for stream in (out, err)]
+    return Measured(process.returncode, text[0], text[1], usage.ru_maxrss / 1024, time.monotonic() - started)
 
 
 @dataclass
@@ -109,6 +187,8 @@ class SuiteOutcome:
     report: dict[str, Any]
     markdown: str
     junit: str
+    peak_mb: float = 0.0
+    wall_s: float = 0.0
 
     @property
     def output(self) -> str:
@@ -138,15 +218,14 @@ class SuiteOutcome:
 
 def run_suite(workdir: Path, env: dict[str, str], *args: str) -> SuiteOutcome:
     """`pytest tests/contract ARGS` in `workdir`, with the JSON, Markdown and JUnit reports written there."""
-    workdir.mkdir(parents=True)
     reports = [workdir / name for name in ("drift.json", "drift.md", "junit.xml")]
     command = [sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider"]
     command += [f"--drift-report={reports[0]}", f"--drift-report-md={reports[1]}", f"--junitxml={reports[2]}"]
-    done = subprocess.run(  # noqa: PLW1510 - the exit code is what is checked
-        [*command, *args], cwd=workdir, env=user_env(env), capture_output=True, text=True, timeout=300
-    )
+    done = run_measured([*command, *args], workdir, env, timeout=300)
     report, markdown, junit = (path.read_text() if path.exists() else "" for path in reports)
-    return SuiteOutcome(done.returncode, done.stdout, done.stderr, json.loads(report or "{}"), markdown, junit)
+    return SuiteOutcome(
+        done.ret, done.stdout, done.stderr, json.loads(report or "{}"), markdown, junit, done.peak_mb, done.wall_s
+    )
 
 
 @dataclass
@@ -155,6 +234,8 @@ class RecordOutcome:
     stdout: str
     stderr: str
     out: Path
+    peak_mb: float = 0.0
+    wall_s: float = 0.0
 
     @property
     def output(self) -> str:
@@ -178,18 +259,10 @@ class RecordOutcome:
 
 def run_record(workdir: Path, env: dict[str, str], base_url: str | None, *args: str) -> RecordOutcome:
     """`python -m panic_contract.cli record --ids 992011 ... --out contracts` in `workdir`."""
-    workdir.mkdir(parents=True)
     command = [sys.executable, "-m", "panic_contract.cli", "record", "--ids", str(DOCUMENTED_ID)]
     command += ["--base-url", base_url] if base_url else []
-    done = subprocess.run(  # noqa: PLW1510 - the exit code is what is checked
-        [*command, *args, "--out", "contracts"],
-        cwd=workdir,
-        env=user_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return RecordOutcome(done.returncode, done.stdout, done.stderr, workdir / "contracts")
+    done = run_measured([*command, *args, "--out", "contracts"], workdir, env, timeout=120)
+    return RecordOutcome(done.ret, done.stdout, done.stderr, workdir / "contracts", done.peak_mb, done.wall_s)
 
 
 def concurrently(*calls: Callable[[], Any]) -> list[Any]:
@@ -245,14 +318,19 @@ def suite_problems(label: str, run: SuiteOutcome, expected: Expected, host: str)
 
 
 def record_problems(run: RecordOutcome, expected: Expected, suite_reason: str | None) -> list[str]:
-    """A fault ends the recording with the suite's reason, writing nothing; any answer is recorded."""
+    """A fault ends the recording with the suite's reason, writing nothing; any answer is recorded.
+
+    A body over the cap ends it too, with the suite's verdict (drift) and the judge's line about it.
+    """
     problems = []
     tail = run.output[-2000:]
-    if expected.verdict in {"outage", "auth"}:
+    if expected.verdict in {"outage", "auth"} or expected.record_stops_with:
         if run.ret != expected.exit_code:
             problems.append(f"record: exit {run.ret}, expected {expected.exit_code}\n{tail}")
         lines = [line for line in run.stderr.splitlines() if line.startswith(f"{RECORD_PROG}: verdict: ")]
-        want = f"{RECORD_PROG}: verdict: {expected.verdict} (exit {expected.exit_code}): {suite_reason}"
+        reason = f"GET /panic-api/v2/callouts/{DOCUMENTED_ID}: {expected.record_stops_with}"
+        want = f"{RECORD_PROG}: verdict: {expected.verdict} (exit {expected.exit_code}): "
+        want += reason if expected.record_stops_with else str(suite_reason)
         if lines != [want + NOTHING_WRITTEN]:
             problems.append(f"record: printed {lines}, expected [{want + NOTHING_WRITTEN!r}]")
         if run.files:
@@ -301,9 +379,25 @@ def echo_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordO
     return problems
 
 
+def cap_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordOutcome) -> list[str]:
+    """Every response judged once, as too large; none of them costs the memory of what the server sent."""
+    problems = []
+    for label, run in (*zip(("single", "-n 2"), runs, strict=True), ("record", record)):
+        if run.peak_mb >= MEMORY_BOUND_MB:
+            problems.append(f"{label}: peak memory {run.peak_mb:.0f} MB, bound {MEMORY_BOUND_MB} MB")
+        if isinstance(run, SuiteOutcome):
+            bodies = [f["message"] for f in run.report.get("findings", []) if f["kind"] == "malformed-body"]
+            if [f"GET /panic-api/v2/callouts/{DOCUMENTED_ID}: {TOO_LARGE}"] != bodies:
+                problems.append(f"{label}: malformed-body findings {bodies}, expected the body cap's line")
+    return problems
+
+
 EXTRA_CHECKS: dict[str, Callable[[str, tuple[SuiteOutcome, ...], RecordOutcome], list[str]]] = {
     "redirect-other-host": redirect_problems,
     "echo-authorization": echo_problems,
+    "oversized-body": cap_problems,
+    "endless-chunked": cap_problems,
+    "gzip-bomb": cap_problems,
 }
 
 
@@ -349,6 +443,28 @@ def test_fault_ends_in_one_verdict_single_under_xdist_and_recording(fault: str, 
     problems += extra
     problems += leaks(single.texts("single") | xdist.texts("-n 2") | record.texts())
     assert [] == problems, "\n".join(problems)
+
+
+# A dripping server used to hold a run for minutes (a `record` of 3 exchanges: 130 s, then exit 0); with one
+# attempt of 1 s, a run is its start-up and that second. 30 s is a wide margin for a loaded machine.
+WALL_BOUND_S = 30
+
+
+@pytest.mark.parametrize("fault", ["drip-body", "drip-headers"])
+def test_a_dripping_server_is_an_outage_one_timeout_after_the_request(fault: str, tmp_path: Path) -> None:
+    fast = limits(retries=0)
+    with faulty_server(fault, token=SENTINEL_TOKEN) as base_url:
+        single, xdist, record = concurrently(
+            partial(run_suite, tmp_path / "single", TOKEN_ENV, "--base-url", base_url, *SUITE_ARGS, *fast),
+            partial(run_suite, tmp_path / "xdist", TOKEN_ENV, "--base-url", base_url, *SUITE_ARGS, *fast, *XDIST),
+            partial(run_record, tmp_path / "record", TOKEN_ENV, base_url, *fast),
+        )
+    reason = f"cannot reach {urlsplit(base_url).netloc}: {NOT_IN_TIME} (1 attempt)"
+    for label, run in (("single", single), ("-n 2", xdist), ("record", record)):
+        assert run.ret == 10, f"{label}\n{run.output[-2000:]}"
+        assert run.wall_s < WALL_BOUND_S, f"{label} took {run.wall_s:.0f} s"
+        assert printed_verdict(run.output) == ("outage", "10", reason + (NOTHING_WRITTEN if run is record else ""))
+    assert {} == record.files
 
 
 # --- 3: the token stays secret, whatever the target echoes and however it is misconfigured -------
@@ -423,6 +539,57 @@ def test_token_that_cannot_go_in_a_header_is_a_usage_error_that_hides_it(token: 
     assert "X-Injected" not in suite.output + record.output
 
 
+# `pytest -l` prints every frame's locals, each cut by saferepr to 240 characters: a token in a local
+# comes out cut, no longer matches the registered secret, and its pieces land in the terminal and the
+# JUnit XML. A real token (a JWT) is long; so is this one, and no 12 characters of it may show anywhere.
+LONG_TOKEN = "".join(hashlib.sha256(f"long-{i}".encode()).hexdigest() for i in range(5))  # 320 characters
+# Stands for any error a send can meet that is not a fault of the target: it crosses every frame of the
+# send path (ours, httpx's, httpcore's) on its way out, as a traceback.
+CONNECT_FAILS = """
+import socket
+
+def _broken(*args, **kwargs):
+    raise RuntimeError("the network layer failed unexpectedly")
+
+socket.create_connection = _broken
+"""
+
+
+def long_token_pieces(texts: dict[str, str]) -> list[str]:
+    pieces = {LONG_TOKEN[i : i + 12] for i in range(len(LONG_TOKEN) - 11)}
+    return sorted({name for name, text in texts.items() for piece in pieces if piece in text})
+
+
+def test_pytest_l_with_an_error_in_the_send_path_prints_no_piece_of_the_token(tmp_path: Path) -> None:
+    (tmp_path / "plugin").mkdir()
+    (tmp_path / "plugin" / "connect_fails.py").write_text(CONNECT_FAILS)
+    env = {"PANIC_API_TOKEN": LONG_TOKEN, "PYTHONPATH": str(tmp_path / "plugin")}
+    args = ("-p", "connect_fails", "-l", "--tb=long", *SUITE_ARGS, *limits(retries=0))
+    with faulty_server("clean", token=LONG_TOKEN) as base_url:
+        single, xdist = concurrently(
+            partial(run_suite, tmp_path / "single", env, "--base-url", base_url, *args),
+            partial(run_suite, tmp_path / "xdist", env, "--base-url", base_url, *args, *XDIST),
+        )
+    for label, run in (("single", single), ("-n 2", xdist)):
+        assert "RuntimeError: the network layer failed unexpectedly" in run.stdout, f"{label}\n{run.output[-3000:]}"
+        assert "panic_contract/sending.py" in run.stdout  # the tracebacks went through the send path
+    assert [] == long_token_pieces(single.texts("single") | xdist.texts("-n 2"))
+
+
+def test_pytest_l_with_a_missing_ssl_cert_file_is_one_usage_line_and_no_piece_of_the_token(tmp_path: Path) -> None:
+    """It used to be a traceback in every test, the token's pieces among the locals; now it stops the run first."""
+    env = {"PANIC_API_TOKEN": LONG_TOKEN, "SSL_CERT_FILE": str(tmp_path / "missing.pem")}
+    args = ("-l", "--tb=long", *SUITE_ARGS, *limits(retries=0))
+    with faulty_server("clean", token=LONG_TOKEN) as base_url:
+        https = base_url.replace("http://", "https://")
+        run = run_suite(tmp_path / "single", env, "--base-url", https, *args)
+    assert 4 == run.ret, run.output[-3000:]
+    missing = tmp_path / "missing.pem"
+    line = f"ERROR: SSL_CERT_FILE is '{missing}': no such file; point it at a PEM file of CA certificates, or unset it"
+    assert [line] == [text for text in run.stderr.splitlines() if text.strip()], run.stderr
+    assert [] == long_token_pieces(run.texts("single"))
+
+
 # --- 4: each verdict is the same in one process and under -n 2 -----------------------------------
 
 VERDICT_CASES = {
@@ -479,3 +646,115 @@ def test_request_budget_holds_across_workers_and_is_named(tmp_path: Path) -> Non
         assert run.report["requests"] <= 6, run.output
         assert run.report["verdict"] in {"ok", "inconclusive"}, run.output
         assert BUDGET_NOTE in run.report["reason"] or any(BUDGET_NOTE in line for line in run.verdict_section)
+
+
+# --- 6: the environment: proxies and TLS variables ------------------------------------------------
+
+DEAD_PROXY = f"http://127.0.0.1:{free_port()}"  # nothing listens there: a request through it is refused
+
+
+def every_proxy_variable(url: str) -> dict[str, str]:
+    return {name: url for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY") for name in (base, base.lower())}
+
+
+def test_loopback_targets_are_reached_without_the_proxy(tmp_path: Path) -> None:
+    """The embedded mock and a live target on 127.0.0.1 never go through a proxy, whatever the environment says."""
+    env = every_proxy_variable(DEAD_PROXY)
+    with faulty_server("clean", token=SENTINEL_TOKEN) as base_url:
+        offline, live, record = concurrently(
+            partial(run_suite, tmp_path / "offline", env, *SUITE_ARGS),
+            partial(run_suite, tmp_path / "live", {**env, **TOKEN_ENV}, "--base-url", base_url, *SUITE_ARGS, *LIMITS),
+            partial(run_record, tmp_path / "record", {**env, **TOKEN_ENV}, base_url, *LIMITS),
+        )
+    for label, run in (("offline", offline), ("live", live)):
+        assert (0, "ok") == (run.ret, run.report.get("verdict")), f"{label}\n{run.output[-2000:]}"
+    assert 0 == record.ret, record.output
+    assert RECORDED_FILES == set(record.files)
+
+
+def test_a_live_target_goes_through_the_proxy_and_no_proxy_is_honoured(tmp_path: Path) -> None:
+    """`panic.test` resolves nowhere: the run reaches it only through the proxy, and NO_PROXY sends it direct."""
+    with forward_proxy(token=SENTINEL_TOKEN) as (proxy, received):
+        env = {**TOKEN_ENV, "HTTP_PROXY": proxy}
+        args = ("--base-url", "http://panic.test", *SUITE_ARGS, *LIMITS)
+        single, xdist, record, bypassed = concurrently(
+            partial(run_suite, tmp_path / "single", env, *args),
+            partial(run_suite, tmp_path / "xdist", env, *args, *XDIST),
+            partial(run_record, tmp_path / "record", env, "http://panic.test", *LIMITS),
+            partial(run_suite, tmp_path / "bypassed", {**env, "NO_PROXY": "example.org, .test"}, *args),
+        )
+    for label, run in (("single", single), ("-n 2", xdist)):
+        assert (0, "ok") == (run.ret, run.report.get("verdict")), f"{label}\n{run.output[-2000:]}"
+    assert 0 == record.ret, record.output
+    assert f"http://panic.test/panic-api/v2/callouts/{DOCUMENTED_ID}" in received
+    assert all(target.startswith("http://panic.test/") for target in received)
+    assert (10, "cannot reach panic.test: DNS lookup failed (2 attempts)") == (
+        bypassed.ret,
+        bypassed.report.get("reason"),
+    ), bypassed.output[-2000:]
+
+
+@pytest.fixture
+def not_pem(tmp_path: Path) -> str:
+    path = tmp_path / "not-a-bundle.pem"
+    path.write_text("these are not certificates\n")
+    return str(path)
+
+
+BAD_ROUTES = {
+    "malformed-proxy": (
+        {"HTTPS_PROXY": "http://[::1"},
+        "HTTPS_PROXY is 'http://[::1'; it must be a proxy URL (http, https, socks5 or socks5h), "
+        "e.g. http://proxy.example:3128, or unset HTTPS_PROXY",
+    ),
+    "proxy-scheme": (
+        {"https_proxy": "ftp://proxy.example:21"},
+        "https_proxy is 'ftp://proxy.example:21'; it must be a proxy URL (http, https, socks5 or socks5h), "
+        "e.g. http://proxy.example:3128, or unset https_proxy",
+    ),
+    "socks-without-socksio": (
+        {"ALL_PROXY": f"socks5://user:{SENTINEL_TOKEN}@127.0.0.1:1080"},
+        "ALL_PROXY is 'socks5://***@127.0.0.1:1080': a SOCKS proxy needs the socksio package: "
+        "pip install 'httpx[socks]', or unset ALL_PROXY",
+    ),
+    "missing-cert-file": (
+        {"SSL_CERT_FILE": "/nonexistent/ca.pem"},
+        "SSL_CERT_FILE is '/nonexistent/ca.pem': no such file; point it at a PEM file of CA certificates, or unset it",
+    ),
+    "missing-cert-dir": (
+        {"SSL_CERT_DIR": "/nonexistent/certs"},
+        "SSL_CERT_DIR is '/nonexistent/certs': no such folder; point it at a folder of CA certificates, or unset it",
+    ),
+    "not-a-bundle": (
+        {"SSL_CERT_FILE": "NOT_PEM"},
+        "SSL_CERT_FILE is 'NOT_PEM': no CA certificate could be read from it; point it at a PEM file of CA "
+        "certificates, or unset it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROUTES)
+def test_a_bad_proxy_or_tls_variable_is_one_usage_line_before_anything_is_sent(
+    case: str, not_pem: str, tmp_path: Path
+) -> None:
+    """For a live https target; the offline run does not use them at all, and passes."""
+    variables, line = BAD_ROUTES[case]
+    variables = {name: value.replace("NOT_PEM", not_pem) for name, value in variables.items()}
+    line = line.replace("NOT_PEM", not_pem)
+    env = {**TOKEN_ENV, **variables}
+    url = "https://panic.test"
+    single, xdist, record, offline = concurrently(
+        partial(run_suite, tmp_path / "single", env, "--base-url", url, *SUITE_ARGS, *LIMITS),
+        partial(run_suite, tmp_path / "xdist", env, "--base-url", url, *SUITE_ARGS, *LIMITS, *XDIST),
+        partial(run_record, tmp_path / "record", env, url, *LIMITS),
+        partial(run_suite, tmp_path / "offline", variables, *SUITE_ARGS),
+    )
+    for label, run in (("single", single), ("-n 2", xdist)):
+        assert 4 == run.ret, f"{label}\n{run.output[-2000:]}"
+        assert [f"ERROR: {line}"] == [text for text in run.stderr.splitlines() if text.strip()], label
+        assert "Traceback" not in run.output
+    assert 4 == record.ret, record.output
+    assert [f"{RECORD_PROG}: verdict: usage (exit 4): {line}"] == record.stderr.splitlines()
+    assert {} == record.files
+    assert (0, "ok") == (offline.ret, offline.report.get("verdict")), offline.output[-2000:]
+    assert [] == leaks(single.texts("single") | xdist.texts("-n 2") | record.texts())

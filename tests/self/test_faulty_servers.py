@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -11,7 +13,18 @@ import httpx
 import pytest
 
 from panic_contract.mock import DOCUMENTED_ID, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_TOKEN
-from tests.self.faulty_servers import FAULTS, faulty_server, free_port, redirect_target_requests
+from tests.self.faulty_servers import (
+    CALLOUT_JSON,
+    DRIP_INTERVAL_S,
+    FAULTS,
+    MIB,
+    OVERSIZED_BYTES,
+    faulty_server,
+    forward_proxy,
+    free_port,
+    gzip_bomb,
+    redirect_target_requests,
+)
 
 CALLOUT = f"/panic-api/v2/callouts/{DOCUMENTED_ID}"
 TOKEN_ENDPOINT = "/panic-api/v2/oauth/token"
@@ -152,6 +165,68 @@ def check_token_endpoint_hangs(base_url: str) -> None:
         assert 200 == http.get(base_url + CALLOUT, headers=AUTH).status_code
 
 
+def check_drip_body(base_url: str) -> None:
+    """Each read returns within 0.5 s, so a per-read timeout never fires; the body takes ~50 s in all."""
+    with client(timeout=0.5) as http, http.stream("GET", base_url + CALLOUT, headers=AUTH) as response:
+        assert (200, str(len(CALLOUT_JSON))) == (response.status_code, response.headers["content-length"])
+        started, received = time.monotonic(), b""
+        for chunk in response.iter_raw():
+            received += chunk
+            if len(received) == 5:
+                break
+    assert CALLOUT_JSON.startswith(received)
+    assert time.monotonic() - started >= 4 * DRIP_INTERVAL_S * 0.9  # one byte at a time
+
+
+def check_drip_headers(base_url: str) -> None:
+    address = urlsplit(base_url)
+    with socket.create_connection((address.hostname, address.port)) as sock:
+        sock.sendall(f"GET {CALLOUT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        sock.settimeout(2)
+        started, head = time.monotonic(), b""
+        while len(head) < 5:
+            head += sock.recv(100)
+    assert b"HTTP/"[: len(head)] == head[:5]
+    assert time.monotonic() - started >= 4 * DRIP_INTERVAL_S * 0.9
+
+
+def _decoded_size(base_url: str, limit: int) -> tuple[httpx.Response, int, int]:
+    """Stream a response until `limit` decoded bytes; the response, the wire bytes and the decoded bytes read."""
+    with client() as http, http.stream("GET", base_url + CALLOUT, headers=AUTH) as response:
+        decoded = 0
+        for chunk in response.iter_bytes():
+            decoded += len(chunk)
+            if decoded >= limit:
+                break
+        return response, response.num_bytes_downloaded, decoded
+
+
+def check_oversized_body(base_url: str) -> None:
+    response, _, decoded = _decoded_size(base_url, 64 * MIB)
+    assert OVERSIZED_BYTES + len(CALLOUT_JSON) == int(response.headers["content-length"])
+    assert decoded >= 64 * MIB
+
+
+def check_endless_chunked(base_url: str) -> None:
+    response, _, decoded = _decoded_size(base_url, 64 * MIB)
+    assert "chunked" == response.headers["transfer-encoding"]
+    assert decoded >= 64 * MIB
+
+
+def check_gzip_bomb(base_url: str) -> None:
+    response, wire, decoded = _decoded_size(base_url, 64 * MIB)
+    assert "gzip" == response.headers["content-encoding"]
+    assert int(response.headers["content-length"]) < 2 * MIB  # small on the wire...
+    assert decoded >= 64 * MIB > 16 * wire  # ...huge decoded
+    # Valid gzip all the way (its CRC too): 1 GiB of JSON whitespace, then the documented callout.
+    bomb, data, size, tail = zlib.decompressobj(wbits=31), gzip_bomb(), 0, b""
+    while data and not bomb.eof:
+        out = bomb.decompress(data, 16 * MIB)  # bounded: this test must not hold the gigabyte either
+        data = bomb.unconsumed_tail
+        size, tail = size + len(out), (tail + out)[-len(CALLOUT_JSON) :]
+    assert (True, 1024 * MIB + len(CALLOUT_JSON), CALLOUT_JSON) == (bomb.eof, size, tail)
+
+
 def check_clean(base_url: str) -> None:
     with client() as http:
         token = http.post(base_url + TOKEN_ENDPOINT, json=CREDENTIALS).json()["access_token"]
@@ -176,6 +251,11 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "redirect-other-host": check_redirect_other_host,
     "echo-authorization": check_echo_authorization,
     "token-endpoint-hangs": check_token_endpoint_hangs,
+    "drip-body": check_drip_body,
+    "drip-headers": check_drip_headers,
+    "oversized-body": check_oversized_body,
+    "endless-chunked": check_endless_chunked,
+    "gzip-bomb": check_gzip_bomb,
     "clean": check_clean,
 }
 
@@ -248,3 +328,10 @@ def test_unknown_fault_is_a_value_error() -> None:
 def test_redirect_target_requests_refuses_an_unknown_url() -> None:
     with pytest.raises(ValueError, match="not the URL of a redirect-other-host server"):
         redirect_target_requests("http://127.0.0.1:1")
+
+
+def test_forward_proxy_answers_an_absolute_form_request_and_records_it() -> None:
+    with forward_proxy() as (proxy, received), httpx.Client(proxy=proxy) as http:
+        response = http.get("http://panic.test" + CALLOUT, headers=AUTH)
+    assert (200, DOCUMENTED_ID) == (response.status_code, response.json()["id"])
+    assert ["http://panic.test" + CALLOUT] == received

@@ -22,7 +22,7 @@ from panic_contract.contract import SPEC_PATH, default_contract
 from panic_contract.findings import Credentials, Exchange, Inspection, Kind, Signal, inspect
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, iter_fixtures
 from panic_contract.mock import MOCK_TOKEN, Drift, create_app, known_callout_ids, serve
-from panic_contract.redaction import WRONG_TOKEN
+from panic_contract.redaction import WRONG_TOKEN, Secret
 from panic_contract.sending import Limits, Sender, TargetFault, exchange_of
 from panic_contract.verdict import Verdict
 from tests.self.samples import DRIFT_FINDINGS
@@ -60,7 +60,7 @@ def clean_url() -> Iterator[str]:
 
 def fetch(base_url: str, callout_id: int | str = ASKED_ID, credentials: Credentials = "valid") -> Exchange:
     """One GET the way the suite sends it: a fault of the target (429, 502, 401 to our token) raises."""
-    with Sender(base_url, MOCK_TOKEN, limits=Limits(retries=0)) as sender:
+    with Sender(base_url, Secret(MOCK_TOKEN), limits=Limits(retries=0)) as sender:
         return sender.get_callout(callout_id, credentials=credentials)
 
 

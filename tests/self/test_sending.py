@@ -1,21 +1,37 @@
-"""The one sending path: credentials, retries, Retry-After, faults with a verdict, a shared quota, no secret shown."""
+"""The one sending path: credentials, retries, Retry-After, faults with a verdict, a shared quota, no secret shown;
+every response bounded in time and size; the route (proxy, TLS) chosen once."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import itertools
 import json
 import logging
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import traceback
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import certifi
 import httpx
 import pytest
 import respx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from panic_contract.contract import default_contract
-from panic_contract.findings import Credentials, Kind, inspect
-from panic_contract.redaction import WRONG_TOKEN
+from panic_contract.findings import Credentials, Exchange, Kind, inspect
+from panic_contract.mock import MOCK_TOKEN
+from panic_contract.redaction import WRONG_TOKEN, Secret
 from panic_contract.sending import (
     BudgetSpent,
     CredentialError,
@@ -23,14 +39,19 @@ from panic_contract.sending import (
     Quota,
     Sender,
     TargetFault,
+    fresh_state,
+    read_state,
     retry_after_seconds,
     token_from_environment,
 )
+from panic_contract.transport import DIRECT, RouteError, is_loopback, route_for
 from panic_contract.verdict import Decision, Verdict
+from tests.self.faulty_servers import MIB, faulty_server, forward_proxy
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-7f3a"
 SENTINEL_SECRET = "sentinel-secret-c41d"
+TOKEN = Secret(SENTINEL_TOKEN)
 BASE_URL = "https://panic.test"  # only respx answers here: nothing leaves the process
 CALLOUT_PATH = "/panic-api/v2/callouts/992011"
 TOKEN_PATH = "/panic-api/v2/oauth/token"
@@ -52,7 +73,7 @@ def waits() -> list[float]:
 
 @pytest.fixture
 def sender(waits: list[float]) -> Iterator[Sender]:
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, sleep=waits.append) as made:
+    with Sender(BASE_URL, TOKEN, limits=NO_WAIT, sleep=waits.append) as made:
         yield made
 
 
@@ -65,7 +86,7 @@ def fault_of(raised: pytest.ExceptionInfo[TargetFault]) -> tuple[Verdict, str]:
 
 def test_token_comes_from_panic_api_token_without_a_request(api: respx.MockRouter) -> None:
     environ = {"PANIC_API_TOKEN": SENTINEL_TOKEN, **CLIENT_CREDENTIALS}
-    assert SENTINEL_TOKEN == token_from_environment(BASE_URL, environ, limits=NO_WAIT)
+    assert SENTINEL_TOKEN == token_from_environment(BASE_URL, environ, limits=NO_WAIT).value
     assert 0 == api.calls.call_count
 
 
@@ -73,7 +94,7 @@ def test_token_comes_from_panic_api_token_without_a_request(api: respx.MockRoute
 def test_client_credentials_are_exchanged_with_either_response_spelling(api: respx.MockRouter, spelling: str) -> None:
     issued = f"exchanged-token-{spelling}"  # one per case: a token registered earlier would come back masked
     route = api.post(TOKEN_PATH).respond(200, json={spelling: issued, "expires_in": 3600})
-    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
+    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT).value
     sent = route.calls.last.request
     assert {"clientId": "client-1", "clientSecret": SENTINEL_SECRET} == json.loads(sent.content)
     assert "authorization" not in sent.headers
@@ -83,8 +104,8 @@ def test_client_credentials_are_exchanged_with_either_response_spelling(api: res
 def test_a_token_issued_again_is_returned_as_issued_not_masked(api: respx.MockRouter) -> None:
     issued = "exchanged-token-issued-twice"
     api.post(TOKEN_PATH).respond(200, json={"access_token": issued})
-    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
-    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
+    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT).value
+    assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT).value
 
 
 @pytest.mark.parametrize(
@@ -198,7 +219,7 @@ def test_retry_after_is_capped_by_max_wait(api: respx.MockRouter, waits: list[fl
     api.get(CALLOUT_PATH).mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "86400"}), httpx.Response(200, json=CALLOUT)]
     )
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(backoff=0, max_wait=30), sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(backoff=0, max_wait=30), sleep=waits.append) as sender:
         assert 200 == sender.get_callout(992011).status
     assert [30.0] == waits
 
@@ -244,7 +265,7 @@ def test_gateway_error_is_retried_with_exponential_backoff(api: respx.MockRouter
     waits: list[float] = []
     api.get(CALLOUT_PATH).mock(side_effect=[httpx.Response(status)] * 3 + [httpx.Response(200, json=CALLOUT)])
     limits = Limits(retries=3, backoff=0.5)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=limits, sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=limits, sleep=waits.append) as sender:
         exchange = sender.get_callout(992011)
     assert 200 == exchange.status
     assert [0.5, 1.0, 2.0] == waits
@@ -254,7 +275,7 @@ def test_backoff_is_capped_by_max_wait(api: respx.MockRouter) -> None:
     waits: list[float] = []
     api.get(CALLOUT_PATH).mock(side_effect=[httpx.Response(503)] * 4 + [httpx.Response(200, json=CALLOUT)])
     limits = Limits(retries=4, backoff=0.5, max_wait=1.5)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=limits, sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=limits, sleep=waits.append) as sender:
         assert 200 == sender.get_callout(992011).status
     assert [0.5, 1.0, 1.5, 1.5] == waits
 
@@ -305,7 +326,7 @@ def test_transport_faults_are_retried_then_an_outage_naming_the_host(
     api: respx.MockRouter, waits: list[float], error: Exception, words: str
 ) -> None:
     api.get(CALLOUT_PATH).mock(side_effect=error)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(timeout=5, backoff=0), sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(timeout=5, backoff=0), sleep=waits.append) as sender:
         with pytest.raises(TargetFault) as raised:
             sender.get_callout(992011)
         assert 3 == sender.requests_sent
@@ -394,7 +415,7 @@ def test_a_redirect_is_returned_not_followed(api: respx.MockRouter, sender: Send
 
 def test_rate_limit_spaces_requests(api: respx.MockRouter, waits: list[float]) -> None:
     api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(rate_limit=0.001), sleep=waits.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(rate_limit=0.001), sleep=waits.append) as sender:
         sender.get_callout(992011)
         sender.get_callout(992011)
     assert 1 == len(waits)
@@ -406,7 +427,7 @@ def test_a_given_quota_paces_the_sender(api: respx.MockRouter) -> None:
     retried: list[float] = []
     api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
     quota = Quota(rate_limit=0.001, sleep=paced.append)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, quota=quota, sleep=retried.append) as sender:
+    with Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=quota, sleep=retried.append) as sender:
         sender.get_callout(992011)
         sender.get_callout(992011)
     assert (1, []) == (len(paced), retried)
@@ -415,7 +436,7 @@ def test_a_given_quota_paces_the_sender(api: respx.MockRouter) -> None:
 
 def test_the_request_budget_stops_sending(api: respx.MockRouter) -> None:
     route = api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=Limits(budget=2)) as sender:
+    with Sender(BASE_URL, TOKEN, limits=Limits(budget=2)) as sender:
         sender.get_callout(992011)
         sender.get_callout(992011)
         with pytest.raises(BudgetSpent) as raised:
@@ -462,8 +483,8 @@ def test_senders_on_one_quota_file_share_the_halt(api: respx.MockRouter, tmp_pat
     route = api.get(CALLOUT_PATH).respond(503)
     path = tmp_path / "quota.json"
     with (
-        Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as failing,
-        Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as other,
+        Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as failing,
+        Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as other,
     ):
         with pytest.raises(TargetFault) as first:
             failing.get_callout(992011)
@@ -526,5 +547,312 @@ def test_a_response_echoing_the_token_comes_back_masked(api: respx.MockRouter, s
 def test_a_401_to_another_method_is_returned_for_the_contract_to_judge(api: respx.MockRouter) -> None:
     """Only the documented operation's 401 to our token means the token is refused; TRACE's is the contract's."""
     api.route(method="TRACE", path=CALLOUT_PATH).respond(401, json={"message": "no"})
-    with Sender(BASE_URL, SENTINEL_TOKEN, limits=NO_WAIT) as sender:
+    with Sender(BASE_URL, TOKEN, limits=NO_WAIT) as sender:
         assert 401 == sender.send("TRACE", CALLOUT_PATH, credentials="valid").status_code
+
+
+# --- every response bounded: one deadline per attempt ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("drip-body", "no complete response within 1s (--request-timeout)"),
+        ("drip-headers", "no complete response within 1s (--request-timeout)"),
+        ("hang", "no response within 1s (--request-timeout)"),
+    ],
+)
+def test_an_attempt_ends_at_its_deadline_however_slowly_the_response_comes(fault: str, words: str) -> None:
+    """A byte every 0.2 s never trips a per-read timeout; each of the two attempts still ends after 1 s."""
+    limits = Limits(timeout=1, retries=1, backoff=0)
+    with faulty_server(fault) as base_url, Sender(base_url, Secret(MOCK_TOKEN), limits=limits) as sender:
+        started = time.monotonic()
+        with pytest.raises(TargetFault) as raised:
+            sender.get_callout(992011)
+        took = time.monotonic() - started
+    host = base_url.removeprefix("http://")
+    assert (Verdict.OUTAGE, f"cannot reach {host}: {words} (2 attempts)") == fault_of(raised)
+    assert 1.9 < took < 10  # two attempts, each its own second; the drip alone would take 15 to 50 s
+
+
+# --- every response bounded: the body cap ----------------------------------------------------------
+
+CALLOUT_REQUEST = f"GET {CALLOUT_PATH}"
+TOO_LARGE = "body is larger than 4 MiB (--max-body-size), contract says a JSON object [malformed-body]"
+
+
+@pytest.mark.parametrize("fault", ["oversized-body", "endless-chunked", "gzip-bomb"])
+def test_a_body_over_the_cap_is_dropped_there_and_judged_malformed(fault: str) -> None:
+    with faulty_server(fault) as base_url, Sender(base_url, Secret(MOCK_TOKEN), limits=Limits(retries=0)) as sender:
+        exchange = sender.get_callout(992011)
+        assert (200, 4 * MIB, b"") == (exchange.status, exchange.oversized, exchange.body)
+        (finding,) = inspect(exchange, default_contract()).findings
+        assert f"{CALLOUT_REQUEST}: {TOO_LARGE}" == finding.message()
+        assert 1 == sender.requests_sent
+
+
+ENCODERS = {
+    "identity": lambda data: data,
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.binary(max_size=3000),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=6),
+    encoding=st.sampled_from(sorted(ENCODERS)),
+    cap=st.integers(min_value=1, max_value=2048),
+)
+def test_a_body_is_whole_up_to_the_cap_and_cut_past_it_however_it_is_framed(
+    api: respx.MockRouter, body: bytes, cuts: list[int], encoding: str, cap: int
+) -> None:
+    """Decoded size is what counts: any chunking, any Content-Encoding httpx decodes."""
+    wire = ENCODERS[encoding](body)
+    points = sorted({0, len(wire), *(cut % (len(wire) + 1) for cut in cuts)})
+    chunks = [wire[a:b] for a, b in itertools.pairwise(points)]
+    headers = {"Content-Type": "application/json"} | ({} if encoding == "identity" else {"Content-Encoding": encoding})
+    api.get(CALLOUT_PATH).mock(side_effect=lambda _: httpx.Response(200, headers=headers, stream=_Chunks(chunks)))
+    with Sender(BASE_URL, TOKEN, limits=Limits(max_body=cap, retries=0)) as sender:
+        exchange = sender.get_callout(992011)
+    if len(body) <= cap:
+        assert (body, None) == (exchange.body, exchange.oversized)
+        assert "content-encoding" not in exchange.headers  # the body is the decoded one
+    else:
+        assert (b"", cap) == (exchange.body, exchange.oversized)
+        assert [Kind.MALFORMED_BODY] == [f.kind for f in inspect(exchange, default_contract()).findings]
+
+
+class _Chunks(httpx.SyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._chunks
+
+
+@given(
+    status=st.integers(min_value=100, max_value=599),
+    credentials=st.sampled_from(["valid", "missing", "invalid"]),
+    method=st.sampled_from(["GET", "TRACE", "POST"]),
+    cap=st.integers(min_value=1, max_value=1 << 30),
+)
+def test_an_exchange_cut_at_the_cap_is_one_malformed_body_finding_whatever_else_it_says(
+    status: int, credentials: Credentials, method: str, cap: int
+) -> None:
+    exchange = Exchange(
+        method,
+        "/panic-api/v2/callouts/992011",
+        status,
+        {"content-type": "text/html"},
+        b"",
+        credentials=credentials,
+        oversized=cap,
+    )
+    (finding,) = inspect(exchange, default_contract()).findings
+    assert (Kind.MALFORMED_BODY, f"larger than {cap / MIB:g} MiB (--max-body-size)") == (finding.kind, finding.actual)
+
+
+# --- the token: a Secret all the way, never in a frame of ours ------------------------------------
+
+LONG_TOKEN = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(5))  # 320 characters
+
+
+def fragments(secret: str, size: int = 12) -> set[str]:
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
+
+
+def test_no_frame_of_the_send_path_holds_the_token_when_an_error_crosses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any error raised inside the send (here: the connect itself fails unexpectedly) passes frames a debugger
+    or `pytest -l` shows; none of them holds the token, whole or in part, in any local."""
+
+    def broken(*args: Any, **kwargs: Any) -> socket.socket:
+        raise RuntimeError("the network layer failed unexpectedly")
+
+    with faulty_server("clean", token=LONG_TOKEN) as base_url:
+        monkeypatch.setattr(socket, "create_connection", broken)
+        with (
+            Sender(base_url, Secret(LONG_TOKEN), limits=Limits(retries=0)) as sender,
+            pytest.raises(RuntimeError) as raised,
+        ):
+            sender.get_callout(992011)
+    frames = [
+        frame for frame, _ in traceback.walk_tb(raised.value.__traceback__) if frame.f_code.co_filename != __file__
+    ]
+    assert any("panic_contract" in frame.f_code.co_filename for frame in frames)  # the check below saw our frames
+    assert any("httpcore" in frame.f_code.co_filename for frame in frames)  # and httpx's, down to the connect
+    shown = {
+        f"{frame.f_code.co_qualname}: {name}": repr(value) for frame in frames for name, value in frame.f_locals.items()
+    }
+    pieces = fragments(LONG_TOKEN)
+    assert [] == [where for where, text in shown.items() if any(piece in text for piece in pieces)]
+
+
+def test_the_authorization_header_is_put_on_by_an_auth_whose_repr_hides_it(api: respx.MockRouter) -> None:
+    route = api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
+    with Sender(BASE_URL, TOKEN, limits=NO_WAIT) as sender:
+        auth = sender.auth("valid")
+        sender.get_callout(992011)
+    assert isinstance(auth, httpx.Auth)
+    assert SENTINEL_TOKEN not in repr(auth) + str(auth) + repr(vars(auth))
+    assert f"Bearer {SENTINEL_TOKEN}" == route.calls.last.request.headers["authorization"]
+
+
+def test_an_exchanged_token_is_a_secret_as_soon_as_it_arrives(api: respx.MockRouter) -> None:
+    issued = "exchanged-token-held-as-a-secret-2b7e"
+    api.post(TOKEN_PATH).respond(200, json={"access_token": issued})
+    token = token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
+    assert isinstance(token, Secret)
+    assert (issued, "***") == (token.value, repr(token))
+
+
+# --- the route: loopback direct, live targets by the environment, bad variables refused ----------
+
+
+loopback_urls = st.builds(
+    "{}://{}{}".format,
+    st.sampled_from(["http", "https"]),
+    st.ip_addresses(v=4, network="127.0.0.0/8").map(str)
+    | st.just("[::1]")
+    | st.sampled_from(["localhost", "LOCALHOST", "Localhost.", "mock.localhost"]),
+    st.sampled_from(["", ":8000", ":443"]),
+)
+proxies = st.dictionaries(
+    st.sampled_from(["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
+    st.sampled_from(["http://proxy.example:3128", "ftp://not-even-a-proxy", "http://[::1", "socks5://127.0.0.1:1"]),
+)
+
+
+@given(url=loopback_urls, environ=proxies)
+def test_a_loopback_target_never_goes_through_a_proxy(url: str, environ: dict[str, str]) -> None:
+    """Whatever the proxy variables say, even when they are unusable: they are not read for loopback."""
+    assert route_for(url, environ).proxy is None
+
+
+@pytest.mark.parametrize(
+    ("url", "environ", "proxy"),
+    [
+        ("http://panic.test", {}, None),
+        ("http://panic.test", {"HTTP_PROXY": "http://upper:1"}, "http://upper:1"),
+        ("http://panic.test", {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:1"}, "http://lower:1"),
+        ("https://panic.test", {"HTTP_PROXY": "http://plain:1"}, None),
+        ("https://panic.test", {"HTTPS_PROXY": "http://tls:1", "ALL_PROXY": "http://all:1"}, "http://tls:1"),
+        ("https://panic.test", {"ALL_PROXY": "http://all:1"}, "http://all:1"),
+        ("http://panic.test", {"HTTP_PROXY": "http://p:1", "NO_PROXY": "panic.test"}, None),
+        ("http://api.panic.test", {"HTTP_PROXY": "http://p:1", "no_proxy": ".panic.test"}, None),
+        ("http://panic.test:8080", {"HTTP_PROXY": "http://p:1", "NO_PROXY": "*"}, None),
+        ("http://panic.test", {"HTTP_PROXY": "http://p:1", "NO_PROXY": "other.test"}, "http://p:1"),
+        ("http://10.0.0.1", {"HTTP_PROXY": "http://p:1"}, "http://p:1"),
+    ],
+)
+def test_a_live_target_honours_the_proxy_variables(url: str, environ: dict[str, str], proxy: str | None) -> None:
+    assert proxy == route_for(url, environ).proxy
+
+
+def test_tls_trusts_ssl_cert_file_and_plain_http_does_not_read_it() -> None:
+    route = route_for("https://panic.test", {"SSL_CERT_FILE": certifi.where()})
+    assert isinstance(route.verify, ssl.SSLContext)
+    assert route_for("http://panic.test", {"SSL_CERT_FILE": "/nonexistent"}).verify is True  # no TLS, no check
+
+
+@pytest.mark.parametrize(
+    ("environ", "start"),
+    [
+        ({"HTTPS_PROXY": "http://[::1"}, "HTTPS_PROXY is 'http://[::1'; it must be a proxy URL"),
+        ({"https_proxy": "proxy.example:3128"}, "https_proxy is 'proxy.example:3128'; it must be a proxy URL"),
+        ({"ALL_PROXY": "http://"}, "ALL_PROXY is 'http://'; it must be a proxy URL"),
+        (
+            {"HTTPS_PROXY": "socks5://me:hunter22@127.0.0.1:1080"},
+            "HTTPS_PROXY is 'socks5://***@127.0.0.1:1080': a SOCKS",
+        ),
+        ({"SSL_CERT_FILE": "/nonexistent.pem"}, "SSL_CERT_FILE is '/nonexistent.pem': no such file"),
+        ({"SSL_CERT_FILE": "/"}, "SSL_CERT_FILE is '/': a folder, not a file"),
+        ({"SSL_CERT_DIR": "/nonexistent"}, "SSL_CERT_DIR is '/nonexistent': no such folder"),
+    ],
+)
+def test_a_bad_proxy_or_tls_variable_is_a_route_error_naming_it(environ: dict[str, str], start: str) -> None:
+    with pytest.raises(RouteError) as raised:
+        route_for("https://panic.test", environ)
+    assert str(raised.value).startswith(start), str(raised.value)
+    assert 1 == len(str(raised.value).splitlines())
+    assert "hunter22" not in str(raised.value)
+
+
+def test_a_sender_on_a_proxied_route_sends_through_the_proxy() -> None:
+    with forward_proxy() as (proxy, received):
+        route = route_for("http://panic.test", {"HTTP_PROXY": proxy})
+        with Sender("http://panic.test", Secret(MOCK_TOKEN), limits=Limits(retries=0), route=route) as sender:
+            assert 200 == sender.get_callout(992011).status
+    assert ["http://panic.test/panic-api/v2/callouts/992011"] == received
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "a.localhost"])
+def test_loopback_names_and_addresses(host: str) -> None:
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["panic.test", "10.0.0.1", "::2", "localhost.example", "128.0.0.1", ""])
+def test_other_hosts_are_not_loopback(host: str) -> None:
+    assert not is_loopback(host)
+
+
+def test_the_default_route_is_direct() -> None:
+    assert (None, True) == (DIRECT.proxy, DIRECT.verify)
+
+
+# --- the quota file: replaced whole, read robustly -------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [None, b"", b"{}", b'{"sent": 3', b"[]", b"\xff\xfe", b"null"])
+def test_a_missing_empty_or_torn_quota_file_reads_as_a_fresh_run(tmp_path: Path, content: bytes | None) -> None:
+    """An older writer truncated the file, then wrote it: a process killed in between left `{}` or nothing."""
+    path = tmp_path / "quota.json"
+    if content is not None:
+        path.write_bytes(content)
+    quota = Quota(path, budget=2)
+    assert (0, None) == (quota.sent, quota.halted())
+    quota.take()
+    assert {"sent": 1, "halt": None} == {k: v for k, v in json.loads(path.read_text()).items() if k != "last"}
+
+
+states = st.fixed_dictionaries(
+    {
+        "sent": st.integers(min_value=0, max_value=10**6),
+        "last": st.none() | st.floats(min_value=0, max_value=2e9),
+        "halt": st.none() | st.tuples(st.sampled_from(["outage", "auth"]), st.text(max_size=40)).map(list),
+    }
+)
+
+
+@given(state=states, cut=st.integers(min_value=0))
+def test_any_prefix_of_a_state_file_reads_as_fresh_or_as_itself(
+    tmp_path_factory: pytest.TempPathFactory, state: dict[str, Any], cut: int
+) -> None:
+    """Whatever a writer killed mid-write could leave: never an error, never a half-read state."""
+    text = json.dumps(state).encode()
+    path = tmp_path_factory.mktemp("quota") / "quota.json"
+    path.write_bytes(text[: cut % (len(text) + 1)])
+    assert read_state(path) in (fresh_state(), state)
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from panic_contract.sending import Quota
+quota = Quota(Path(sys.argv[1]))
+quota.take()
+os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # killed between writing and renaming
+quota.take()
+"""
+
+
+def test_a_process_killed_while_it_writes_the_quota_leaves_the_last_whole_state(tmp_path: Path) -> None:
+    path = tmp_path / "quota.json"
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], check=False, timeout=60)
+    assert -signal.SIGKILL == done.returncode
+    quota = Quota(path, budget=3)
+    assert 1 == quota.sent  # the first take, whole; the second never landed
+    quota.take()  # and the lock the killed process held is free
+    assert 2 == quota.sent
+    assert [path.name, path.name + ".lock"] == sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".tmp"))

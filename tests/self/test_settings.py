@@ -4,16 +4,28 @@ an unwritable report never hides the verdict."""
 from __future__ import annotations
 
 import json
+import math
+import re
+import socket
+import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from panic_contract import cli
 from panic_contract.sending import Quota
 from panic_contract.settings import SETTINGS, SettingError, resolve
 from tests.self.conftest import LIVE_ENV, SENTINEL_TOKEN
 from tests.self.samples import DOCUMENTED_CALLOUT
+
+TIMEOUT_BOUNDS = "it must be from 0.001 to 3600 seconds, e.g. 10"
+RATE_BOUNDS = "it must be 0 (no limit) or from 0.01 to 1000 requests per second, e.g. 0.5"
+BUDGET_BOUNDS = "it must be a whole number from 1 to 1000000, e.g. 400"
+BODY_BOUNDS = "it must be from 0.01 to 1024 MiB, e.g. 4"
+NUMERIC = ("rate_limit", "request_timeout", "request_budget", "retries", "max_body_size")
 
 
 @pytest.mark.parametrize(
@@ -23,8 +35,12 @@ from tests.self.samples import DOCUMENTED_CALLOUT
         ("rate_limit", "2.5", 2.5),
         ("rate_limit", "0", 0.0),
         ("request_timeout", "0.25", 0.25),
+        ("request_timeout", "3600", 3600.0),
         ("request_budget", "1", 1),
+        ("request_budget", "1000000", 1_000_000),
         ("retries", "0", 0),
+        ("max_body_size", "4", 4 * 1024 * 1024),
+        ("max_body_size", "0.5", 512 * 1024),
         ("strict_drift", "true", True),
         ("callout_ids", "992011, 992012,992011", (992011, 992012)),
         ("base_url", "http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
@@ -37,14 +53,29 @@ def test_valid_values_parse(name: str, raw: str, expected: object) -> None:
 @pytest.mark.parametrize(
     ("name", "raw", "line"),
     [
-        ("rate_limit", "fast", "--rate-limit (or PANIC_API_RATE_LIMIT) is 'fast'; it must be a number >= 0 *"),
-        ("rate_limit", "inf", "--rate-limit (or PANIC_API_RATE_LIMIT) is 'inf'; *"),
+        ("rate_limit", "fast", f"--rate-limit (or PANIC_API_RATE_LIMIT) is 'fast'; {RATE_BOUNDS}"),
+        ("rate_limit", "inf", f"--rate-limit (or PANIC_API_RATE_LIMIT) is 'inf'; {RATE_BOUNDS}"),
         ("rate_limit", "nan", "--rate-limit (or PANIC_API_RATE_LIMIT) is 'nan'; *"),
         ("rate_limit", "-1", "--rate-limit (or PANIC_API_RATE_LIMIT) is '-1'; *"),
-        ("request_timeout", "0", "--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '0'; * > 0*"),
+        ("rate_limit", "1e-300", f"--rate-limit (or PANIC_API_RATE_LIMIT) is '1e-300'; {RATE_BOUNDS}"),
+        # parses, but waits 2.8 hours between requests: four days for the default budget
+        ("rate_limit", "0.0001", f"--rate-limit (or PANIC_API_RATE_LIMIT) is '0.0001'; {RATE_BOUNDS}"),
+        ("rate_limit", "1e300", f"--rate-limit (or PANIC_API_RATE_LIMIT) is '1e300'; {RATE_BOUNDS}"),
+        ("request_timeout", "0", f"--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '0'; {TIMEOUT_BOUNDS}"),
         ("request_timeout", "nan", "--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is 'nan'; *"),
-        ("request_budget", "0", "--request-budget (or PANIC_API_REQUEST_BUDGET) is '0'; * >= 1*"),
-        ("request_budget", "1.5", "--request-budget (or PANIC_API_REQUEST_BUDGET) is '1.5'; *"),
+        ("request_timeout", "1e300", f"--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '1e300'; {TIMEOUT_BOUNDS}"),
+        (
+            "request_timeout",
+            "1e-300",
+            f"--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '1e-300'; {TIMEOUT_BOUNDS}",
+        ),
+        ("request_timeout", "86400", f"--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '86400'; {TIMEOUT_BOUNDS}"),
+        ("request_budget", "0", f"--request-budget (or PANIC_API_REQUEST_BUDGET) is '0'; {BUDGET_BOUNDS}"),
+        ("request_budget", "1.5", f"--request-budget (or PANIC_API_REQUEST_BUDGET) is '1.5'; {BUDGET_BOUNDS}"),
+        ("request_budget", "9" * 400, f"--request-budget (or PANIC_API_REQUEST_BUDGET) is *; {BUDGET_BOUNDS}"),
+        ("max_body_size", "1e300", f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '1e300'; {BODY_BOUNDS}"),
+        ("max_body_size", "0", f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '0'; {BODY_BOUNDS}"),
+        ("max_body_size", "4MiB", f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '4MiB'; {BODY_BOUNDS}"),
         ("retries", "-1", "--retries (or PANIC_API_RETRIES) is '-1'; * from 0 to 10"),
         ("retries", "99", "--retries (or PANIC_API_RETRIES) is '99'; * from 0 to 10"),
         ("base_url", "http://127.0.0.1:99999", "--base-url (or PANIC_API_BASE_URL) is *; its port is not a number*"),
@@ -60,6 +91,32 @@ def test_bad_values_are_one_line_naming_the_flag_and_the_variable(name: str, raw
     message = str(caught.value)
     assert 1 == len(message.splitlines())
     assert fnmatchcase(message, line), message
+
+
+def _parsed_or_error(name: str, raw: str) -> tuple[object, str | None]:
+    try:
+        return resolve(SETTINGS[name], raw, {}), None
+    except SettingError as exc:
+        return None, str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(NUMERIC), value=st.floats(allow_nan=True, allow_infinity=True) | st.integers())
+def test_any_number_is_a_value_within_bounds_or_one_line_naming_them(name: str, value: float) -> None:
+    """Huge, tiny, negative, inf, nan: never an OverflowError, always the flag and the bounds."""
+    parsed, error = _parsed_or_error(name, repr(value) if isinstance(value, float) else str(value))
+    if error is not None:
+        assert 1 == len(error.splitlines())
+        assert error.startswith(f"{SETTINGS[name].flag} (or {SETTINGS[name].env}) is ")
+        assert re.search(r"from [\d.]+ to [\d.]+", error), error
+        return
+    assert isinstance(parsed, int | float)
+    assert math.isfinite(parsed)
+    assert 0 <= parsed <= 1024 * 1024 * 1024  # no setting allows more (the body cap, in bytes)
+    if name == "request_timeout":
+        with socket.socket() as sock:
+            sock.settimeout(parsed)  # what an attempt does with it, at the most: no OverflowError
+        assert math.isfinite(time.monotonic() + parsed)  # and a deadline built from it is an ordinary float
 
 
 def test_a_base_url_with_userinfo_is_refused_without_echoing_it() -> None:
@@ -99,6 +156,12 @@ def test_a_fractional_rate_limit_spaces_requests_by_its_inverse() -> None:
         (["--request-budget", "0"], "ERROR: --request-budget (or PANIC_API_REQUEST_BUDGET) is '0'; *"),
         (["--rate-limit", "nan"], "ERROR: --rate-limit (or PANIC_API_RATE_LIMIT) is 'nan'; *"),
         (["--retries", "inf"], "ERROR: --retries (or PANIC_API_RETRIES) is 'inf'; *"),
+        (
+            ["--request-timeout", "1e300"],
+            f"ERROR: --request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '1e300'; {TIMEOUT_BOUNDS}",
+        ),
+        (["--rate-limit", "1e-300"], f"ERROR: --rate-limit (or PANIC_API_RATE_LIMIT) is '1e-300'; {RATE_BOUNDS}"),
+        (["--max-body-size", "-1"], f"ERROR: --max-body-size (or PANIC_API_MAX_BODY_SIZE) is '-1'; {BODY_BOUNDS}"),
         (["--base-url", "http://127.0.0.1:99999"], "ERROR: --base-url (or PANIC_API_BASE_URL) is *port*"),
     ],
 )
@@ -133,6 +196,12 @@ def test_a_token_that_cannot_go_in_a_header_is_a_usage_error_that_hides_it(run_s
         (["--timeout", "-1"], "--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '-1'"),
         (["--retries", "nan"], "--retries (or PANIC_API_RETRIES) is 'nan'"),
         (["--rate-limit", "-2"], "--rate-limit (or PANIC_API_RATE_LIMIT) is '-2'"),
+        (
+            ["--request-timeout", "1e300"],
+            f"--request-timeout (or PANIC_API_REQUEST_TIMEOUT) is '1e300'; {TIMEOUT_BOUNDS}",
+        ),
+        (["--rate-limit", "1e-300"], f"--rate-limit (or PANIC_API_RATE_LIMIT) is '1e-300'; {RATE_BOUNDS}"),
+        (["--max-body-size", "2048"], f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '2048'; {BODY_BOUNDS}"),
         (["--base-url", "http://127.0.0.1:99999"], "--base-url (or PANIC_API_BASE_URL) is"),
     ],
 )
