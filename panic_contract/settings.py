@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,35 @@ def text(value: str) -> str:
     return value
 
 
+_UNITS = {"": 1, "b": 1, "kib": 1 << 10, "kb": 1000, "mib": 1 << 20, "mb": 1000**2, "gib": 1 << 30, "gb": 1000**3}
+_SIZE = re.compile(r"\s*([0-9]{1,15})\s*([a-z]*)\s*", re.ASCII | re.IGNORECASE)
+
+
+def byte_size(value: str) -> int:
+    """A number of bytes: `4194304`, `4MiB`, `512 KiB`, `1GB`; at least 1 KiB."""
+    matched = _SIZE.fullmatch(value)
+    unit = matched[2].casefold() if matched else ""
+    if matched is None or unit not in _UNITS or int(matched[1]) * _UNITS[unit] < 1024:
+        raise ValueError("it must be a size of at least 1 KiB, e.g. 4MiB, 512KiB or 4194304 (bytes)")
+    return int(matched[1]) * _UNITS[unit]
+
+
+def size_text(size: int) -> str:
+    """`4 MiB`, `512 KiB`, or bytes: how a size setting reads back in a message."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor:,} {unit}"
+    return f"{size:,} bytes"
+
+
+def server_roots(value: str) -> tuple[str, ...]:
+    """Comma-separated server roots (the flag may also be repeated), each as --base-url takes one."""
+    roots = tuple(dict.fromkeys(base_url(part.strip()) for part in value.split(",") if part.strip()))
+    if not roots:
+        raise ValueError("give a server root as scheme://host[:port], e.g. http://127.0.0.1:8000")
+    return roots
+
+
 @dataclass(frozen=True)
 class Setting:
     """One option: its flag, environment variable, ini key, default and parser."""
@@ -101,6 +131,7 @@ class Setting:
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
+    repeatable: bool = False  # the flag may be given several times; its values are joined with commas
 
     @property
     def name(self) -> str:
@@ -224,6 +255,24 @@ SETTINGS: Mapping[str, Setting] = {
             retries,
             "N",
         ),
+        Setting(
+            "--max-body-size",
+            "PANIC_API_MAX_BODY_SIZE",
+            "4MiB",
+            "the largest response body read (audit: the largest JSON Lines line or HAR body)",
+            byte_size,
+            "SIZE",
+        ),
+        Setting(
+            "--server",
+            "PANIC_API_SERVERS",
+            None,
+            "panic-contract audit: also judge exchanges with this server (scheme://host[:port]; repeatable, or "
+            "comma-separated); the spec's and the provider's documented hosts are always judged",
+            server_roots,
+            "URL",
+            repeatable=True,
+        ),
     )
 }
 
@@ -243,10 +292,16 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
         flags = (s.flag, *s.aliases)
         if s.is_switch:
             parser.add_argument(*flags, dest=s.name, action="store_const", const="1", help=s.help_text())
+        elif s.repeatable:
+            parser.add_argument(*flags, dest=s.name, action="append", metavar=s.metavar, help=s.help_text())
         else:
             parser.add_argument(*flags, dest=s.name, metavar=s.metavar, choices=s.choices, help=s.help_text())
 
 
 def from_namespace(args: argparse.Namespace, names: Iterable[str], environ: Mapping[str, str]) -> dict[str, Any]:
     """The named settings' values for a subcommand (no ini there): command line, environment, default."""
-    return {name: resolve(SETTINGS[name], getattr(args, name, None), environ) for name in names}
+    values = {}
+    for name in names:
+        given = getattr(args, name, None)
+        values[name] = resolve(SETTINGS[name], ",".join(given) if isinstance(given, list) else given, environ)
+    return values
