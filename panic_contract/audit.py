@@ -894,10 +894,14 @@ def _peak_bound(structure: bytes) -> int:
 def _has_entries_array(stream: IO[bytes]) -> bool:
     """Only asked when a HAR gave no entry at all: was that an empty HAR, or not a HAR?"""
     try:
-        events = _IJSON.parse(DepthGuard(stream, MAX_DEPTH))
+        events = _IJSON.parse(DepthGuard(stream, MAX_DEPTH, string_limit=string_limit(DEFAULT_MAX_BODY_SIZE)))
         return any(prefix == "log.entries" and event == "start_array" for prefix, event, _ in events)
-    except (ijson.JSONError, NestingError):
+    except (ijson.JSONError, NestingError, RecordTooLargeError):
         return False
+
+
+# content.encoding values that leave the text as it is (HAR 1.2 has the field left out; some exporters write utf8)
+_PLAIN_TEXT = frozenset({"", "utf8", "utf-8", "identity"})
 
 
 class _HarExchange(NamedTuple):
@@ -985,8 +989,8 @@ class _HarReading:
             return ("", read_body("")) if content.get("size") == 0 else (None, NOT_SAVED)
         if text.endswith(CUT_MARK) or len(text) > self.max_body_size:
             return None, self._too_large()
-        encoding = content.get("encoding")
-        if encoding is None or encoding == "":
+        encoding = str(content.get("encoding") or "").lower()
+        if encoding in _PLAIN_TEXT:
             return text, read_body(text)
         if encoding != "base64":  # HAR 1.2 names only base64; any other encoding cannot be read back
             return None, NOT_SAVED
