@@ -724,7 +724,7 @@ class RecordTooLargeError(Exception):
 def string_limit(max_body_size: int) -> int:
     """How long a HAR string may grow before the guard cuts it: a body of `max_body_size` bytes as a HAR
     writes it (base64 adds a third, escapes more) stays whole; a longer body is judged as too large."""
-    return 2 * max_body_size + (64 << 10)
+    return 2 * max_body_size
 
 
 def entry_limit(max_body_size: int) -> int:
@@ -766,6 +766,7 @@ class DepthGuard:
         self.carry = b""  # backslashes at the end of a chunk: their escape may go on in the next one
         self.offset = 0
         self.run = 0  # bytes of the string (or bare value) still open at the end of the last chunk
+        self.tail = b""  # that string's last bytes, masked: where a cut looks back for an escape begun there
         self.dropping = False  # inside a string cut short: dropping bytes up to its closing quote
         self.entry_bytes = 0
         self.cuts = 0
@@ -798,7 +799,7 @@ class DepthGuard:
         if kept:
             data = data[: len(data) - kept]
         if b"\\" in data:  # escapes occur only in strings: an escaped quote must not end one
-            data = data.replace(b"\\\\", b"__").replace(b'\\"', b"__")  # same length: offsets stay true
+            data = _masked_escapes(data)
         parts = data.translate(None, _NOT_STRUCTURE).split(b'"')
         structure = b"".join(parts[1::2] if self.in_string else parts[::2])
         if len(parts) % 2 == 0:
@@ -823,20 +824,28 @@ class DepthGuard:
         last = data.rfind(b'"')
         self.run = self.run + len(data) if last < 0 else len(data) - last - 1
         if self.run <= self.string_limit:
+            self.tail = (self.tail + data)[-_ESCAPE_SPAN:] if len(data) < _ESCAPE_SPAN else data[-_ESCAPE_SPAN:]
             return chunk
         return self._cut(chunk, data, carried, last)
 
     def _cut(self, chunk: bytes, data: bytes, carried: int, last: int) -> bytes:
         """Pass the open string up to a point in this chunk where cutting leaves valid JSON, then CUT_MARK."""
-        # An escape or a UTF-8 character may have begun in the previous chunk: cut 6 bytes in at least.
-        cut = _safe_cut(data, last + 1 if last >= 0 else max(carried, 6))
-        if cut is None:
+        # An escape or a UTF-8 character may have begun in the previous chunk: look back into its tail.
+        view = self.tail + data if last < 0 else data
+        shift = len(view) - len(data)
+        cut = _safe_cut(view, shift + (last + 1 if last >= 0 else carried))
+        if cut is not None:
+            cut -= shift
+        else:
+            self.tail = (self.tail + data)[-_ESCAPE_SPAN:]
             limit = cast(int, self.string_limit)
-            if self.run > 2 * limit:  # no safe point in chunk after chunk: not text at all
+            # Text has a safe point every 12 bytes at most (a surrogate pair): 64 bytes past the limit
+            # without one is not text at all (invalid UTF-8), and the parser must not take it in either.
+            if self.run > limit + 64:
                 raise RecordTooLargeError(self.offset, "a string", limit)
             return chunk
         self.cuts += 1
-        self.dropping, self.run = True, 0
+        self.dropping, self.run, self.tail = True, 0, b""
         return chunk[: cut - carried] + _CUT_MARK
 
     def _drop(self, chunk: bytes) -> bytes:
@@ -845,7 +854,7 @@ class DepthGuard:
         kept = len(data) - len(data.rstrip(b"\\"))
         body = data[: len(data) - kept] if kept else data
         if b"\\" in body:
-            body = body.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+            body = _masked_escapes(body)
         end = body.find(b'"')
         if end < 0:
             self.carry = data[len(data) - kept :] if kept else b""
@@ -854,17 +863,31 @@ class DepthGuard:
         return data[end:]
 
 
+def _masked_escapes(data: bytes) -> bytes:
+    """`\\\\` and `\\"` as two bytes no JSON string holds raw (a quote so escaped ends nothing), the second
+    marking where no cut may fall; the same length, so offsets stay true. `data` starts where no escape is open."""
+    return data.replace(b"\\\\", _PAIR).replace(b'\\"', _PAIR)
+
+
+_PAIR = b"\x02\x01"
+_ESCAPE_SPAN = 12  # a surrogate pair as two escapes (12 bytes): the longest stretch a cut must not split
+_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+
 def _safe_cut(data: bytes, start: int) -> int | None:
-    """The first offset from `start` that is neither inside a UTF-8 character nor inside an escape.
+    """The first offset from `start` that is neither inside a UTF-8 character, nor inside an escape, nor
+    between the two escapes of a surrogate pair (yajl would read a lone half as `?`).
 
     `data` has its two-byte escapes of a backslash or a quote masked, so any backslash left starts an escape:
     `\\uXXXX` (6 bytes) or one of 2. Only called on a string cut short: a Python loop is fine here.
     """
     for at in range(start, len(data)):
-        if 0x80 <= data[at] < 0xC0:  # a UTF-8 continuation byte
+        if 0x80 <= data[at] < 0xC0 or data[at] == 1:  # a UTF-8 continuation byte, a masked escape's second
             continue
         back = data.rfind(b"\\", max(0, at - 6), at)
         if back >= 0 and at < back + (6 if data[back + 1 : back + 2] == b"u" else 2):
+            continue
+        if at >= 6 and _HIGH_SURROGATE.fullmatch(data, at - 6, at):
             continue
         return at
     return None
