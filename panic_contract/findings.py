@@ -128,23 +128,24 @@ _NOT_NUMBERS = ("NaN", "Infinity")
 
 
 def _why_not_json(body: bytes | str, exc: orjson.JSONDecodeError) -> str:  # noqa: PLR0911 - one ladder, top down
-    """What a malformed-body finding says; it never quotes the body, which may hold a credential."""
+    """What a malformed-body finding says; it never quotes the body, which may hold a credential.
+
+    Text is looked at as its UTF-8 bytes, so a body saved as text (a HAR's) reads as the same body received.
+    """
     message = str(exc.args[0]) if exc.args else ""
     if "depth limit exceeded" in message:
         return "JSON nested too deep"
-    if not body.strip():
+    data = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+    if not data.strip():
         return "not JSON (an empty body)"
-    if isinstance(body, bytes):
-        for mark, what in _BOMS:
-            if body.startswith(mark):
-                return f"not JSON ({what})"
-        encoding = json.detect_encoding(body)
-        if encoding != "utf-8":  # NUL bytes where UTF-16/32 puts them
-            return f"not JSON ({encoding.upper().replace('-BE', '').replace('-LE', '')} text; JSON is UTF-8)"
-        if "not valid UTF-8" in message:
-            return "not JSON (not UTF-8 text)"
-    elif body.startswith("\ufeff"):
-        return "not JSON (a byte order mark before the JSON)"
+    for mark, what in _BOMS:
+        if data.startswith(mark):
+            return f"not JSON ({what})"
+    encoding = json.detect_encoding(data)
+    if encoding != "utf-8":  # NUL bytes where UTF-16/32 puts them
+        return f"not JSON ({encoding.upper().replace('-BE', '').replace('-LE', '')} text; JSON is UTF-8)"
+    if "not valid UTF-8" in message:
+        return "not JSON (not UTF-8 text)"
     if "infinity when parsed as double" in message:
         return "not JSON (a number too large for a double)"
     text = body if isinstance(body, str) else body.decode("utf-8", "replace")
