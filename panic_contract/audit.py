@@ -494,9 +494,11 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                 skipped += 1
             elif not valid_line(record):  # the format in full, so no malformed record passes
                 raise AuditInputError(_record_error(record, f"line {number}"))
-            elif "provenance" in record and (host := _foreign_target(record, scope)) is not None:
-                result.note_host(host)
+            elif (root := _record_root(record, scope, result) if "provenance" in record else None) == "":
+                pass  # another host's record: counted on `result`, not judged
             else:
+                if root is not None:
+                    path = root + path  # a record naming its host: its findings name it too
                 response = record["response"]
                 headers = response["headers"]
                 if len(headers) != 1 or "content-type" not in headers:  # the recorder's one header needs no copy
@@ -517,13 +519,12 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                     validated += 1  # the common case: counted here, folded into the ledger once
                 elif inspection.findings:
                     if result.secrets:  # a credential the capture carries may show in a finding: mask it first
-                        inspection = _masked_line(line, contract, inspection)
+                        inspection = _masked_line(line, path, contract, inspection)
                     add(inspection, f"line {number}")
                 else:
                     add(inspection)
                 if want_target:  # the host a recorded fixture names, from the first judged record
-                    target = _target_of(record)
-                    result.base_url, want_target = scope.netlocs.get((target or "").lower(), target), False
+                    result.base_url, want_target = root, False
             if progress is not None and not number & PROGRESS_MASK:
                 progress(stream.tell(), entries)
     except RecursionError:  # a body_text nested deeper than the JSON parser can follow
@@ -535,15 +536,20 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
     return number
 
 
-def _foreign_target(record: Mapping[str, Any], scope: HostScope) -> str | None:
-    """The host a record names (`provenance.target`, as the recorder writes it) when it is not this API's."""
+def _record_root(record: Mapping[str, Any], scope: HostScope, result: AuditResult) -> str | None:
+    """The root (scheme://host[:port]) of the host a record names (`provenance.target`, host[:port] as the
+    recorder writes it); "" when it is not this API's (counted on `result`); None when it names none."""
     target = _target_of(record)
-    if target is None or target.lower() in scope.netlocs:
+    if target is None:
         return None
-    return target.lower()
+    root = scope.netlocs.get(target.lower())
+    if root is None:
+        result.note_host(target.lower())
+        return ""
+    return root
 
 
-def _masked_line(line: bytes, contract: Contract, inspection: Inspection) -> Inspection:
+def _masked_line(line: bytes, where: str, contract: Contract, inspection: Inspection) -> Inspection:
     """The line judged again with the capture's credentials masked, so no finding can show one (a finding
     cuts a long value short, and a credential cut in two would escape the masking of the output)."""
     masked = redact(line)
@@ -556,7 +562,7 @@ def _masked_line(line: bytes, contract: Contract, inspection: Inspection) -> Ins
         return inspect_parts(
             contract,
             contract.method,
-            request["path"].split("?", 1)[0],
+            where,
             response["status"],
             lower_headers(response["headers"]),
             None if parsed is not NOT_PARSED else raw_body(response),

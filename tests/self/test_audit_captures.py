@@ -141,6 +141,13 @@ def test_json_lines_records_naming_another_host_are_skipped_and_those_naming_non
     )
     judged = audit("recorded-on-several-hosts.jsonl", "--server=http://127.0.0.1:8000")
     assert (1, [("null-in-non-nullable", "$.customerId")]) == (judged.code, judged.kinds())
+    (finding,) = judged.report["findings"]
+    assert ("GET http://127.0.0.1:8000/panic-api/v2/callouts/992012", ["line 2"]) == (
+        finding["request"],
+        finding["samples"],
+    )
+    assert finding["reproducer"].endswith(" http://127.0.0.1:8000/panic-api/v2/callouts/992012")
+    assert STAGING == judged.report["base_url"]  # the first record's host
 
 
 SENTINELS = (
