@@ -200,6 +200,10 @@ class AuditResult:
                 register(value)
 
 
+# ---------------------------------------------------------------------------------------------
+# Reading a capture
+
+
 class HostScope:
     """Which exchanges are this API's, by the origin of their URL (or the host a JSON Lines record names)."""
 
@@ -207,7 +211,7 @@ class HostScope:
         self.origins = frozenset(filter(None, (origin(server) for server in servers)))
         # JSON Lines name a host as the recorder does: host[:port], as given, without the scheme
         self.netlocs: dict[str, str] = {}
-        for root in sorted(self.origins):
+        for root in sorted(self.origins, key=lambda root: (not root.startswith("https:"), root)):  # https first
             parts = urlsplit(root)
             self.netlocs.setdefault(parts.netloc, root)
             if parts.port is None:
@@ -220,16 +224,12 @@ class HostScope:
 
     def origin(self, prefix: str) -> str | None:
         """`origin()` of a URL's scheme://authority, looked up once per distinct text (a HAR has few)."""
-        found = self._origins.get(prefix, NOT_PARSED)
-        if found is NOT_PARSED:
-            found = origin(prefix)
-            if len(self._origins) < 4096:
-                self._origins[prefix] = found
-        return cast(str | None, found)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a capture
+        if prefix in self._origins:
+            return self._origins[prefix]
+        found = origin(prefix)
+        if len(self._origins) < 4096:  # a capture of endless distinct hosts is looked up each time
+            self._origins[prefix] = found
+        return found
 
 
 def detect_format(path: Path, head: bytes) -> Format:

@@ -117,6 +117,7 @@ def read_body(body: bytes | str | None) -> Any:
         return Unreadable(_why_not_json(body or b"", exc))
 
 
+TOO_DEEP = "JSON nested too deep"
 _BOMS = (  # longest first: UTF-32LE's starts with UTF-16LE's
     (b"\xff\xfe\x00\x00", "UTF-32 text with a byte order mark; JSON is UTF-8"),
     (b"\x00\x00\xfe\xff", "UTF-32 text with a byte order mark; JSON is UTF-8"),
@@ -134,7 +135,7 @@ def _why_not_json(body: bytes | str, exc: orjson.JSONDecodeError) -> str:  # noq
     """
     message = str(exc.args[0]) if exc.args else ""
     if "depth limit exceeded" in message:
-        return "JSON nested too deep"
+        return TOO_DEEP
     data = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
     if not data.strip():
         return "not JSON (an empty body)"
@@ -324,7 +325,10 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", actual, f"{method} {path}")
     is_callout = status == 200
     # Fast path: most responses conform; the audit leans on this being cheap.
-    schema_valid = response.validator.is_valid(parsed)
+    try:
+        schema_valid = response.validator.is_valid(parsed)
+    except ValueError:  # jsonschema_rs takes in no value nested deeper than ~250 levels ("Recursion limit reached")
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, f"{method} {path}")
     if (
         schema_valid
         and response.properties.issuperset(parsed)
@@ -333,7 +337,10 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
         return VALIDATED if is_callout else CLEAN
     request = f"{method} {path}"
     # iter_errors costs ten is_valid calls: only ask it when is_valid said there is something to find
-    findings = [] if schema_valid else list(_schema_findings(parsed, response.schema, response.validator, request))
+    try:
+        findings = [] if schema_valid else list(_schema_findings(parsed, response.schema, response.validator, request))
+    except ValueError:  # as above: is_valid may stop at the first error before it meets the deep value
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, request)
     findings.extend(
         Finding(
             Kind.NEW_FIELD,

@@ -144,3 +144,14 @@ def test_the_suite_the_audit_and_the_recorder_read_any_body_alike(raw: bytes, tm
     assert suite == judged_by_the_recorder(raw)
     for way, found in judged_by_the_audit(raw, tmp_path).items():
         assert suite == found, way
+
+
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_a_value_nested_too_deep_for_the_validator_is_malformed_on_every_path(depth: int, tmp_path: Path) -> None:
+    """JSON, but nested deeper than the schema validator takes in (it raised ValueError: a traceback)."""
+    raw = CALLOUT_TEXT.replace('"id": 992011', '"id": ' + "[" * depth + "]" * depth).encode()
+    expected = {(str(Kind.MALFORMED_BODY), None, "JSON nested too deep")}
+    assert expected == judged_by_the_suite(raw)
+    assert expected == judged_by_the_recorder(raw)
+    for way, found in judged_by_the_audit(raw, tmp_path).items():
+        assert expected == found, way
