@@ -44,6 +44,9 @@ IDS = ["utf16-bom", "utf16", "utf32-bom", "utf32", "utf8-bom", "nan", "infinity"
        "lone-surrogate", "latin1", "empty", "deep"]  # fmt: skip
 
 
+RAW = "the body, as received, goes here"
+
+
 def judged_by_the_suite(raw: bytes) -> set[tuple[str, str | None, str]]:
     exchange = Exchange("GET", PATH, 200, {"content-type": "application/json"}, raw)
     return {(str(f.kind), f.field, f.actual) for f in inspect(exchange, default_contract()).findings}
@@ -70,9 +73,8 @@ def judged_by_the_audit(raw: bytes, folder: Path) -> dict[str, set[tuple[str, st
     else:
         ways.append(("har-text", {**content, "text": text}))
         lines.append(("jsonl-text", {"body_text": text}))
-        parsed = read_body(raw)
-        if not isinstance(parsed, Unreadable):
-            lines.append(("jsonl-body", {"body": parsed}))
+        if not isinstance(read_body(raw), Unreadable):
+            lines.append(("jsonl-body", {"body": RAW}))
     for name, saved in ways:
         entry = {
             "request": {"method": "GET", "url": "https://staging-panic.aura.services" + PATH, "headers": []},
@@ -84,7 +86,8 @@ def judged_by_the_audit(raw: bytes, folder: Path) -> dict[str, set[tuple[str, st
     for name, body in lines:
         response = {"status": 200, "headers": {"content-type": "application/json"}, **body}
         captures[name] = folder / f"{name}.jsonl"
-        captures[name].write_bytes(orjson.dumps({"request": {"method": "GET", "path": PATH}, "response": response}))
+        record = json.dumps({"request": {"method": "GET", "path": PATH}, "response": response})
+        captures[name].write_bytes(record.encode().replace(json.dumps(RAW).encode(), raw))  # the body as it came
     found = {}
     for name, path in captures.items():
         ledger = audit.audit_file(path, default_contract()).ledger
