@@ -734,7 +734,8 @@ def string_limit(max_body_size: int) -> int:
 
 
 def entry_limit(max_body_size: int) -> int:
-    """The most bytes one HAR entry may take (each of its strings bounded as above): a body, headers, timings."""
+    """The most bytes one HAR entry may take (each of its strings bounded as above): a body, headers, timings.
+    Counted between two entries, so the HAR's prelude (creator, pages) counts toward the first one's."""
     return max(32 << 20, 4 * max_body_size)
 
 

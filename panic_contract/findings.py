@@ -166,7 +166,7 @@ class Exchange:
     status: int
     headers: Mapping[str, str]
     body: bytes | str | None = None
-    parsed: Any = NOT_PARSED  # the body already decoded as JSON, when the source had it so
+    parsed: Any = NOT_PARSED  # the body decoded as JSON when the source had it so; NOT_SAVED; an Unreadable
     credentials: Credentials = "valid"
 
     @property
