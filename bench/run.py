@@ -655,3 +655,63 @@ def _bounded_child(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The audit's bounds on oversized input (run: python -c "import sys; sys.path.insert(0, 'bench');
+#    import run; run.bench_audit_bounds()"; root=Path(<another checkout>) measures that checkout's code)
+
+
+def bench_audit_bounds(mib: int = 400, rows: list[list[str]] | None = None, root: Path = REPO) -> None:
+    """Peak memory (VmHWM) and wall time of `panic-contract audit` on one `mib`-MiB JSON Lines line, one HAR
+    body of that size among clean entries, and a never-ending file (/dev/zero named .jsonl, stopped at 15 s),
+    each in its own child process importing the package from `root`: what one oversized record costs."""
+    table = rows if rows is not None else Table(f"4. audit bounds: one {mib} MiB record, and a file that never ends")
+    child_code = (
+        "import json, sys; sys.path[:0] = [sys.argv[2], sys.argv[1]]; from panic_contract import cli; import run; "
+        "code = cli.main(['audit', sys.argv[3]]); print(json.dumps({'code': code, 'peak_mb': run._peak_rss_mb()}))"
+    )
+    callout = captures.callout(992011)
+    with tempfile.TemporaryDirectory(prefix="panic-bench-bounds-") as scratch:
+        folder = Path(scratch)
+        line, har, zero = folder / "one-line.jsonl", folder / "one-body.har", folder / "zero.jsonl"
+        with line.open("wb") as out:
+            out.write(b'{"request": {"method": "GET", "path": "/panic-api/v2/callouts/992011"}, "response": ')
+            out.write(b'{"status": 200, "headers": {"content-type": "application/json"}, "body_text": "')
+            for _ in range(mib):
+                out.write(b"x" * (1 << 20))
+            out.write(b'"}}\n')
+        with har.open("wb") as out:
+            entry = captures._har_entry("GET", "/panic-api/v2/callouts/992011", 200, callout, "application/json")
+            out.write(b'{"log": {"version": "1.2", "entries": [' + json.dumps(entry).encode() + b",")
+            head, _, tail = json.dumps(entry).partition('"text": "')
+            out.write((head + '"text": "').encode())
+            for _ in range(mib):
+                out.write(b"x" * (1 << 20))
+            out.write(tail.partition('"')[2].encode() + b"," + json.dumps(entry).encode() + b"]}}")
+        zero.symlink_to("/dev/zero")
+        for label, path in ((f"JSON Lines, one {mib} MiB line", line), (f"HAR, one {mib} MiB body", har)):
+            child = run_child([sys.executable, "-c", child_code, str(Path(__file__).parent), str(root), str(path)])
+            figures = child.json()
+            table.append(
+                [
+                    f"  {label}",
+                    f"exit {figures['code']}",
+                    f"{child.wall_s:.2f} s wall",
+                    f"peak {figures['peak_mb']:,.0f} MB",
+                ]
+            )
+        argv = ["timeout", "15", sys.executable, "-c", child_code, str(Path(__file__).parent), str(root), str(zero)]
+        child = run_child(argv)
+        if child.code == 124:
+            table.append(["  /dev/zero named zero.jsonl", "stopped at 15 s", f"{child.wall_s:.2f} s wall", ""])
+        else:
+            figures = child.json()
+            table.append(
+                [
+                    "  /dev/zero named zero.jsonl",
+                    f"exit {figures['code']}",
+                    f"{child.wall_s:.2f} s wall",
+                    f"peak {figures['peak_mb']:,.0f} MB",
+                ]
+            )

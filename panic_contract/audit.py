@@ -6,20 +6,30 @@ provenance may be left out). Every `GET /panic-api/v2/callouts/{id}` exchange is
 `findings.inspect`, the same code the suite uses, and folded into one ledger; other exchanges
 are counted and skipped. The verdict, exit code and JSON/Markdown reports are the suite's.
 
+Only the API's own traffic is judged: exchanges with the hosts the spec and the provider's documentation
+name, and those given with `--server`; the rest are counted per host and skipped. A capture that does not
+show a request's Authorization header (a "sanitized" export) says nothing about auth: such exchanges are
+judged with the credentials unknown. An entry whose body was not saved is judged on what it has.
+
 It streams: JSON Lines are read line by line and a HAR is parsed entry by entry with ijson,
-so memory stays flat whatever the file size. Several files (or glob patterns) make one audit;
-`--jobs N` judges large files in parts on N worker processes, with the report of one pass
-(see "Several files, several cores" below).
+so memory stays flat whatever the file size; no line, string or entry is read past a bound set by
+`--max-body-size`. Several files (or glob patterns) make one audit; `--jobs N` judges large files in
+parts on N worker processes, with the report of one pass (see "Several files, several cores" below).
 
 Exit codes are the suite's (`verdict.EXIT_CODES`): 0 ok, 1 drift, 4 bad input or usage (one
 line naming the position; nothing is reported), 10 outage (the capture shows 502/503/504),
-11 auth (401 although a token was sent), 12 inconclusive (no exchange of this operation in FILE).
+11 auth (401 although a token was sent), 12 inconclusive (no exchange of this operation in FILE,
+or none whose body could be judged). Ctrl-C or SIGTERM: the verdict and reports of what was read.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import contextlib
+import dataclasses
+import functools
 import glob
 import gzip
 import io
@@ -30,16 +40,20 @@ import operator
 import os
 import re
 import signal
+import stat
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, cast
-from urllib.parse import urlsplit
+from types import FrameType
+from typing import IO, Any, Literal, NamedTuple, cast
+from urllib.parse import parse_qsl, urlsplit
 
 import ijson
 import jsonschema_rs
@@ -49,15 +63,31 @@ from panic_contract import reports, settings
 from panic_contract.accepted import Acceptance, AcceptedDriftError
 from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import Contract, SpecError, default_contract, load_contract
-from panic_contract.findings import NOT_PARSED, VALIDATED, Exchange, Ledger, inspect, inspect_parts
+from panic_contract.findings import (
+    NOT_PARSED,
+    NOT_SAVED,
+    VALIDATED,
+    Credentials,
+    Inspection,
+    Ledger,
+    Unreadable,
+    inspect_parts,
+    read_body,
+    signal_of,
+)
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers, raw_body
-from panic_contract.redaction import MASK, MIN_SECRET_LENGTH
+from panic_contract.redaction import MASK, MIN_SECRET_LENGTH, redact, register
+from panic_contract.settings import size_text
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
 
 PROG = "panic-contract audit"
 # The suite's settings (`settings`: command line, then environment variable, then default), so one CI
 # job can set them for both.
-AUDIT_SETTINGS = ("strict_drift", "accepted_drift", "drift_report", "drift_report_md")
+AUDIT_SETTINGS = ("strict_drift", "accepted_drift", "drift_report", "drift_report_md", "max_body_size", "server")
+# This API's hosts besides the spec's server (staging): production and dev, as the provider's documentation
+# names them. Exchanges with any other host (a local dev server on the same path) are counted and skipped.
+PROVIDER_SERVERS = ("https://panic.aura.services", "https://dev-panic.aura.services")
+DEFAULT_MAX_BODY_SIZE = 4 << 20  # settings' --max-body-size default
 
 Format = Literal["har", "jsonl"]
 FORMAT_BY_SUFFIX: Mapping[str, Format] = {".har": "har", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -70,6 +100,18 @@ UTF8_BOM = b"\xef\xbb\xbf"
 MAX_DEPTH = 256
 PROGRESS_MIN_BYTES = 16 << 20  # smaller files finish before a bar is worth drawing
 PROGRESS_MASK = (1 << 14) - 1  # redraw every 16384 entries: a bitwise test costs nothing per line
+PIPE_WAIT_S = 5.0  # how long a named pipe may go without a writer before the audit says so
+# A capture's own credentials are registered as secrets (masked in every output), at most this many distinct
+# values: a capture full of session cookies must not make every later redaction slow. Beyond it a value is
+# still masked in its own exchange, where an echo of it shows.
+MAX_CAPTURE_SECRETS = 64
+# Cookie and query-string values shorter than this are not credentials worth masking ("true", "en-US"):
+# masking them everywhere would garble the reports.
+MIN_COOKIE_SECRET = 8
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_QUERY_CREDENTIAL = re.compile(r"token|key|secret|passw|pwd|auth|sig|session|credential|code|jwt", re.IGNORECASE)
+MAX_HOSTS_NAMED = 20  # other hosts counted by name; the rest together
+MORE_HOSTS = "other hosts"
 
 # One line of JSON Lines: the fixture format itself, minus the metadata a capture need not carry.
 LINE_SCHEMA: dict[str, Any] = {**FIXTURE_SCHEMA, "required": ["request", "response"]}
@@ -89,6 +131,25 @@ class AuditInputError(Exception):
     """The capture cannot be read; the message is one line naming the position and the fix."""
 
 
+class AuditInterruptedError(Exception):
+    """Ctrl-C or SIGTERM stopped the audit; `partial` holds what was judged until then."""
+
+    def __init__(self, partial: AuditResult, how: str) -> None:
+        super().__init__(how)
+        self.partial, self.how = partial, how
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How captures are read: the largest record, and the servers (besides the documented ones) judged."""
+
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    servers: tuple[str, ...] = ()  # roots, scheme://host[:port]
+    # every ledger (this process's, each worker's) classifies findings against it as it folds them in
+    acceptance: Acceptance | None = None
+    part_bytes: int | None = None  # the smallest part a file is cut into (None: MIN_PART_BYTES)
+
+
 @dataclass
 class AuditResult:
     """What one pass over a capture found: the ledger, and how many entries it did not judge."""
@@ -100,6 +161,10 @@ class AuditResult:
     unanswered: int = 0  # HAR entries the browser never got a response for (status 0)
     formats: list[Format] = field(default_factory=list)  # of each file, when several are audited together
     base_url: str | None = None  # scheme://host[:port] of the first audited exchange, when the capture says
+    other_hosts: dict[str, int] = field(default_factory=dict)  # exchanges of the operation with other hosts
+    unsaved: int = 0  # exchanges whose body the capture did not keep: judged without it
+    no_credential: int = 0  # exchanges that showed no Authorization header: auth not judged
+    secrets: set[str] = field(default_factory=set)  # the capture's credentials, registered (at most a few)
 
     @property
     def audited(self) -> int:
@@ -107,13 +172,67 @@ class AuditResult:
 
     def summary(self) -> str:
         text = f"{self.audited:,} of {self.entries:,} exchanges audited, {self.skipped:,} of other operations skipped"
+        if self.other_hosts:
+            named = sorted(self.other_hosts.items(), key=lambda item: (item[0] == MORE_HOSTS, -item[1], item[0]))
+            hosts = ", ".join(f"{host}: {count:,}" for host, count in named[:3])
+            hosts += ", ..." if len(named) > 3 else ""
+            total = sum(self.other_hosts.values())
+            text += f", {total:,} on other hosts skipped ({hosts}; judge a host with --server URL)"
         if self.unanswered:
             text += f", {self.unanswered:,} without a response (status 0) skipped"
+        if self.unsaved:
+            one = self.unsaved == 1
+            text += f"; {self.unsaved:,} exchange{'' if one else 's'} without a saved body: "
+            text += "its body was not judged" if one else "their bodies were not judged"
+        if self.no_credential:
+            one = self.no_credential == 1
+            text += f"; auth not judged: {self.no_credential:,} exchange{'' if one else 's'} carried no credential"
         return text
+
+    def note_host(self, host: str, times: int = 1) -> None:
+        """Count exchanges of the operation with a host that is not this API's (by name, for the first few)."""
+        if host not in self.other_hosts and len(self.other_hosts) >= MAX_HOSTS_NAMED:
+            host = MORE_HOSTS
+        self.other_hosts[host] = self.other_hosts.get(host, 0) + times
+
+    def keep_secrets(self, values: Iterable[str]) -> None:
+        """Register the capture's own credentials, so every output masks them; at most MAX_CAPTURE_SECRETS."""
+        for value in values:
+            if value not in self.secrets and len(self.secrets) < MAX_CAPTURE_SECRETS:
+                self.secrets.add(value)
+                register(value)
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading a capture
+
+
+class HostScope:
+    """Which exchanges are this API's, by the origin of their URL (or the host a JSON Lines record names)."""
+
+    def __init__(self, servers: Iterable[str]) -> None:
+        self.origins = frozenset(filter(None, (origin(server) for server in servers)))
+        # JSON Lines name a host as the recorder does: host[:port], as given, without the scheme
+        self.netlocs: dict[str, str] = {}
+        for root in sorted(self.origins, key=lambda root: (not root.startswith("https:"), root)):  # https first
+            parts = urlsplit(root)
+            self.netlocs.setdefault(parts.netloc, root)
+            if parts.port is None:
+                self.netlocs.setdefault(f"{parts.netloc}:{443 if parts.scheme == 'https' else 80}", root)
+        self._origins: dict[str, str | None] = {}  # a URL's text up to its path -> its origin
+
+    @classmethod
+    def of(cls, contract: Contract, options: ReadOptions) -> HostScope:
+        return cls((contract.server_url, *PROVIDER_SERVERS, *options.servers))
+
+    def origin(self, prefix: str) -> str | None:
+        """`origin()` of a URL's scheme://authority, looked up once per distinct text (a HAR has few)."""
+        if prefix in self._origins:
+            return self._origins[prefix]
+        found = origin(prefix)
+        if len(self._origins) < 4096:  # a capture of endless distinct hosts is looked up each time
+            self._origins[prefix] = found
+        return found
 
 
 def detect_format(path: Path, head: bytes) -> Format:
@@ -133,43 +252,124 @@ def detect_format(path: Path, head: bytes) -> Format:
     raise AuditInputError(f"{path}: cannot tell the format from its content: name it .har (HAR) or .jsonl (JSON Lines)")
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, see `_Terminated`) while one file was read: `partial` is what it judged so far."""
+
+    def __init__(self, how: str, partial: AuditResult | None) -> None:
+        super().__init__(how)
+        self.how, self.partial = how, partial
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised in the main process by its SIGTERM handler: stopped like Ctrl-C, and said so."""
+
+
+def _how(stop: KeyboardInterrupt) -> str:
+    return stop.how if isinstance(stop, Interrupted) else "SIGTERM" if isinstance(stop, _Terminated) else "Ctrl-C"
+
+
 def audit_file(
     path: Path,
     contract: Contract | None = None,
     *,
     progress: Progress | None = None,
-    acceptance: Acceptance | None = None,
+    options: ReadOptions | None = None,
 ) -> AuditResult:
     """Judge every exchange of the contract's operation in the capture at `path` (`-`: standard input).
 
     A gzip stream (a .gz name or gzip's magic bytes) is read decompressed, a UTF-8 byte order mark is
-    skipped, and CRLF line ends are read like LF. Findings are classified against `acceptance` as the
-    ledger folds them in.
+    skipped, and CRLF line ends are read like LF. Ctrl-C raises `Interrupted` with what was judged so far.
     """
     contract = contract or default_contract()
+    options = options or ReadOptions()
     label = "standard input" if path == STDIN else str(path)
+    result: AuditResult | None = None
     with contextlib.ExitStack() as stack:
         try:
-            raw: IO[bytes] = sys.stdin.buffer if path == STDIN else stack.enter_context(path.open("rb", READ_BUFFER))
-        except OSError as exc:
-            raise AuditInputError(f"{label}: cannot read the capture: {exc.strerror}") from None
-        try:
+            raw = _open_input(path, label, stack)
             capture = _open_capture(path, raw, stack)
-            result = AuditResult(capture.fmt, Ledger(acceptance))
+            result = AuditResult(capture.fmt, Ledger(options.acceptance))
             if progress is not None and capture.position is not None:
                 position, report = capture.position, progress
                 progress = lambda _done, entries: report(position(), entries)  # noqa: E731 - file bytes, not gzip's
             if capture.fmt == "jsonl":
-                audit_lines(capture.stream, contract, result, progress)
+                audit_lines(capture.stream, contract, result, progress, options)
             else:
-                audit_har(capture.stream, contract, result, progress, second_pass=capture.second_pass)
+                audit_har(capture.stream, contract, result, progress, second_pass=capture.second_pass, options=options)
+        except _OpenError as exc:
+            raise AuditInputError(str(exc)) from None
         except AuditInputError as exc:
             raise AuditInputError(f"{label}: {exc}") from None
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise AuditInputError(f"{label}: {_gzip_problem(exc)}; export or copy the capture again") from None
         except OSError as exc:
             raise AuditInputError(f"{label}: cannot read the capture: {exc.strerror or exc}") from None
+        except Interrupted:
+            raise
+        except KeyboardInterrupt as stop:
+            raise Interrupted(_how(stop), result) from None
     return result
+
+
+class _OpenError(AuditInputError):
+    """The path names no capture that can be read (its line names the path already)."""
+
+
+def _open_input(path: Path, label: str, stack: contextlib.ExitStack) -> IO[bytes]:
+    """The capture's bytes: a regular file, standard input (not a terminal), or a pipe that has a writer.
+
+    Anything else is refused at once rather than read forever: a device (/dev/zero, /dev/urandom never end),
+    a socket, a folder. A named pipe that no program writes to would make open() wait forever: it is opened
+    without waiting, and given PIPE_WAIT_S for its writer to appear.
+    """
+    if path == STDIN:
+        stdin = sys.stdin
+        if stdin is None:
+            raise _OpenError("standard input is closed: pipe a capture into it, or name the file")
+        if stdin.isatty():
+            raise _OpenError(
+                "standard input is a terminal: pipe a capture into it (zcat capture.har.gz | panic-contract "
+                "audit -), or name the file"
+            )
+        return stdin.buffer
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode):
+            return stack.enter_context(path.open("rb", READ_BUFFER))
+        if stat.S_ISFIFO(mode):
+            return _open_pipe(path, label, stack)
+    except OSError as exc:
+        raise _OpenError(f"{label}: cannot read the capture: {exc.strerror or exc}") from None
+    what = (
+        "a folder"
+        if stat.S_ISDIR(mode)
+        else "a device, which may never end"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise _OpenError(
+        f"{label}: not a capture file ({what}): name a HAR or JSON Lines file, or pipe the capture on "
+        "standard input (-)"
+    )
+
+
+def _open_pipe(path: Path, label: str, stack: contextlib.ExitStack) -> IO[bytes]:
+    pipe = stack.enter_context(open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb", buffering=0))  # noqa: SIM115
+    deadline = time.monotonic() + PIPE_WAIT_S
+    while True:
+        head = pipe.read(SNIFF_BYTES)  # None: a writer, no bytes yet; b"": no writer (yet)
+        if head is None or head:
+            break
+        if time.monotonic() >= deadline:
+            raise _OpenError(
+                f"{label}: a named pipe that no program writes to (waited {PIPE_WAIT_S:g} s): start the "
+                "program that writes the capture first, or pipe it on standard input (-)"
+            )
+        time.sleep(0.05)
+    os.set_blocking(pipe.fileno(), True)
+    return io.BufferedReader(_Rejoined(head or b"", pipe), READ_BUFFER)
 
 
 @dataclass
@@ -243,27 +443,43 @@ def _gzip_problem(exc: BaseException) -> str:
 
 
 def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpose: no helper call per line
-    stream: IO[bytes], contract: Contract, result: AuditResult, progress: Progress | None = None
+    stream: IO[bytes],
+    contract: Contract,
+    result: AuditResult,
+    progress: Progress | None = None,
+    options: ReadOptions | None = None,
 ) -> int:
     """JSON Lines, one record at a time; returns how many lines it read. The audit's hot path: keep it flat.
 
     Per in-scope line it costs one orjson parse, one line-format check and one body check
     (both in Rust, jsonschema_rs) and `inspect_parts`; no Exchange is built. Everything
     else is a dict lookup or a local: bench/run.py measures what one more step costs.
+    A line is read up to `max_body_size` bytes and no further: a longer one is one line, exit 4.
     """
+    options = options or ReadOptions()
+    scope = HostScope.of(contract, options)
     loads, in_path, method = orjson.loads, contract.path_pattern.fullmatch, contract.method
     valid_line, add, judge = _LINE_VALIDATOR.is_valid, result.ledger.add, inspect_parts
+    limit = options.max_body_size
     entries = skipped = validated = 0  # locals, not attributes: this loop runs a million times
     want_target = result.base_url is None
     number = 0
+    # readline(n) never holds more than n bytes of a line (iterating the file would hold all of it)
+    lines = iter(functools.partial(stream.readline, limit + 2), b"")
     try:
-        for number, line in enumerate(stream, 1):
+        for number, line in enumerate(lines, 1):
+            if len(line) > limit and (len(line) > limit + 1 or line[-1:] != b"\n"):
+                raise AuditInputError(
+                    f"line {number}: larger than {size_text(limit)} (--max-body-size), not read; no exchange "
+                    "record is that large: is this the capture you meant? (raise --max-body-size to read it)"
+                )
             try:
                 record = loads(line)
                 request = record["request"]
                 path = request["path"]
                 if "?" in path:  # reports carry the path only: a query string may hold a credential
-                    path = path.split("?", 1)[0]
+                    path, query = path.split("?", 1)
+                    result.keep_secrets(_query_credentials(query))
                 matched = in_path(path)  # what contract.match_path does, kept for the requested id
                 same_method = matched is not None and (
                     request["method"] == method or request["method"].upper() == method
@@ -281,7 +497,11 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                 skipped += 1
             elif not valid_line(record):  # the format in full, so no malformed record passes
                 raise AuditInputError(_record_error(record, f"line {number}"))
+            elif (root := _record_root(record, scope, result) if "provenance" in record else None) == "":
+                pass  # another host's record: counted on `result`, not judged
             else:
+                if root is not None:
+                    path = root + path  # a record naming its host: its findings name it too
                 response = record["response"]
                 headers = response["headers"]
                 if len(headers) != 1 or "content-type" not in headers:  # the recorder's one header needs no copy
@@ -301,11 +521,13 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                 if inspection is VALIDATED:
                     validated += 1  # the common case: counted here, folded into the ledger once
                 elif inspection.findings:
+                    if result.secrets:  # a credential the capture carries may show in a finding: mask it first
+                        inspection = _masked_line(line, path, contract, inspection)
                     add(inspection, f"line {number}")
                 else:
                     add(inspection)
                 if want_target:  # the host a recorded fixture names, from the first judged record
-                    result.base_url, want_target = _target_of(record), False
+                    result.base_url, want_target = root, False
             if progress is not None and not number & PROGRESS_MASK:
                 progress(stream.tell(), entries)
     except RecursionError:  # a body_text nested deeper than the JSON parser can follow
@@ -315,6 +537,53 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
         result.skipped += skipped
         result.ledger.add(VALIDATED, times=validated)
     return number
+
+
+def _record_root(record: Mapping[str, Any], scope: HostScope, result: AuditResult) -> str | None:
+    """The root (scheme://host[:port]) of the host a record names (`provenance.target`, host[:port] as the
+    recorder writes it); "" when it is not this API's (counted on `result`); None when it names none."""
+    target = _target_of(record)
+    if target is None:
+        return None
+    root = scope.netlocs.get(target.lower())
+    if root is None:
+        result.note_host(target.lower())
+        return ""
+    return root
+
+
+def _masked_line(line: bytes, where: str, contract: Contract, inspection: Inspection) -> Inspection:
+    """The line judged again with the capture's credentials masked, so no finding can show one (a finding
+    cuts a long value short, and a credential cut in two would escape the masking of the output)."""
+    masked = redact(line)
+    if masked == line:
+        return inspection
+    try:
+        record = orjson.loads(masked)
+        request, response = record["request"], record["response"]
+        parsed = response.get("body", NOT_PARSED)
+        return inspect_parts(
+            contract,
+            contract.method,
+            where,
+            response["status"],
+            lower_headers(response["headers"]),
+            None if parsed is not NOT_PARSED else raw_body(response),
+            parsed,
+            request.get("credentials", "valid"),
+            contract.match_path(request["path"]),
+        )
+    except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError):
+        return inspection  # the masking broke the record (a credential across its syntax): the output masks it
+
+
+def _query_credentials(query: str) -> list[str]:
+    """Values of a query string's parameters named like credentials (access_token, api_key, sig, ...)."""
+    try:
+        pairs = parse_qsl(query.split("#", 1)[0], keep_blank_values=False)
+    except ValueError:
+        return []
+    return [value for name, value in pairs if len(value) >= MIN_COOKIE_SECRET and _QUERY_CREDENTIAL.search(name)]
 
 
 def _record_error(record: Any, where: str) -> str:
@@ -354,29 +623,36 @@ def audit_har(
     *,
     second_pass: Callable[[], IO[bytes] | None] | None = None,
     split_marker: dict[str, str] | None = None,
+    options: ReadOptions | None = None,
 ) -> None:
     """A HAR, parsed incrementally: one entry in memory at a time, never the whole document.
 
-    Nesting is bounded (MAX_DEPTH) before the parser sees it, so memory stays flat for any input.
-    `split_marker`: the stream is one part of a HAR cut for workers (see `_har_parts`), closed by this
-    entry; _SplitMismatchError when it is not the last entry of log.entries (the cut was not between entries).
+    Nesting is bounded (MAX_DEPTH) before the parser sees it, and so are strings and entries (see
+    `DepthGuard`), so memory stays flat for any input. `split_marker`: the stream is one part of a HAR cut
+    for workers (see `_har_parts`), closed by this entry; _SplitMismatchError when it is not the last entry
+    of log.entries (the cut was not between entries).
     """
+    options = options or ReadOptions()
+    reading = _HarReading(contract, result, HostScope.of(contract, options), options.max_body_size)
     number = 0
-    guarded = DepthGuard(stream, MAX_DEPTH)
+    guarded = reading.guard = DepthGuard(
+        stream,
+        MAX_DEPTH,
+        string_limit=string_limit(options.max_body_size),
+        entry_limit=entry_limit(options.max_body_size),
+    )
     entries = _har_entries(guarded)
     seen: list[bool] = []
     if split_marker is not None:
         entries = _before_marker(entries, split_marker, seen)
     try:
         for number, entry in enumerate(entries, 1):
+            guarded.entry_bytes = 0  # the entry is whole: the next one's bytes count from here
             result.entries += 1
             where = f"entry {number}"
-            exchange = _har_exchange(entry, where, contract, result)
+            exchange = reading.exchange(entry, where)
             if exchange is not None:
-                try:
-                    inspection = inspect(exchange, contract)
-                except RecursionError:
-                    raise AuditInputError(f"{where}: the response body is JSON nested too deep to judge") from None
+                inspection = reading.judge(exchange)
                 result.ledger.add(inspection, where if inspection.findings else None)
             if progress is not None and not number & PROGRESS_MASK:
                 progress(stream.tell(), result.entries)
@@ -386,6 +662,12 @@ def audit_har(
         raise AuditInputError(
             f"entry {number + 1} (before byte {exc.offset:,}): JSON nested deeper than {MAX_DEPTH} levels; "
             "no HAR is that deep: is this the capture you meant?"
+        ) from None
+    except RecordTooLargeError as exc:
+        raise AuditInputError(
+            f"entry {number + 1} (before byte {exc.offset:,}): {exc.what} larger than {size_text(exc.limit)}, "
+            f"not read (--max-body-size {size_text(options.max_body_size)}); no HAR entry is that large: is "
+            "this the capture you meant? (raise --max-body-size to read it)"
         ) from None
     if split_marker is not None and seen != [True]:
         raise _SplitMismatchError
@@ -423,7 +705,10 @@ def _har_parse_error(exc: Exception, number: int, stream: IO[bytes]) -> str:
     except (OSError, ValueError):
         near = ""
     # The first line only: yajl's next lines quote the text around the error, which may hold a credential.
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # (Some of its messages come as bytes, whose str() is one line holding all of them: decode them first.)
+    message = exc.args[0] if exc.args else ""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     truncated = "premature EOF" in detail or "Incomplete" in detail
     what = "the HAR ends early: the file is truncated" if truncated else f"the HAR is not valid JSON ({detail})"
     return f"entry {number + 1}{near}: {what}; export or copy the capture again"
@@ -437,45 +722,94 @@ class NestingError(Exception):
         self.offset = offset
 
 
+class RecordTooLargeError(Exception):
+    """One HAR entry, or one value in it, passes the guard's bound: `what` it was, at `offset`."""
+
+    def __init__(self, offset: int, what: str, limit: int) -> None:
+        super().__init__(offset, what, limit)
+        self.offset, self.what, self.limit = offset, what, limit
+
+
+def string_limit(max_body_size: int) -> int:
+    """How long a HAR string may grow before the guard cuts it: a body of `max_body_size` bytes as a HAR
+    writes it (base64 adds a third, escapes more) stays whole; a longer body is judged as too large."""
+    return 2 * max_body_size
+
+
+def entry_limit(max_body_size: int) -> int:
+    """The most bytes one HAR entry may take (each of its strings bounded as above): a body, headers, timings.
+    Counted between two entries, so the HAR's prelude (creator, pages) counts toward the first one's."""
+    return max(32 << 20, 4 * max_body_size)
+
+
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # an opener counts 2, a closer 0: depth after k is sum - k
+_NOT_DELIMITER = b" \t\r\n,:"  # what ends a number or a literal outside strings
+# Put by the guard at the end of a string it cut short: never in a HAR, so a body ending so was too large.
+CUT_MARK = f"<panic-contract: cut here, {os.urandom(6).hex()}>"
+_CUT_MARK = CUT_MARK.encode()
 
 
 class DepthGuard:
-    """A reader in front of the HAR parser that stops input nested deeper than `limit`.
+    """A reader in front of the HAR parser that stops input nested deeper than `limit`, and bounds strings.
 
     ijson keeps a prefix string per open level, each as long as the path to it, so nesting costs
     memory and time quadratic in its depth (50,000 levels: 6 GB). Each chunk is scanned before
-    the parser sees it, with bytes operations only (no Python step per byte): escapes dropped,
+    the parser sees it, with bytes operations only (no Python step per byte): escapes masked,
     strings cut out, brackets counted; the exact peak is computed only where a cheap bound says
     it could pass the limit.
+
+    With `string_limit`, no string reaches the parser longer than that (and a chunk): yajl would buffer
+    all of it, and ijson build it (a 400 MiB body took 1.3 GB). The guard passes the string's first bytes,
+    then CUT_MARK, and drops the rest up to its closing quote, so the entries after it are read as usual.
+    A bare value (a number) that long, or more than `entry_limit` bytes between two entries (the reader
+    resets `entry_bytes` after each), raise RecordTooLargeError.
     """
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
+    def __init__(
+        self, stream: IO[bytes], limit: int, *, string_limit: int | None = None, entry_limit: int | None = None
+    ) -> None:
         self.stream, self.limit = stream, limit
+        self.string_limit, self.entry_limit = string_limit, entry_limit
         self.depth = 0
         self.in_string = False
         self.carry = b""  # backslashes at the end of a chunk: their escape may go on in the next one
         self.offset = 0
+        self.run = 0  # bytes of the string (or bare value) still open at the end of the last chunk
+        self.tail = b""  # that string's last bytes, masked: where a cut looks back for an escape begun there
+        self.dropping = False  # inside a string cut short: dropping bytes up to its closing quote
+        self.entry_bytes = 0
+        self.cuts = 0
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(size)
-        if chunk:
+        while True:
+            chunk = self.stream.read(size)
+            if not chunk:
+                return chunk
             self.offset += len(chunk)
-            self._scan(chunk)
-        return chunk
+            if self.dropping:
+                chunk = self._drop(chunk)
+                if not chunk:
+                    continue
+            passed = self._scan(chunk)
+            if self.entry_limit is not None:
+                self.entry_bytes += len(passed)
+                if self.entry_bytes > self.entry_limit:
+                    raise RecordTooLargeError(self.offset, "an entry", self.entry_limit)
+            return passed
 
     def tell(self) -> int:
         return self.stream.tell()
 
-    def _scan(self, chunk: bytes) -> None:
+    def _scan(self, chunk: bytes) -> bytes:
+        carried = len(self.carry)
         data = self.carry + chunk if self.carry else chunk
         kept = len(data) - len(data.rstrip(b"\\"))
         self.carry = data[len(data) - kept :] if kept else b""
         if kept:
             data = data[: len(data) - kept]
         if b"\\" in data:  # escapes occur only in strings: an escaped quote must not end one
-            data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+            data = _masked_escapes(data)
         parts = data.translate(None, _NOT_STRUCTURE).split(b'"')
         structure = b"".join(parts[1::2] if self.in_string else parts[::2])
         if len(parts) % 2 == 0:
@@ -488,6 +822,85 @@ class DepthGuard:
         ):
             raise NestingError(self.offset)
         self.depth += 2 * opens - len(structure)
+        if self.string_limit is None:
+            return chunk
+        if not self.in_string:
+            # a bare value runs on only through chunks with no delimiter at all (rare: checked only then)
+            bare = len(parts) == 1 and not structure and len(data.translate(None, _NOT_DELIMITER)) == len(data)
+            self.run = self.run + len(data) if bare else 0
+            if self.run > self.string_limit:
+                raise RecordTooLargeError(self.offset, "a value", self.string_limit)
+            return chunk
+        last = data.rfind(b'"')
+        self.run = self.run + len(data) if last < 0 else len(data) - last - 1
+        if self.run <= self.string_limit:
+            self.tail = (self.tail + data)[-_ESCAPE_SPAN:] if len(data) < _ESCAPE_SPAN else data[-_ESCAPE_SPAN:]
+            return chunk
+        return self._cut(chunk, data, carried, last)
+
+    def _cut(self, chunk: bytes, data: bytes, carried: int, last: int) -> bytes:
+        """Pass the open string up to a point in this chunk where cutting leaves valid JSON, then CUT_MARK."""
+        # An escape or a UTF-8 character may have begun in the previous chunk: look back into its tail.
+        view = self.tail + data if last < 0 else data
+        shift = len(view) - len(data)
+        cut = _safe_cut(view, shift + (last + 1 if last >= 0 else carried))
+        if cut is not None:
+            cut -= shift
+        else:
+            self.tail = (self.tail + data)[-_ESCAPE_SPAN:]
+            limit = cast(int, self.string_limit)
+            # Text has a safe point every 12 bytes at most (a surrogate pair): 64 bytes past the limit
+            # without one is not text at all (invalid UTF-8), and the parser must not take it in either.
+            if self.run > limit + 64:
+                raise RecordTooLargeError(self.offset, "a string", limit)
+            return chunk
+        self.cuts += 1
+        self.dropping, self.run, self.tail = True, 0, b""
+        return chunk[: cut - carried] + _CUT_MARK
+
+    def _drop(self, chunk: bytes) -> bytes:
+        """Drop a string cut short up to its closing quote; the rest of the chunk, from that quote on."""
+        data = self.carry + chunk if self.carry else chunk
+        kept = len(data) - len(data.rstrip(b"\\"))
+        body = data[: len(data) - kept] if kept else data
+        if b"\\" in body:
+            body = _masked_escapes(body)
+        end = body.find(b'"')
+        if end < 0:
+            self.carry = data[len(data) - kept :] if kept else b""
+            return b""
+        self.dropping, self.carry = False, b""
+        return data[end:]
+
+
+def _masked_escapes(data: bytes) -> bytes:
+    """`\\\\` and `\\"` as two bytes no JSON string holds raw (a quote so escaped ends nothing), the second
+    marking where no cut may fall; the same length, so offsets stay true. `data` starts where no escape is open."""
+    return data.replace(b"\\\\", _PAIR).replace(b'\\"', _PAIR)
+
+
+_PAIR = b"\x02\x01"
+_ESCAPE_SPAN = 12  # a surrogate pair as two escapes (12 bytes): the longest stretch a cut must not split
+_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+
+def _safe_cut(data: bytes, start: int) -> int | None:
+    """The first offset from `start` that is neither inside a UTF-8 character, nor inside an escape, nor
+    between the two escapes of a surrogate pair (yajl would read a lone half as `?`).
+
+    `data` has its two-byte escapes of a backslash or a quote masked, so any backslash left starts an escape:
+    `\\uXXXX` (6 bytes) or one of 2. Only called on a string cut short: a Python loop is fine here.
+    """
+    for at in range(start, len(data)):
+        if 0x80 <= data[at] < 0xC0 or data[at] == 1:  # a UTF-8 continuation byte, a masked escape's second
+            continue
+        back = data.rfind(b"\\", max(0, at - 6), at)
+        if back >= 0 and at < back + (6 if data[back + 1 : back + 2] == b"u" else 2):
+            continue
+        if at >= 6 and _HIGH_SURROGATE.fullmatch(data, at - 6, at):
+            continue
+        return at
+    return None
 
 
 def _peak(structure: bytes) -> int:
@@ -514,89 +927,237 @@ def _peak_bound(structure: bytes) -> int:
 def _has_entries_array(stream: IO[bytes]) -> bool:
     """Only asked when a HAR gave no entry at all: was that an empty HAR, or not a HAR?"""
     try:
-        events = _IJSON.parse(DepthGuard(stream, MAX_DEPTH))
+        events = _IJSON.parse(DepthGuard(stream, MAX_DEPTH, string_limit=string_limit(DEFAULT_MAX_BODY_SIZE)))
         return any(prefix == "log.entries" and event == "start_array" for prefix, event, _ in events)
-    except (ijson.JSONError, NestingError):
+    except (ijson.JSONError, NestingError, RecordTooLargeError):
         return False
 
 
-def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResult) -> Exchange | None:
-    """The exchange in one HAR entry, or None when it is not one to judge (counted on `result`)."""
-    request = entry.get("request") if isinstance(entry, dict) else None
-    if (
-        not isinstance(request, dict)
-        or not isinstance(request.get("method"), str)
-        or not isinstance(request.get("url"), str)
-    ):
-        raise AuditInputError(f"{where}: has no request with a method and url; is this a HAR file?")
-    response = entry.get("response")
-    status = response.get("status") if isinstance(response, dict) else None
-    if isinstance(status, float) and status.is_integer():
-        status = int(status)  # some exporters write 200.0
-    if not isinstance(status, int) or isinstance(status, bool):
-        raise AuditInputError(f"{where}: has no response with a status; export the HAR again with responses")
-    url = request["url"]
-    path = url_path(url)
-    if request["method"].upper() != contract.method or contract.match_path(path) is None:
-        result.skipped += 1
-        return None
-    if status == 0:  # browsers write status 0 for a request that got no response (aborted, blocked)
-        result.unanswered += 1
-        return None
-    content = response.get("content")
-    content = content if isinstance(content, dict) else {}
-    if content.get("encoding") == "base64":
-        raise AuditInputError(
-            f"{where}: the response body is base64-encoded; export the HAR with text bodies to audit it"
+# content.encoding values that leave the text as it is (HAR 1.2 has the field left out; some exporters write utf8)
+_PLAIN_TEXT = frozenset({"", "utf8", "utf-8", "identity"})
+
+
+class _HarExchange(NamedTuple):
+    """What one HAR entry holds for the judge (`inspect_parts`'s arguments), and its own credentials."""
+
+    line: str  # what a finding names: the origin and path, never the query string
+    status: int
+    headers: dict[str, str]
+    body: bytes | str | None
+    parsed: Any
+    credentials: Credentials
+    raw_id: str
+    own: list[str]  # the request's credential values, masked in its findings even when not registered
+
+
+@dataclass
+class _HarReading:
+    """Reads HAR entries into exchanges to judge, counting on `result` what it does not judge."""
+
+    contract: Contract
+    result: AuditResult
+    scope: HostScope
+    max_body_size: int
+    guard: DepthGuard | None = None
+
+    def exchange(self, entry: Any, where: str) -> _HarExchange | None:
+        """The exchange in one entry, or None when it is not one to judge (counted on `result`)."""
+        contract, result = self.contract, self.result
+        request = entry.get("request") if isinstance(entry, dict) else None
+        if (
+            not isinstance(request, dict)
+            or not isinstance(request.get("method"), str)
+            or not isinstance(request.get("url"), str)
+        ):
+            raise AuditInputError(f"{where}: has no request with a method and url; is this a HAR file?")
+        response = entry.get("response")
+        status = response.get("status") if isinstance(response, dict) else None
+        if isinstance(status, float) and status.is_integer():
+            status = int(status)  # some exporters write 200.0
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise AuditInputError(f"{where}: has no response with a status; export the HAR again with responses")
+        assert isinstance(response, dict)
+        url = request["url"]
+        prefix, path = _split_url(url)
+        matched = contract.path_pattern.fullmatch(path)
+        if matched is None or request["method"].upper() != contract.method:
+            result.skipped += 1
+            return None
+        host = self.scope.origin(prefix) if prefix else None  # a URL without a host is judged, as a path
+        if host is not None and host not in self.scope.origins:
+            result.note_host(host)
+            return None
+        if status == 0:  # browsers write status 0 for a request that got no response (aborted, blocked)
+            result.unanswered += 1
+            return None
+        shown, own = _request_credentials(request, url)
+        result.keep_secrets(own)  # before anything is judged: every output masks them
+        credentials: Credentials = "valid" if shown else "unknown"  # a sanitized export drops Authorization
+        if not shown:
+            result.no_credential += 1
+        content = response.get("content")
+        content = content if isinstance(content, dict) else {}
+        body, parsed = self._body(content)
+        if parsed is NOT_SAVED and status in contract.responses and signal_of(status, credentials) is None:
+            result.unsaved += 1
+        if result.base_url is None:
+            result.base_url = host
+        return _HarExchange(
+            f"{host}{path}" if host else path,
+            status,
+            _response_headers(response, content),
+            body,
+            parsed,
+            credentials,
+            matched[1],
+            own,
         )
-    text = content.get("text")
-    if not isinstance(text, str):
-        if status in contract.responses and content.get("size") != 0:
-            raise AuditInputError(
-                f"{where}: the response body was not saved (no content.text); export the HAR with content"
-            )
-        text = ""
-    if result.base_url is None:
-        result.base_url = origin(url)
-    token = _token(request)
-    headers = _response_headers(response, content)
-    if token is not None and len(token) >= MIN_SECRET_LENGTH:  # a server may echo the token back: mask it first
-        text = text.replace(token, MASK)
-        headers = {name: value.replace(token, MASK) for name, value in headers.items()}
-    return Exchange(
-        method=contract.method,
-        path=path,  # no query string: it may hold a credential
-        status=status,
-        headers=headers,
-        body=text,
-        parsed=_parsed(text),
-        credentials="missing" if token is None else "valid",
-    )
+
+    def _body(self, content: Mapping[str, Any]) -> tuple[bytes | str | None, Any]:  # noqa: PLR0911 - a ladder
+        """The body as saved (text, or bytes from base64) and its reading: JSON, Unreadable, or NOT_SAVED."""
+        text = content.get("text")
+        if not isinstance(text, str):
+            # A browser leaves the text out for a body it never read, an export "without content" for all;
+            # a size of 0 says the body was empty, and an empty body is what the response was.
+            return ("", read_body("")) if content.get("size") == 0 else (None, NOT_SAVED)
+        if text.endswith(CUT_MARK) or len(text) > self.max_body_size:
+            return None, self._too_large()
+        encoding = str(content.get("encoding") or "").lower()
+        if encoding in _PLAIN_TEXT:
+            return text, read_body(text)
+        if encoding != "base64":  # HAR 1.2 names only base64; any other encoding cannot be read back
+            return None, NOT_SAVED
+        try:
+            body = base64.b64decode(text)
+        except (binascii.Error, ValueError):  # the export is broken, not the response: judged without it
+            return None, NOT_SAVED
+        if len(body) > self.max_body_size:
+            return None, self._too_large()
+        return body, read_body(body)
+
+    def _too_large(self) -> Unreadable:
+        return Unreadable(f"larger than {size_text(self.max_body_size)} (--max-body-size), not read")
+
+    def judge(self, exchange: _HarExchange) -> Inspection:
+        """`inspect_parts` on the exchange; again on a masked copy when a finding could show a credential."""
+        inspection = self._inspect(exchange)
+        if not inspection.findings or not (self.result.secrets or exchange.own):
+            return inspection
+        body = exchange.body if exchange.body is None else _masked(exchange.body, exchange.own)
+        headers = {name: _masked(value, exchange.own) for name, value in exchange.headers.items()}
+        if body == exchange.body and headers == exchange.headers:
+            return inspection
+        parsed = exchange.parsed if body is None else read_body(body)
+        return self._inspect(exchange._replace(body=body, headers=headers, parsed=parsed))
+
+    def _inspect(self, exchange: _HarExchange) -> Inspection:
+        contract = self.contract
+        return inspect_parts(
+            contract,
+            contract.method,
+            exchange.line,
+            exchange.status,
+            exchange.headers,
+            exchange.body,
+            exchange.parsed,
+            exchange.credentials,
+            exchange.raw_id,
+        )
 
 
-def url_path(url: str) -> str:
-    """The path of an absolute or relative URL, without query or fragment.
+def _masked(value: Any, own: Sequence[str]) -> Any:
+    """`value` (text or bytes) with every registered secret and the exchange's own credentials masked."""
+    masked = redact(value)
+    for secret in own:
+        if isinstance(masked, bytes):
+            masked = masked.replace(secret.encode(), MASK.encode())
+        else:
+            masked = masked.replace(secret, MASK)
+    return masked
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    """(scheme://authority, path) of a URL, without query or fragment; ("", path) for a relative URL.
 
     urlsplit would do, but costs more than judging the exchange; a HAR has one URL per entry.
     """
+    prefix = ""
     scheme_end = url.find("://")
     if scheme_end >= 0:
         slash = url.find("/", scheme_end + 3)
-        url = url[slash:] if slash >= 0 else "/"
+        prefix, url = (url[:slash], url[slash:]) if slash >= 0 else (url, "/")
     for mark in "?#":
         url = url.split(mark, 1)[0]
-    return url
+    return prefix, url
+
+
+def _request_credentials(request: Mapping[str, Any], url: str) -> tuple[bool, list[str]]:
+    """Whether the request shows its Authorization header, and the credential values it carries.
+
+    Authorization (also without its scheme), Proxy-Authorization, X-Api-Key, Cookie (each cookie's value),
+    credentials in the query string and a URL's password. They are only registered as secrets, never kept.
+    """
+    shown = False
+    values: list[str] = []
+    headers = request.get("headers")
+    for header in headers if isinstance(headers, list) else ():
+        if not isinstance(header, dict):
+            continue
+        name = str(header.get("name", "")).lower()
+        if name not in CREDENTIAL_HEADERS:
+            continue
+        value = str(header.get("value", "")).strip()
+        if name == "cookie":
+            values.extend(_cookie_values(value))
+            continue
+        shown = shown or (name == "authorization" and bool(value))
+        if len(value) >= MIN_SECRET_LENGTH:
+            values.append(value)
+        credential = value.split(" ", 1)[-1].strip()  # without the scheme (Bearer, Basic)
+        if credential != value and len(credential) >= MIN_SECRET_LENGTH:
+            values.append(credential)
+    cookies = request.get("cookies")
+    for cookie in cookies if isinstance(cookies, list) else ():
+        if isinstance(cookie, dict) and len(str(cookie.get("value", ""))) >= MIN_COOKIE_SECRET:
+            values.append(str(cookie["value"]))
+    if "?" in url:
+        values.extend(_query_credentials(url.split("?", 1)[1]))
+    if "@" in url.partition("://")[2].partition("/")[0]:
+        with contextlib.suppress(ValueError):
+            password = urlsplit(url).password
+            if password and len(password) >= MIN_SECRET_LENGTH:
+                values.append(password)
+    return shown, values
+
+
+def _cookie_values(header: str) -> list[str]:
+    values = [header] if len(header) >= MIN_COOKIE_SECRET else []
+    for pair in header.split(";"):
+        value = pair.partition("=")[2].strip().strip('"')
+        if len(value) >= MIN_COOKIE_SECRET:
+            values.append(value)
+    return values
+
+
+def url_path(url: str) -> str:
+    """The path of an absolute or relative URL, without query or fragment."""
+    return _split_url(url)[1]
 
 
 def origin(url: str) -> str | None:
-    """scheme://host[:port] of a URL, never the user:password@ it may carry."""
-    parts = urlsplit(url)
+    """scheme://host[:port] of a URL, never the user:password@ it may carry; the scheme's own port left out."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an invalid IPv6 literal
+        return None
     if not parts.hostname:
         return None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     try:
         port = parts.port
     except ValueError:
+        port = None
+    if port == {"https": 443, "http": 80}.get(parts.scheme):
         port = None
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
@@ -612,28 +1173,6 @@ def _response_headers(response: Mapping[str, Any], content: Mapping[str, Any]) -
     if "content-type" not in result and isinstance(mime, str) and mime:
         result["content-type"] = mime  # some exporters keep the media type only here
     return result
-
-
-def _token(request: Mapping[str, Any]) -> str | None:
-    """The request's Authorization credential (without its scheme), or None when it carried none.
-
-    It is read only to mask it where the response echoes it back; it is never kept or printed.
-    """
-    headers = request.get("headers")
-    for header in headers if isinstance(headers, list) else ():
-        if isinstance(header, dict) and str(header.get("name", "")).lower() == "authorization":
-            return str(header.get("value", "")).strip().split(" ", 1)[-1].strip()
-    return None
-
-
-def _parsed(text: str) -> Any:
-    """The body decoded with orjson; anything orjson refuses is left to `inspect` to judge."""
-    if not text:
-        return NOT_PARSED
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return NOT_PARSED
 
 
 # ---------------------------------------------------------------------------------------------
@@ -672,6 +1211,7 @@ class _Task:
     first: bool = True
     last: bool = True
     marker: dict[str, str] | None = None  # HAR parts but the last: the entry appended after the cut
+    options: ReadOptions = field(default_factory=ReadOptions)
 
 
 @dataclass
@@ -689,6 +1229,10 @@ class _Outcome:
     error: str | None = None  # AuditInputError's line: naming the file, or (`in_part`) a position in the part
     in_part: bool = False
     again: bool = False  # a HAR part that did not check out: audit its file again in one pass
+    other_hosts: dict[str, int] = field(default_factory=dict)
+    unsaved: int = 0
+    no_credential: int = 0
+    secrets: list[str] = field(default_factory=list)  # registered here too: the reports are written here
 
 
 def _outcome(result: AuditResult, positions: int = 0) -> _Outcome:
@@ -701,20 +1245,22 @@ def _outcome(result: AuditResult, positions: int = 0) -> _Outcome:
         result.audited,
         result.base_url,
         positions,
+        other_hosts=dict(result.other_hosts),
+        unsaved=result.unsaved,
+        no_credential=result.no_credential,
+        secrets=sorted(result.secrets),
     )
 
 
 _worker_contract: Contract | None = None  # set before the pool forks; else loaded by _start_worker
-_worker_acceptance: Acceptance | None = None  # the audit's accepted drift, given to each worker as it starts
 
 
-def _start_worker(spec_path: Path, acceptance: Acceptance | None = None) -> None:
-    global _worker_contract, _worker_acceptance  # noqa: PLW0603 - one contract, one acceptance per worker process
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: one line, exit 130
+def _start_worker(spec_path: Path) -> None:
+    global _worker_contract  # noqa: PLW0603 - one contract per worker process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: the verdict so far
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the main process's handler, inherited by fork: just end
     if _worker_contract is None:
         _worker_contract = load_contract(spec_path)
-    # each part's ledger classifies its findings as it folds them in, as one pass would: never afterwards
-    _worker_acceptance = acceptance
 
 
 def _start_method() -> str | None:
@@ -725,12 +1271,11 @@ def _start_method() -> str | None:
     return None
 
 
-def _run_task(task: _Task, contract: Contract | None = None, acceptance: Acceptance | None = None) -> _Outcome:
+def _run_task(task: _Task, contract: Contract | None = None) -> _Outcome:
     contract = contract or _worker_contract or default_contract()
-    acceptance = acceptance if acceptance is not None else _worker_acceptance
     try:
         if task.fmt is None:
-            return _outcome(audit_file(task.path, contract, acceptance=acceptance))
+            return _outcome(audit_file(task.path, contract, options=task.options))
         with task.path.open("rb", buffering=0) as raw:
             raw.seek(task.start)
             parts: list[bytes | tuple[IO[bytes], int]] = []
@@ -741,11 +1286,11 @@ def _run_task(task: _Task, contract: Contract | None = None, acceptance: Accepta
             if task.marker is not None:
                 parts.append(b"," + orjson.dumps(task.marker) + b"]}}")
             stream = io.BufferedReader(_Spliced(parts), READ_BUFFER)
-            result = AuditResult(task.fmt, Ledger(acceptance))
+            result = AuditResult(task.fmt, Ledger(task.options.acceptance))
             if task.fmt == "jsonl":
-                return _outcome(result, audit_lines(stream, contract, result))
+                return _outcome(result, audit_lines(stream, contract, result, options=task.options))
             try:
-                audit_har(stream, contract, result, split_marker=task.marker)
+                audit_har(stream, contract, result, split_marker=task.marker, options=task.options)
             except (AuditInputError, _SplitMismatchError):
                 return _Outcome("har", {}, again=True)
             return _outcome(result, result.entries)
@@ -788,28 +1333,32 @@ class _Spliced(io.RawIOBase):
         return 0
 
 
-def _plan(path: Path, jobs: int, part_bytes: int | None = None) -> list[_Task]:
+def _plan(path: Path, jobs: int, options: ReadOptions | None = None) -> list[_Task]:
     """The tasks for one file: itself, or parts of it when it is large, seekable and not compressed."""
-    part_bytes = part_bytes or MIN_PART_BYTES
+    options = options or ReadOptions()
+    part_bytes = options.part_bytes or MIN_PART_BYTES
+    whole = [_Task(path, options=options)]
     if jobs < 2 or path == STDIN or path.suffix.lower() == ".gz":
-        return [_Task(path)]
+        return whole
     try:
         if not path.is_file() or path.stat().st_size < 2 * part_bytes:
-            return [_Task(path)]
+            return whole
         with path.open("rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             head = stream.read(SNIFF_BYTES)
             if head.startswith(GZIP_MAGIC):
-                return [_Task(path)]
+                return whole
             start = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
             fmt = detect_format(path, head[start:])
             count = min(jobs * PARTS_PER_JOB, size // part_bytes)
             points = [size * k // count for k in range(1, count)]
             if fmt == "jsonl":
-                return _jsonl_parts(path, stream, start, size, points)
-            return _har_parts(path, stream, head[start:], start, size, points)
+                parts = _jsonl_parts(path, stream, start, size, points)
+            else:
+                parts = _har_parts(path, stream, head[start:], start, size, points)
+            return [dataclasses.replace(part, options=options) for part in parts]
     except (OSError, AuditInputError):
-        return [_Task(path)]  # audited in one pass, which says what is wrong with it
+        return whole  # audited in one pass, which says what is wrong with it
 
 
 def _jsonl_parts(path: Path, stream: IO[bytes], start: int, size: int, points: list[int]) -> list[_Task]:
@@ -909,57 +1458,110 @@ def audit_files(
     *,
     jobs: int = 1,
     progress: Progress | None = None,
-    acceptance: Acceptance | None = None,
-    part_bytes: int | None = None,
+    options: ReadOptions | None = None,
 ) -> AuditResult:
     """Judge the captures at `paths`, in order, as one pass over all of them; with `jobs` worker processes.
 
     With several files, positions name the file (`a.jsonl line 12`). Standard input is read by this
     process; a gzip file is one task (it cannot be cut); several files go to the workers side by side.
-    Every ledger, in this process and in each worker, classifies findings against `acceptance` as it
-    folds them in; the parts' ledgers keep that classification when they are folded together.
-    `part_bytes`: the smallest part a file is cut into (default MIN_PART_BYTES; tests cut small files).
+    Ctrl-C (or SIGTERM, with `run`'s handler) raises AuditInterruptedError holding what was judged so far;
+    every worker is ended first.
     """
     contract = contract or default_contract()
-    named = len(paths) > 1
-    plans = [_plan(path, jobs, part_bytes) for path in paths]
-    total = AuditResult("jsonl", Ledger(acceptance))
+    options = options or ReadOptions()
+    plans = [_plan(path, jobs, options) for path in paths]
+    total = AuditResult("jsonl", Ledger(options.acceptance))
     workers = min(jobs, sum(1 for plan in plans for task in plan if task.path != STDIN))
     if workers < 2:
-        done = 0
-        for path in paths:
-            progressed = _offset_progress(progress, done, total.entries)
-            _fold(total, path, [_local(path, contract, progressed, acceptance)], named)
-            done += _size(path)
+        _audit_here(total, paths, contract, progress, options)
         return total
     global _worker_contract  # noqa: PLW0603 - inherited by forked workers, so they need not load the spec
     _worker_contract = contract
     context = multiprocessing.get_context(_start_method())
-    initargs = (contract.spec_path, acceptance)
-    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=initargs) as pool:
-        ahead = _Ahead(pool, plans, workers * PARTS_PER_JOB * 2)
-        try:
-            done = 0
-            for number, (path, plan) in enumerate(zip(paths, plans, strict=True)):
-                outcomes: list[_Outcome] = []
-                for task in plan:
-                    future = ahead.next()
-                    outcome = _run_task(task, contract, acceptance) if future is None else future.result()
-                    if outcome.again:
-                        ahead.drop(number)
-                        outcomes = [_local(path, contract, None, acceptance)]
-                        break
-                    outcomes.append(outcome)
-                    if outcome.error is not None:
-                        break
-                    done += _size(path) if task.fmt is None else (task.end or 0) - task.start
-                    if progress is not None:
-                        progress(done, total.entries + sum(o.entries for o in outcomes))
-                _fold(total, path, outcomes, named)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(contract.spec_path,)) as pool:
+        _audit_on_pool(total, pool, _Ahead(pool, plans, workers * PARTS_PER_JOB * 2), paths, plans, contract, progress)
     return total
+
+
+def _audit_here(
+    total: AuditResult, paths: Sequence[Path], contract: Contract, progress: Progress | None, options: ReadOptions
+) -> None:
+    named = len(paths) > 1
+    done = 0
+    for path in paths:
+        try:
+            outcome = _local(path, contract, _offset_progress(progress, done, total.entries), options)
+        except Interrupted as stop:
+            if stop.partial is not None:
+                _fold(total, path, [_outcome(stop.partial)], named)
+            raise AuditInterruptedError(total, stop.how) from None
+        _fold(total, path, [outcome], named)
+        done += _size(path)
+
+
+def _audit_on_pool(  # noqa: PLR0917 - private, one caller
+    total: AuditResult,
+    pool: ProcessPoolExecutor,
+    ahead: _Ahead,
+    paths: Sequence[Path],
+    plans: list[list[_Task]],
+    contract: Contract,
+    progress: Progress | None,
+) -> None:
+    named = len(paths) > 1
+    outcomes: list[_Outcome] = []
+    path = paths[0]
+    try:
+        done = 0
+        for number, (path, plan) in enumerate(zip(paths, plans, strict=True)):
+            outcomes = []
+            for task in plan:
+                future = ahead.next()
+                outcome = _run_task(task, contract) if future is None else future.result()
+                if outcome.again:
+                    ahead.drop(number)
+                    outcomes = [_local(path, contract, None, task.options)]
+                    break
+                outcomes.append(outcome)
+                if outcome.error is not None:
+                    break
+                done += _size(path) if task.fmt is None else (task.end or 0) - task.start
+                if progress is not None:
+                    progress(done, total.entries + sum(o.entries for o in outcomes))
+            finished, outcomes = outcomes, []
+            _fold(total, path, finished, named)
+    except KeyboardInterrupt as stop:
+        _end_workers(pool)
+        partial = stop.partial if isinstance(stop, Interrupted) else None
+        _fold(total, path, [*outcomes, *([_outcome(partial)] if partial is not None else [])], named)
+        raise AuditInterruptedError(total, _how(stop)) from None
+    except BrokenProcessPool:
+        _end_workers(pool)
+        if _terminated.is_set():  # SIGTERM reached the workers first: stopped, as the main process was
+            _fold(total, path, outcomes, named)
+            raise AuditInterruptedError(total, "SIGTERM") from None
+        raise AuditInputError(
+            "a worker process ended without its result (killed, or out of memory?): audit again, or with --jobs 1"
+        ) from None
+    except BaseException:
+        _end_workers(pool)
+        raise
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """End every worker now, not after its part: on Ctrl-C, SIGTERM or an error none may run on unowned."""
+    terminate = getattr(
+        pool, "terminate_workers", None
+    )  # Python 3.14 (https://github.com/python/cpython/issues/128041)
+    if terminate is not None:
+        terminate()
+        return
+    # Before 3.14 only the pool's private map holds them (and shutdown() empties it: read it first).
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
 
 
 class _Ahead:
@@ -1002,9 +1604,9 @@ def _offset_progress(progress: Progress | None, done: int, entries: int) -> Prog
     return lambda read, seen: report(done + read, entries + seen)
 
 
-def _local(path: Path, contract: Contract, progress: Progress | None, acceptance: Acceptance | None) -> _Outcome:
+def _local(path: Path, contract: Contract, progress: Progress | None, options: ReadOptions) -> _Outcome:
     try:
-        return _outcome(audit_file(path, contract, progress=progress, acceptance=acceptance))
+        return _outcome(audit_file(path, contract, progress=progress, options=options))
     except AuditInputError as exc:
         return _Outcome("jsonl", {}, error=str(exc))
 
@@ -1033,6 +1635,11 @@ def _fold(total: AuditResult, path: Path, outcomes: list[_Outcome], named: bool)
         total.entries += outcome.entries
         total.skipped += outcome.skipped
         total.unanswered += outcome.unanswered
+        total.unsaved += outcome.unsaved
+        total.no_credential += outcome.no_credential
+        for host, count in outcome.other_hosts.items():
+            total.note_host(host, count)
+        total.keep_secrets(outcome.secrets)  # a worker's registrations end with it: this process masks the reports
         for item in [*outcome.ledger["findings"], *outcome.ledger["accepted"]]:
             item["samples"] = [_shifted(sample, offset, prefix) for sample in item["samples"]]
         total.ledger.merge(outcome.ledger)
@@ -1118,8 +1725,17 @@ def run(args: argparse.Namespace) -> int:
         contract = load_contract(args.spec) if args.spec else default_contract()
         acceptance = load_acceptance(Path(values["accepted_drift"])) if values["accepted_drift"] else None
         files = expand(args.files)
-        result = _audit_with_progress(files, contract, args.jobs or usable_cores(), acceptance)
+        part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
+        options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)
     except (AuditInputError, SpecError, settings.SettingError, AcceptedDriftError) as exc:
+        return fail(Decision(Verdict.USAGE, str(exc)))
+    interrupted: str | None = None
+    try:
+        with _sigterm_stops():
+            result = _audit_with_progress(files, contract, args.jobs or usable_cores(), options)
+    except AuditInterruptedError as stop:
+        result, interrupted = stop.partial, stop.how
+    except AuditInputError as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
     if len(files) > 1:
         source = shown = f"{len(files)} files"
@@ -1127,7 +1743,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         source = "standard input" if files[0] == STDIN else files[0].name
         shown, kinds = ("standard input" if files[0] == STDIN else str(files[0])), result.format
-    decision = judge(result, strict_drift=strict_drift, source=source)
+    decision = judge(result, strict_drift=strict_drift, source=source, interrupted=interrupted)
     run_info = reports.RunInfo(
         target="audit",
         base_url=result.base_url or source,
@@ -1136,21 +1752,59 @@ def run(args: argparse.Namespace) -> int:
         duration_s=time.monotonic() - started,
     )
     errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
-    print(f"{PROG}: {shown} ({kinds}): {result.summary()}")
+    # Every line is masked: a finding may quote a value the capture's own credentials echo into.
+    print(redact(f"{PROG}: {shown} ({kinds}): {result.summary()}"))
     for line in where_lines(result.ledger):
-        print(line)
+        print(redact(line))
     lines = reports.terminal_lines(result.ledger, decision, run_info.base_url)
     for line in lines[:-1]:
-        print(line)
+        print(redact(line))
     for line in errors:
         print(f"{PROG}: {line}", file=sys.stderr)
-    print(lines[-1])
+    print(redact(lines[-1]))
     # An unwritable report fails a clean audit, but never hides the verdict or masks its exit code.
     return EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
 
 
-def judge(result: AuditResult, *, strict_drift: bool, source: str) -> Decision:
-    """The suite's verdict; an audit that found no exchange of the operation is inconclusive, never ok."""
+_terminated = threading.Event()  # set by the SIGTERM handler: a worker that died of the same SIGTERM is no error
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """While the audit runs, SIGTERM stops it as Ctrl-C does: workers ended, the verdict of what was read.
+
+    (By default SIGTERM ends this process at once and leaves its workers running, orphaned.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        _terminated.set()
+        raise _Terminated
+
+    _terminated.clear()
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def judge(result: AuditResult, *, strict_drift: bool, source: str, interrupted: str | None = None) -> Decision:
+    """The suite's verdict; an audit that judged no exchange of the operation, or no body of one, is
+    inconclusive, never ok. Interrupted: the suite's `interrupted` (130), never a pass, saying what was read."""
+    decision = _judge_whole(result, strict_drift=strict_drift, source=source)
+    if interrupted is None:
+        return decision
+    return Decision(
+        Verdict.INTERRUPTED,
+        f"interrupted by {interrupted} after {result.entries:,} exchanges, before the audit finished: the reports "
+        f"hold what was read ({decision.verdict}: {decision.reason}); run it again for a verdict",
+    )
+
+
+def _judge_whole(result: AuditResult, *, strict_drift: bool, source: str) -> Decision:
     if result.audited == 0:
         return Decision(
             Verdict.INCONCLUSIVE,
@@ -1158,6 +1812,12 @@ def judge(result: AuditResult, *, strict_drift: bool, source: str) -> Decision:
         )
     host = result.base_url or source
     decision = decide(result.ledger, strict_drift=strict_drift, host=host)
+    bodies = result.audited - result.unsaved - result.ledger.signals.get("rate-limited", 0)
+    if decision.verdict is Verdict.OK and result.unsaved and bodies <= 0:
+        return Decision(
+            Verdict.INCONCLUSIVE,
+            f"no body in {source} could be judged ({result.summary()}): export the capture with its content",
+        )
     return Decision(decision.verdict, f"{decision.reason}; {result.summary()}")
 
 
@@ -1181,16 +1841,13 @@ def _part_bytes(text: str | None) -> int | None:
     return int(text)
 
 
-def _audit_with_progress(
-    paths: list[Path], contract: Contract, jobs: int, acceptance: Acceptance | None
-) -> AuditResult:
+def _audit_with_progress(paths: list[Path], contract: Contract, jobs: int, options: ReadOptions) -> AuditResult:
     bar = None
     if sys.stderr.isatty():
         size = sum(_size(path) for path in paths)
         bar = ProgressBar(sys.stderr, size) if size >= PROGRESS_MIN_BYTES else None
     try:
-        part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
-        return audit_files(paths, contract, jobs=jobs, progress=bar, acceptance=acceptance, part_bytes=part_bytes)
+        return audit_files(paths, contract, jobs=jobs, progress=bar, options=options)
     finally:
         if bar is not None:
             bar.close()

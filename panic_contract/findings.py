@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+import orjson
+
 if TYPE_CHECKING:
     from panic_contract.accepted import Acceptance, Entry, Status
 
@@ -46,8 +48,9 @@ def severity_of(kind: Kind) -> Severity:
     return "additive" if kind in ADDITIVE_KINDS else "breaking"
 
 
-# What credentials the request carried: the token we were given, none, or a wrong one.
-Credentials = Literal["valid", "missing", "invalid"]
+# What credentials the request carried: the token we were given, none, or a wrong one; "unknown" when the
+# source does not show them (a HAR exported without its Authorization header): auth is then not judged.
+Credentials = Literal["valid", "missing", "invalid", "unknown"]
 
 
 class Signal(StrEnum):
@@ -83,6 +86,77 @@ class _NotParsed:
 NOT_PARSED: Any = _NotParsed()
 
 
+class _NotSaved:
+    def __repr__(self) -> str:
+        return "NOT_SAVED"
+
+
+# The body was not kept by whatever captured the exchange (a browser drops unread bodies): the exchange is
+# judged on its method, status and headers only.
+NOT_SAVED: Any = _NotSaved()
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A body that cannot be read as JSON, and why, as its malformed-body finding says it."""
+
+    reason: str
+
+
+def read_body(body: bytes | str | None) -> Any:
+    """The one reading of a response body: its JSON value, or `Unreadable` saying why there is none.
+
+    Strict, as RFC 8259 has it: UTF-8 only (UTF-16/32 text and a byte order mark are not JSON), no NaN or
+    Infinity, no number beyond a double (1e400), no unpaired surrogate. orjson reads exactly this, and so
+    does every path: the suite, the recorder, the audit's bodies and its JSON Lines records (orjson too).
+    Integers beyond 64 bits come back as doubles (orjson's limit; RFC 8259 section 6 allows one).
+    """
+    try:
+        return orjson.loads(body or b"")
+    except orjson.JSONDecodeError as exc:
+        return Unreadable(_why_not_json(body or b"", exc))
+
+
+TOO_DEEP = "JSON nested too deep"
+_BOMS = (  # longest first: UTF-32LE's starts with UTF-16LE's
+    (b"\xff\xfe\x00\x00", "UTF-32 text with a byte order mark; JSON is UTF-8"),
+    (b"\x00\x00\xfe\xff", "UTF-32 text with a byte order mark; JSON is UTF-8"),
+    (b"\xef\xbb\xbf", "a byte order mark before the JSON"),
+    (b"\xff\xfe", "UTF-16 text with a byte order mark; JSON is UTF-8"),
+    (b"\xfe\xff", "UTF-16 text with a byte order mark; JSON is UTF-8"),
+)
+_NOT_NUMBERS = ("NaN", "Infinity")
+
+
+def _why_not_json(body: bytes | str, exc: orjson.JSONDecodeError) -> str:  # noqa: PLR0911 - one ladder, top down
+    """What a malformed-body finding says; it never quotes the body, which may hold a credential.
+
+    Text is looked at as its UTF-8 bytes, so a body saved as text (a HAR's) reads as the same body received.
+    """
+    message = str(exc.args[0]) if exc.args else ""
+    if "depth limit exceeded" in message:
+        return TOO_DEEP
+    data = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+    if not data.strip():
+        return "not JSON (an empty body)"
+    for mark, what in _BOMS:
+        if data.startswith(mark):
+            return f"not JSON ({what})"
+    encoding = json.detect_encoding(data)
+    if encoding != "utf-8":  # NUL bytes where UTF-16/32 puts them
+        return f"not JSON ({encoding.upper().replace('-BE', '').replace('-LE', '')} text; JSON is UTF-8)"
+    if "not valid UTF-8" in message:
+        return "not JSON (not UTF-8 text)"
+    if "infinity when parsed as double" in message:
+        return "not JSON (a number too large for a double)"
+    text = body if isinstance(body, str) else body.decode("utf-8", "replace")
+    at = text[exc.pos : exc.pos + len("Infinity")]  # orjson points past a minus sign
+    for word in _NOT_NUMBERS:
+        if at.startswith(word):
+            return f"not JSON ({word} is not a JSON number)"
+    return f"not JSON ({message.split(':')[0]})"
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One request and its response, as observed. Headers are keyed in lower case."""
@@ -92,7 +166,7 @@ class Exchange:
     status: int
     headers: Mapping[str, str]
     body: bytes | str | None = None
-    parsed: Any = NOT_PARSED  # the body already decoded as JSON, when the source had it so
+    parsed: Any = NOT_PARSED  # the body decoded as JSON when the source had it so; NOT_SAVED; an Unreadable
     credentials: Credentials = "valid"
     oversized: int | None = None  # the body grew past this many bytes (--max-body-size) and was not read whole
 
@@ -222,7 +296,8 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
         documented = ", ".join(str(code) for code in contract.documented_statuses)
         actual = f"{status} redirecting to {where[:80]}"
         return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", actual, f"{method} {path}")
-    if 200 <= status < 300 and credentials != "valid":
+    # "unknown": the source does not say. Two comparisons cost less than a set lookup, once per audited record.
+    if 200 <= status < 300 and credentials != "valid" and credentials != "unknown":  # noqa: PLR1714
         return Inspection(
             findings=(
                 Finding(
@@ -246,23 +321,18 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
         if media != response.media_type:
             return _single(Kind.WRONG_CONTENT_TYPE, None, response.media_type, media or "missing", f"{method} {path}")
     if parsed is NOT_PARSED:
-        try:
-            parsed = json.loads(body or b"")
-        except ValueError as exc:
-            return _single(
-                Kind.MALFORMED_BODY,
-                None,
-                "a JSON object",
-                f"not JSON ({exc.args[0].split(':')[0]})",
-                f"{method} {path}",
-            )
-        except RecursionError:  # JSON nested deeper than the parser's recursion limit
-            return _single(Kind.MALFORMED_BODY, None, "a JSON object", "JSON nested too deep", f"{method} {path}")
-    if not isinstance(parsed, dict):
-        return _single(Kind.MALFORMED_BODY, None, "a JSON object", describe_value(parsed), f"{method} {path}")
+        parsed = read_body(body)
+    if not isinstance(parsed, dict):  # the checks below cost nothing on the common path: a dict
+        if parsed is NOT_SAVED:
+            return CLEAN  # nothing more to judge without the body
+        actual = parsed.reason if isinstance(parsed, Unreadable) else describe_value(parsed)
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", actual, f"{method} {path}")
     is_callout = status == 200
     # Fast path: most responses conform; the audit leans on this being cheap.
-    schema_valid = response.validator.is_valid(parsed)
+    try:
+        schema_valid = response.validator.is_valid(parsed)
+    except ValueError:  # jsonschema_rs takes in no value nested deeper than ~250 levels ("Recursion limit reached")
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, f"{method} {path}")
     if (
         schema_valid
         and response.properties.issuperset(parsed)
@@ -271,7 +341,10 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
         return VALIDATED if is_callout else CLEAN
     request = f"{method} {path}"
     # iter_errors costs ten is_valid calls: only ask it when is_valid said there is something to find
-    findings = [] if schema_valid else list(_schema_findings(parsed, response.schema, response.validator, request))
+    try:
+        findings = [] if schema_valid else list(_schema_findings(parsed, response.schema, response.validator, request))
+    except ValueError:  # as above: is_valid may stop at the first error before it meets the deep value
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, request)
     findings.extend(
         Finding(
             Kind.NEW_FIELD,

@@ -18,7 +18,6 @@ import argparse
 import base64
 import hashlib
 import hmac
-import json
 import os
 import re
 import sys
@@ -38,8 +37,10 @@ from panic_contract.findings import (
     Exchange,
     Inspection,
     Kind,
+    Unreadable,
     describe_value,
     inspect,
+    read_body,
 )
 from panic_contract.fixture_files import (
     CONTRACTS_DIR,
@@ -404,15 +405,12 @@ def scrub_key_from(environ: Mapping[str, str]) -> bytes:
 def body_entry(raw: bytes | str | None, scrub_key: bytes | None) -> dict[str, Any]:
     """`{"body": parsed}` for JSON, else `{"body_text": text}`, else (not UTF-8) `{"body_base64": ...}`.
 
-    JSON is parsed from the bytes as the suite parses a response, so a recording judges a body as the
-    suite would; a body that is not UTF-8 is kept byte for byte, never with replacement characters.
-    Scrubbed unless the key is None.
+    JSON is read by `findings.read_body`, the one reading of a body, so a body the suite judges malformed
+    (UTF-16, a byte order mark, NaN, 1e400) is never written as a clean `body`; a body that is not UTF-8 is
+    kept byte for byte, never with replacement characters. Scrubbed unless the key is None.
     """
-    try:
-        body = json.loads(raw or b"")
-    except ValueError:
-        pass
-    else:
+    body = read_body(raw)
+    if not isinstance(body, Unreadable):
         return {"body": scrub(body, scrub_key) if scrub_key is not None else body}
     text = _utf8(raw) if isinstance(raw, bytes) else raw or ""
     if text is None:

@@ -35,7 +35,7 @@ class RunInfo:
 def reproducer(base_url: str, request: str) -> str:
     """A curl line for a finding's first request, token masked."""
     method, _, path = request.partition(" ")
-    url = base_url.rstrip("/") + path
+    url = path if "://" in path else base_url.rstrip("/") + path  # the audit's requests name their own host
     flag = "" if method == "GET" else f"-X {method} "
     return f"curl {flag}-H 'Authorization: Bearer {MASKED_TOKEN}' {shlex.quote(url)}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,14 +83,27 @@ def retries(text: str) -> int:
 
 
 # A callout is under 1 KiB: 10 KiB is the least that leaves room for any honest answer. The cap is also what
-# one response may cost in memory, so it stops at 1 GiB.
+# one response (or one capture record) may cost in memory, so it stops at 1 GiB.
 MIN_BODY_MIB, MAX_BODY_MIB = 0.01, 1024
+_UNITS = {"b": 1, "kib": 1 << 10, "kb": 1000, "mib": 1 << 20, "mb": 1000**2, "gib": 1 << 30, "gb": 1000**3}
+_SIZE = re.compile(r"\s*([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*([a-z]*)\s*", re.ASCII | re.IGNORECASE)
 
 
 def body_size(text: str) -> int:
-    """A number of MiB (fractions allowed), as bytes."""
-    what = f"it must be from {MIN_BODY_MIB:g} to {MAX_BODY_MIB:g} MiB, e.g. 4"
-    return int(_number(text, integer=False, low=MIN_BODY_MIB, high=MAX_BODY_MIB, what=what) * (1 << 20))
+    """A size in bytes: a number of MiB (`4`, `0.5`), or a number with its unit (`512KiB`, `16MiB`, `1GB`)."""
+    what = (
+        f"it must be from {MIN_BODY_MIB:g} to {MAX_BODY_MIB:g} MiB: a number of MiB (e.g. 4 or 0.5) or a size "
+        "with its unit (512KiB, 16MiB)"
+    )
+    matched = _SIZE.fullmatch(text)
+    if matched is None:
+        raise ValueError(what)
+    unit = matched[2].casefold()
+    factor = _UNITS.get(unit, 0) if unit else 1 << 20
+    size = float(matched[1]) * factor
+    if not MIN_BODY_MIB * (1 << 20) <= size <= MAX_BODY_MIB * (1 << 20):
+        raise ValueError(what)
+    return int(size)
 
 
 def switch(text: str) -> bool:
@@ -124,6 +138,22 @@ def text(value: str) -> str:
     return value
 
 
+def size_text(size: int) -> str:
+    """`4 MiB`, `512 KiB`, or bytes: how a size setting reads back in a message."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor:,} {unit}"
+    return f"{size:,} bytes"
+
+
+def server_roots(value: str) -> tuple[str, ...]:
+    """Comma-separated server roots (the flag may also be repeated), each as --base-url takes one."""
+    roots = tuple(dict.fromkeys(base_url(part.strip()) for part in value.split(",") if part.strip()))
+    if not roots:
+        raise ValueError("give a server root as scheme://host[:port], e.g. http://127.0.0.1:8000")
+    return roots
+
+
 @dataclass(frozen=True)
 class Setting:
     """One option: its flag, environment variable, ini key, default and parser."""
@@ -136,6 +166,7 @@ class Setting:
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
+    repeatable: bool = False  # the flag may be given several times; its values are joined with commas
 
     @property
     def name(self) -> str:
@@ -255,7 +286,8 @@ SETTINGS: Mapping[str, Setting] = {
             "--max-body-size",
             "PANIC_API_MAX_BODY_SIZE",
             "4",
-            "MiB a response body may have, decoded; a larger one is dropped there, a malformed-body finding",
+            "the largest response body, decoded, in MiB or with a unit (512KiB); a larger one is dropped there, a "
+            "malformed-body finding (audit: the largest JSON Lines line or HAR body read)",
             body_size,
             "MIB",
         ),
@@ -266,6 +298,16 @@ SETTINGS: Mapping[str, Setting] = {
             "retries of a transport error, a 429 or a 502/503/504, with backoff",
             retries,
             "N",
+        ),
+        Setting(
+            "--server",
+            "PANIC_API_SERVERS",
+            None,
+            "panic-contract audit: also judge exchanges with this server (scheme://host[:port]; repeatable, or "
+            "comma-separated); the spec's and the provider's documented hosts are always judged",
+            server_roots,
+            "URL",
+            repeatable=True,
         ),
     )
 }
@@ -286,10 +328,16 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
         flags = (s.flag, *s.aliases)
         if s.is_switch:
             parser.add_argument(*flags, dest=s.name, action="store_const", const="1", help=s.help_text())
+        elif s.repeatable:
+            parser.add_argument(*flags, dest=s.name, action="append", metavar=s.metavar, help=s.help_text())
         else:
             parser.add_argument(*flags, dest=s.name, metavar=s.metavar, choices=s.choices, help=s.help_text())
 
 
 def from_namespace(args: argparse.Namespace, names: Iterable[str], environ: Mapping[str, str]) -> dict[str, Any]:
     """The named settings' values for a subcommand (no ini there): command line, environment, default."""
-    return {name: resolve(SETTINGS[name], getattr(args, name, None), environ) for name in names}
+    values = {}
+    for name in names:
+        given = getattr(args, name, None)
+        values[name] = resolve(SETTINGS[name], ",".join(given) if isinstance(given, list) else given, environ)
+    return values

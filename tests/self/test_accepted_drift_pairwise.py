@@ -147,9 +147,12 @@ def test_one_process_xdist_and_audit_jobs_classify_alike(
 
     monkeypatch.setenv(audit.PART_BYTES_ENV, str(PART_BYTES))
     for fmt, path in capture(base_url, tmp_path).items():
-        assert len(audit._plan(path, 2, PART_BYTES)) > 2, f"the {fmt} capture must be cut into parts"
+        assert len(audit._plan(path, 2, audit.ReadOptions(part_bytes=PART_BYTES))) > 2, (
+            f"the {fmt} capture must be cut into parts"
+        )
         report = tmp_path / f"{fmt}.json"
-        code = cli.main(["audit", str(path), "--jobs", "2", f"--accepted-drift={accepted}", f"--drift-report={report}"])
+        args = ["audit", str(path), "--jobs", "2", f"--server={base_url}"]  # a loopback host: judged when named
+        code = cli.main([*args, f"--accepted-drift={accepted}", f"--drift-report={report}"])
         assert 1 == code, capsys.readouterr()
         seen[f"audit --jobs 2 ({fmt})"] = classified(json.loads(report.read_text()))
 

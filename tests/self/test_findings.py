@@ -159,7 +159,7 @@ CASES = [
         Kind.MALFORMED_BODY,
         None,
         "a JSON object",
-        "not JSON (Expecting property name enclosed in double quotes)",
+        "not JSON (unexpected character, expected a string key)",
     ),
     Case(
         "body-an-array",

@@ -24,7 +24,9 @@ from tests.self.samples import DOCUMENTED_CALLOUT
 TIMEOUT_BOUNDS = "it must be from 0.001 to 3600 seconds, e.g. 10"
 RATE_BOUNDS = "it must be 0 (no limit) or from 0.01 to 1000 requests per second, e.g. 0.5"
 BUDGET_BOUNDS = "it must be a whole number from 1 to 1000000, e.g. 400"
-BODY_BOUNDS = "it must be from 0.01 to 1024 MiB, e.g. 4"
+BODY_BOUNDS = (
+    "it must be from 0.01 to 1024 MiB: a number of MiB (e.g. 4 or 0.5) or a size with its unit (512KiB, 16MiB)"
+)
 NUMERIC = ("rate_limit", "request_timeout", "request_budget", "retries", "max_body_size")
 
 
@@ -41,6 +43,8 @@ NUMERIC = ("rate_limit", "request_timeout", "request_budget", "retries", "max_bo
         ("retries", "0", 0),
         ("max_body_size", "4", 4 * 1024 * 1024),
         ("max_body_size", "0.5", 512 * 1024),
+        ("max_body_size", "512KiB", 512 * 1024),
+        ("max_body_size", "16 MiB", 16 * 1024 * 1024),
         ("strict_drift", "true", True),
         ("callout_ids", "992011, 992012,992011", (992011, 992012)),
         ("base_url", "http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
@@ -75,7 +79,7 @@ def test_valid_values_parse(name: str, raw: str, expected: object) -> None:
         ("request_budget", "9" * 400, f"--request-budget (or PANIC_API_REQUEST_BUDGET) is *; {BUDGET_BOUNDS}"),
         ("max_body_size", "1e300", f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '1e300'; {BODY_BOUNDS}"),
         ("max_body_size", "0", f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '0'; {BODY_BOUNDS}"),
-        ("max_body_size", "4MiB", f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '4MiB'; {BODY_BOUNDS}"),
+        ("max_body_size", "4 GiB", f"--max-body-size (or PANIC_API_MAX_BODY_SIZE) is '4 GiB'; {BODY_BOUNDS}"),
         ("retries", "-1", "--retries (or PANIC_API_RETRIES) is '-1'; * from 0 to 10"),
         ("retries", "99", "--retries (or PANIC_API_RETRIES) is '99'; * from 0 to 10"),
         ("base_url", "http://127.0.0.1:99999", "--base-url (or PANIC_API_BASE_URL) is *; its port is not a number*"),
