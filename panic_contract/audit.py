@@ -51,6 +51,7 @@ from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import Contract, SpecError, default_contract, load_contract
 from panic_contract.findings import NOT_PARSED, VALIDATED, Exchange, Ledger, inspect, inspect_parts
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers, raw_body
+from panic_contract.outputs import terminal_line
 from panic_contract.redaction import MASK, MIN_SECRET_LENGTH
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
 
@@ -1117,7 +1118,7 @@ def run(args: argparse.Namespace) -> int:
     errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
     print(f"{PROG}: {shown} ({kinds}): {result.summary()}")
     for line in where_lines(result.ledger):
-        print(line)
+        print(terminal_line(line))
     lines = reports.terminal_lines(result.ledger, decision, run_info.base_url)
     for line in lines[:-1]:
         print(line)

@@ -24,7 +24,7 @@ import pytest
 
 from panic_contract.contract import Contract, parse_callout_id
 from panic_contract.findings import Credentials, Exchange, Finding, Inspection, Kind, Ledger, inspect
-from panic_contract.redaction import redact
+from panic_contract.outputs import terminal_line
 from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
 from panic_contract.target import Target, serve_mock
 from panic_contract.verdict import Decision
@@ -112,7 +112,7 @@ class SuiteRun:
             expired = f" (accepted drift expired: {covered[1].describe()})" if covered else ""
             lines.append(f"{finding.message()} (x{count}){expired}")
         self._test_findings = {}
-        return [redact(line) for line in lines]
+        return [terminal_line(line) for line in lines]  # one line each: a field name cannot start another
 
     # -- sending
 
