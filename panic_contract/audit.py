@@ -52,7 +52,7 @@ from panic_contract.contract import Contract, SpecError, default_contract, load_
 from panic_contract.findings import NOT_PARSED, VALIDATED, Exchange, Ledger, inspect, inspect_parts
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers, raw_body
 from panic_contract.outputs import terminal_line
-from panic_contract.redaction import MASK, MIN_SECRET_LENGTH
+from panic_contract.redaction import MIN_SECRET_LENGTH, redact, register
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
 
 PROG = "panic-contract audit"
@@ -555,8 +555,8 @@ def _har_exchange(entry: Any, where: str, contract: Contract, result: AuditResul
     token = _token(request)
     headers = _response_headers(response, content)
     if token is not None and len(token) >= MIN_SECRET_LENGTH:  # a server may echo the token back: mask it first
-        text = text.replace(token, MASK)
-        headers = {name: value.replace(token, MASK) for name, value in headers.items()}
+        register(token)  # in any encoding, and in everything built from the exchange (a cut value too)
+        text, headers = redact(text), {name: redact(value) for name, value in headers.items()}
     return Exchange(
         method=contract.method,
         path=path,  # no query string: it may hold a credential

@@ -6,7 +6,8 @@ whatever field the text came from, so no value can fake a line of its own (`verd
 as markup, or fail to be written:
 
 - `terminal_line`: one line for a terminal, a log or a test's failure text; control characters,
-  line breaks, bidirectional overrides and lone surrogates shown as escapes (`\\n`, `\\u202e`).
+  line breaks, bidirectional overrides, lone surrogates and any other character that does not print
+  shown as escapes (`\\n`, `\\u202e`, `\\ud800`).
 - `markdown_text`: a terminal line whose Markdown and HTML markup is neutralised, `|` included, for
   a table cell or a line of the Markdown report and the job summary.
 - `markdown_code`: an inline code span (nothing in one is markup) that no backtick in it can close.
@@ -24,24 +25,30 @@ from typing import Final
 
 from panic_contract.redaction import redact
 
-# C0 controls and DEL, C1 controls, the line and paragraph separators, the bidirectional marks,
-# embeddings, overrides and isolates, the byte order mark, and lone surrogates.
-_UNPRINTABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Characters Markdown (CommonMark and GitHub's extensions) or HTML may read as markup anywhere in a
 # line; a backslash makes each literal. `$` only when two could pair up as math, as they do in GitHub.
-_MARKUP: Final = re.compile(r"[\\`*_\[\]<>|~&#]")
-_LINE_START: Final = re.compile(r"^([-+=>]|\d+[.)])")  # a list item, heading underline or quote if first
+# `_` inside a word (`unsupported_method`) starts no emphasis, and is left as it is.
+_MARKUP: Final = re.compile(r"[\\`*\[\]<>|~&#]|(?<![^\W_])_|_(?![^\W_])")
+# A list item, a heading underline or a quote, when first on a line: the marker's punctuation is escaped.
+_LINE_START: Final = re.compile(r"^(\d*)([-+=>.)])")
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
+def _escaped(char: str) -> str:
+    if char.isprintable():
+        return char
     return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
 
 
 def terminal_line(text: str) -> str:
-    """`text` masked and made one printable line: no server text can start a line of its own."""
-    return _UNPRINTABLE.sub(_escape, redact(text))
+    """`text` masked and made one printable line: no server text can start a line of its own.
+
+    Every character Python does not call printable is shown as its escape: controls (a newline, ESC),
+    the line and paragraph separators, format characters (the bidirectional overrides among them),
+    lone surrogates, unassigned code points.
+    """
+    text = redact(text)
+    return text if text.isprintable() else "".join(map(_escaped, text))
 
 
 def markdown_text(text: str) -> str:
@@ -49,12 +56,14 @@ def markdown_text(text: str) -> str:
     line = _MARKUP.sub(r"\\\g<0>", terminal_line(text))
     if line.count("$") > 1:
         line = line.replace("$", "\\$")
-    return _LINE_START.sub(r"\\\1", line)
+    return _LINE_START.sub(r"\1\\\2", line)
 
 
 def markdown_code(text: str) -> str:
     """An inline code span holding `text` masked, as one line, with `|` escaped for a table cell."""
     line = terminal_line(text).replace("|", "\\|")  # GitHub's tables split on `|` even in code spans
+    if not line:
+        return ""  # no code span can be empty
     fence = "`" * (1 + _longest_backtick_run(line))
     pad = " " if line.startswith("`") or line.endswith("`") else ""
     return f"{fence}{pad}{line}{pad}{fence}"
