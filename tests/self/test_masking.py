@@ -225,13 +225,14 @@ def test_the_token_in_the_base64_of_a_bearer_or_basic_header_is_masked() -> None
 
 
 def test_masking_a_large_body_with_no_secret_is_cheap() -> None:
-    """A wide bound: a 4 MiB body with nothing to mask, 20 times, well under 10 s (bench/run.py has figures)."""
+    """A wide bound: a 4 MiB body with nothing to mask, with JSON and URL escapes both (every view of it
+    searched), 5 times well under 30 s on a loaded machine; bench/run.py has the figures."""
     body = (json.dumps({"id": 992011, "name": "x" * 50, "url": "https:\\/\\/a.example\\/%20"}) * 70_000)[: 4 << 20]
     with only_secrets(TOKEN_77, "client-secret-value"):
         started = time.perf_counter()
-        for _ in range(20):
+        for _ in range(5):
             assert redact(body) is body
-        assert time.perf_counter() - started < 10
+        assert time.perf_counter() - started < 30
 
 
 def test_a_body_made_of_the_secret_is_masked_quickly() -> None:
