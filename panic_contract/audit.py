@@ -76,6 +76,7 @@ from panic_contract.findings import (
     signal_of,
 )
 from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers, raw_body
+from panic_contract.outputs import terminal_line
 from panic_contract.redaction import MASK, MIN_SECRET_LENGTH, redact, register
 from panic_contract.settings import size_text
 from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
@@ -1753,15 +1754,15 @@ def run(args: argparse.Namespace) -> int:
     )
     errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
-    print(redact(f"{PROG}: {shown} ({kinds}): {result.summary()}"))
+    print(terminal_line(f"{PROG}: {shown} ({kinds}): {result.summary()}"))
     for line in where_lines(result.ledger):
-        print(redact(line))
+        print(terminal_line(line))
     lines = reports.terminal_lines(result.ledger, decision, run_info.base_url)
     for line in lines[:-1]:
-        print(redact(line))
+        print(terminal_line(line))
     for line in errors:
-        print(f"{PROG}: {line}", file=sys.stderr)
-    print(redact(lines[-1]))
+        print(terminal_line(f"{PROG}: {line}"), file=sys.stderr)
+    print(terminal_line(lines[-1]))
     # An unwritable report fails a clean audit, but never hides the verdict or masks its exit code.
     return EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
 

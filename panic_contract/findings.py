@@ -8,6 +8,7 @@ reports only count and render what it returns.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from panic_contract.accepted import Acceptance, Entry, Status
 
 from panic_contract.contract import Contract, describe_type, parse_callout_id
+from panic_contract.redaction import redact
 
 
 class Kind(StrEnum):
@@ -234,6 +236,7 @@ def describe_value(value: Any) -> str:
     name = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
     # json.dumps writes a plain int as repr() does; skipping it matters when a capture drifts a lot
     text = repr(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
+    text = redact(text)  # before the cut: a cut run of a secret is still one
     if len(text) > 60:
         text = text[:57] + "..."
     return (
@@ -291,10 +294,8 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
     if method != contract.method:
         return CLEAN  # other methods are not this operation; schemathesis's unsupported_method judges them
     if 300 <= status < 400:  # never followed: a redirect could carry our token to another host
-        location = headers.get("location", "")
-        where = urlsplit(location).netloc or location or "nowhere (no Location)"
         documented = ", ".join(str(code) for code in contract.documented_statuses)
-        actual = f"{status} redirecting to {where[:80]}"
+        actual = f"{status} redirecting to {redirect_target(headers.get('location', ''))}"
         return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", actual, f"{method} {path}")
     # "unknown": the source does not say. Two comparisons cost less than a set lookup, once per audited record.
     if 200 <= status < 300 and credentials != "valid" and credentials != "unknown":  # noqa: PLR1714
@@ -331,6 +332,9 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
     # Fast path: most responses conform; the audit leans on this being cheap.
     try:
         schema_valid = response.validator.is_valid(parsed)
+    except UnicodeEncodeError:
+        parsed = _surrogates_escaped(parsed)
+        schema_valid = response.validator.is_valid(parsed)
     except ValueError:  # jsonschema_rs takes in no value nested deeper than ~250 levels ("Recursion limit reached")
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, f"{method} {path}")
     if (
@@ -343,6 +347,9 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
     # iter_errors costs ten is_valid calls: only ask it when is_valid said there is something to find
     try:
         findings = [] if schema_valid else list(_schema_findings(parsed, response.schema, response.validator, request))
+    except UnicodeEncodeError:
+        parsed = _surrogates_escaped(parsed)
+        findings = list(_schema_findings(parsed, response.schema, response.validator, request))
     except ValueError:  # as above: is_valid may stop at the first error before it meets the deep value
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, request)
     findings.extend(
@@ -359,6 +366,45 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
     if is_callout:
         findings.extend(_callout_findings(parsed, request, raw_id, contract))
     return Inspection(findings=tuple(findings), validated_body=is_callout)
+
+
+def redirect_target(location: str) -> str:
+    """Where a Location points, as scheme://host[:port]/path, masked and cut to 80 characters.
+
+    Never its user:password@, query or fragment: that is where credentials travel (`?access_token=`,
+    `?sig=`), and the host and path say where it leads.
+    """
+    if not location.strip():
+        return "nowhere (no Location)"
+    try:
+        parts = urlsplit(location.strip())
+        port = parts.port
+    except ValueError:  # a port that is not a number, a bracket left open
+        return "a Location that is not a URL"
+    netloc = ""
+    if parts.hostname:
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        netloc = f"//{host}" + (f":{port}" if port is not None else "")
+    where = redact((f"{parts.scheme}:" if parts.scheme else "") + netloc + parts.path)
+    return where[:80] or "the same path (a Location with only a query or fragment)"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogates_escaped(value: Any) -> Any:
+    """`value` with each lone surrogate in its strings and keys written as its escape (`\\ud800`).
+
+    jsonschema-rs cannot take one (JSON may hold "\\ud800") where it reads a key or reports a value: no
+    upstream issue found; schemathesis works around the same (schemathesis/schemathesis#3573).
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, dict):
+        return {_surrogates_escaped(key): _surrogates_escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_surrogates_escaped(item) for item in value]
+    return value
 
 
 def _single(kind: Kind, field_: str | None, expected: str, actual: str, request: str) -> Inspection:

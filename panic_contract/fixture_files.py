@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import jsonschema_rs
 
 from panic_contract.contract import PACKAGE_DIR, shipped_folder
 from panic_contract.findings import NOT_PARSED, Exchange
+from panic_contract.outputs import file_bytes
 
 # The project's fixtures: the repo's contracts/ in a checkout, the wheel's package data once installed.
 CONTRACTS_DIR = shipped_folder("contracts")
@@ -208,8 +210,25 @@ class FixtureWriteError(OSError):
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: a crash leaves the old file whole."""
-    write_all_or_nothing({path: text})
+    """Write to a temporary file beside `path`, then rename: a crash leaves the old file whole.
+
+    Anything else (a character device such as /dev/null, a FIFO, a link such as /dev/stdout or
+    /dev/fd/N) is written in place, through the link, as a shell's `>` would: renaming over it would
+    replace the device or the link with a plain file where /dev is writable (as root in a CI
+    container), and fail elsewhere.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        mode = stat.S_IFREG  # none yet (or unreadable): the staged write creates it, or says why not
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):  # a folder: staging names the error, as for a file
+        write_all_or_nothing({path: text})
+        return
+    try:
+        with path.open("wb") as handle:
+            handle.write(file_bytes(text))
+    except OSError as exc:
+        raise FixtureWriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
 def write_all_or_nothing(files: Mapping[Path, str]) -> None:
@@ -226,7 +245,7 @@ def write_all_or_nothing(files: Mapping[Path, str]) -> None:
     current = next(iter(files), Path())
     try:
         for current, text in files.items():
-            staged[current] = _stage(current, text.encode("utf-8"))
+            staged[current] = _stage(current, file_bytes(text))
         for current in files:
             if current.exists():
                 backups[current] = _keep(current)

@@ -29,6 +29,7 @@ from panic_contract.accepted import load as load_acceptance
 from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
 from panic_contract.findings import Ledger
 from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
+from panic_contract.outputs import terminal_line
 from panic_contract.redaction import Secret, redact, registered
 from panic_contract.sending import TOKEN_VARIABLE, CredentialError, Limits, Quota, TargetFault
 from panic_contract.settings import SETTINGS, SettingError, resolve
@@ -401,4 +402,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if os.environ.get("GITHUB_ACTIONS") == "true":
         notes += reports.github_annotations(run.ledger)
     for line in [*lines[:-1], *notes, *config.stash.get(_REPORT_ERRORS, []), lines[-1]]:
-        terminalreporter.write_line(redact(line))
+        terminalreporter.write_line(terminal_line(line))

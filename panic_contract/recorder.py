@@ -51,7 +51,8 @@ from panic_contract.fixture_files import (
     load_fixture,
     write_all_or_nothing,
 )
-from panic_contract.redaction import Secret
+from panic_contract.outputs import terminal_line
+from panic_contract.redaction import Secret, redact
 from panic_contract.sending import (
     CLIENT_ID_VARIABLE,
     CLIENT_SECRET_VARIABLE,
@@ -252,7 +253,8 @@ def record(options: Options, environ: Mapping[str, str], out: TextIO | None = No
 
 def write_recorded(recorded: Sequence[Recorded], options: Options) -> None:
     """All of the set or none of it: every file is staged first, and any failure leaves --out as it was."""
-    files = {item.planned.path: fixture_text(item.record, item.planned.path) for item in recorded}
+    # masked again whole, the last line of defence: a body value decoded from an escape is text like any other
+    files = {item.planned.path: redact(fixture_text(item.record, item.planned.path)) for item in recorded}
     try:
         write_all_or_nothing(files)
     except OSError as exc:
@@ -683,7 +685,7 @@ def print_diffs(diffs: Sequence[ShapeDiff], options: Options, stream: TextIO) ->
     print(f"shape diff against the fixtures in {options.out}/:", file=stream)
     for diff in diffs:
         for line in _diff_lines(diff):
-            print(line, file=stream)
+            print(terminal_line(line), file=stream)  # paths and values come from the server
     totals: Counter[str] = sum((d.counts for d in diffs), Counter())
     drifted = sum(d.drift for d in diffs)
     parts = [f"{totals[key]} {words}" for key, words in _TOTAL_WORDS if totals[key]] or ["no shape drift"]

@@ -1,7 +1,8 @@
 """Render a ledger and its verdict: JSON for machines, Markdown for a pull request, text for a terminal.
 
 Reports carry requests as method and path only, and reproducers with the token masked: no
-credential reaches any of them.
+credential reaches any of them. Text from the server is escaped where it lands, by the sink's one
+function in `outputs`: every Markdown cell and line, every terminal line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from panic_contract.accepted import Entry
 from panic_contract.findings import Ledger, LedgerEntry
 from panic_contract.fixture_files import write_atomically
+from panic_contract.outputs import file_bytes, markdown_code, markdown_code_block, markdown_text, terminal_line
 from panic_contract.redaction import MASK, redact
 from panic_contract.verdict import Decision, verdict_line
 
@@ -69,17 +71,21 @@ def stale(ledger: Ledger) -> list[Entry]:
     return ledger.stale_acceptances() if ledger.validated_bodies else []
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _field(field: str | None) -> str:
+    return markdown_text(field) if field else "-"
 
 
 def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
     lines = [
         f"## API drift: **{decision.verdict}** (exit {decision.exit_code})",
         "",
-        _md_cell(decision.reason),
+        markdown_text(decision.reason),
         "",
-        f"Target `{run.target}` at `{run.base_url}`, spec `{run.spec}`, "
+        f"Target {markdown_code(run.target)} at {markdown_code(run.base_url)}, spec {markdown_code(run.spec)}, "
         f"{ledger.requests} requests in {run.duration_s:.1f}s.",
     ]
     entries = ledger.sorted_entries()
@@ -91,35 +97,33 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
         ]
         for entry in entries:
             f = entry.first
-            actual = ", ".join(entry.actuals)
-            cells = [str(f.kind), f.severity, f.field or "-", f.expected, actual, str(entry.count), f"`{f.request}`"]
-            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+            actual, expected = markdown_text(", ".join(entry.actuals)), markdown_text(f.expected)
+            cells = [f.kind, f.severity, _field(f.field), expected, actual, str(entry.count), markdown_code(f.request)]
+            lines.append(_md_row(cells))
     accepted = ledger.accepted_entries()
     if accepted:
         lines += ["", "Accepted drift (does not fail the run):", "", "| kind | field | actual | count | accepted by |"]
         lines.append("|---|---|---|---|---|")
         for entry in accepted:
             f = entry.first
-            cells = [str(f.kind), f.field or "-", ", ".join(entry.actuals), str(entry.count), entry.accepted_by or ""]
-            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+            cells = [", ".join(entry.actuals), str(entry.count), entry.accepted_by or ""]
+            lines.append(_md_row([f.kind, _field(f.field), *map(markdown_text, cells)]))
     gone = stale(ledger)
     if gone:
         lines += ["", "Stale accepted drift (matched nothing: the provider fixed it, delete the entry):", ""]
-        lines += [f"- {_md_cell(entry.describe())}" for entry in gone]
+        lines += [f"- {markdown_text(entry.describe())}" for entry in gone]
     if entries:
         lines += [
             "",
             "Reproduce the first finding:",
             "",
-            "```",
-            reproducer(run.base_url, entries[0].first.request),
-            "```",
+            markdown_code_block(reproducer(run.base_url, entries[0].first.request)),
         ]
     return "\n".join(lines) + "\n"
 
 
 def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[str]:
-    """The "API drift" section: findings grouped by kind and field, then the verdict last."""
+    """The "API drift" section: findings grouped by kind and field, then the verdict last; one line each."""
     lines: list[str] = []
     for entry in ledger.sorted_entries():
         lines.append(_entry_line(entry))
@@ -135,7 +139,7 @@ def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[st
         lines.append(f"    accepted by: {entry.accepted_by}")
     lines += [f"stale accepted drift (matched nothing; delete it): {entry.describe()}" for entry in stale(ledger)]
     lines.append(verdict_line(decision))
-    return lines
+    return [terminal_line(line) for line in lines]
 
 
 def _entry_line(entry: LedgerEntry) -> str:
@@ -156,7 +160,7 @@ def write_reports(
         if path is None or path == "":
             continue
         try:
-            write_atomically(Path(path), redact(render()))
+            write_atomically(Path(path), redact(render()))  # masked again whole: the last line of defence
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             errors.append(f"cannot write the {what} to {path}: {reason} (pick a writable path)")
@@ -186,8 +190,8 @@ def github_annotations(ledger: Ledger) -> list[str]:
 def append_step_summary(path: str, markdown: str) -> str | None:
     """Append the Markdown summary to GITHUB_STEP_SUMMARY; one line if that cannot be done."""
     try:
-        with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write(redact(markdown) + "\n")
+        with Path(path).open("ab") as handle:
+            handle.write(file_bytes(redact(markdown) + "\n"))
     except OSError as exc:
         return f"cannot append the Markdown summary to GITHUB_STEP_SUMMARY ({path}): {exc.strerror}"
     return None

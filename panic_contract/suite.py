@@ -36,7 +36,7 @@ from panic_contract.findings import (
     LedgerKey,
     inspect,
 )
-from panic_contract.redaction import redact
+from panic_contract.outputs import terminal_line
 from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
 from panic_contract.target import Target, serve_mock
 from panic_contract.verdict import AUTH_PROBES, Decision, Verdict
@@ -128,7 +128,7 @@ class SuiteRun:
             expired = f" (accepted drift expired: {entry.accepted_by})" if entry.acceptance == "expired" else ""
             lines.append(f"{finding.message()} (x{count}){expired}")
         self._test_findings = {}
-        return [redact(line) for line in lines]
+        return [terminal_line(line) for line in lines]  # one line each: a field name cannot start another
 
     # -- sending
 

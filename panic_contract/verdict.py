@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from panic_contract.findings import Ledger, Signal
-from panic_contract.redaction import redact
+from panic_contract.outputs import terminal_line
 
 
 class Verdict(StrEnum):
@@ -132,5 +132,5 @@ def verdict_line(decision: Decision) -> str:
 
 def command_stopped(prog: str, decision: Decision) -> int:
     """A `panic-contract` command that cannot go on: its verdict line on stderr, named; the exit code to return."""
-    print(f"{prog}: {redact(verdict_line(decision))}", file=sys.stderr)
+    print(f"{prog}: {terminal_line(verdict_line(decision))}", file=sys.stderr)
     return decision.exit_code

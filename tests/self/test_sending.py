@@ -92,7 +92,9 @@ def test_token_comes_from_panic_api_token_without_a_request(api: respx.MockRoute
 
 @pytest.mark.parametrize("spelling", ["access_token", "accessToken"])
 def test_client_credentials_are_exchanged_with_either_response_spelling(api: respx.MockRouter, spelling: str) -> None:
-    issued = f"exchanged-token-{spelling}"  # one per case: a token registered earlier would come back masked
+    # one per case (a token registered earlier would come back masked), and not the spelling itself: every
+    # 12 characters of a registered token are masked anywhere, this module's messages naming access_token too
+    issued = f"exchanged-token-{len(spelling)}"
     route = api.post(TOKEN_PATH).respond(200, json={spelling: issued, "expires_in": 3600})
     assert issued == token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT).value
     sent = route.calls.last.request
