@@ -476,6 +476,11 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                 )
             try:
                 record = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if not line.strip():
+                    continue  # a blank line (often the last one) holds no exchange
+                record = _record_with_surrogates(line, exc, number)
+            try:
                 request = record["request"]
                 path = request["path"]
                 if "?" in path:  # reports carry the path only: a query string may hold a credential
@@ -485,12 +490,6 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                 same_method = matched is not None and (
                     request["method"] == method or request["method"].upper() == method
                 )
-            except orjson.JSONDecodeError as exc:
-                if not line.strip():
-                    continue  # a blank line (often the last one) holds no exchange
-                raise AuditInputError(
-                    f"line {number}: not JSON ({exc}); each line must be one exchange record"
-                ) from None
             except (TypeError, KeyError, AttributeError):
                 raise AuditInputError(_record_error(record, f"line {number}")) from None
             entries += 1
@@ -587,6 +586,15 @@ def _query_credentials(query: str) -> list[str]:
     return [value for name, value in pairs if len(value) >= MIN_COOKIE_SECRET and _QUERY_CREDENTIAL.search(name)]
 
 
+def _record_with_surrogates(line: bytes, exc: orjson.JSONDecodeError, number: int) -> Any:
+    """A line orjson refused: read as `findings.read_body` reads a body (an escaped unpaired surrogate is
+    JSON), else one line naming it."""
+    record = read_body(line) if "surrogate in string" in str(exc) else Unreadable(f"not JSON ({exc})")
+    if isinstance(record, Unreadable):
+        raise AuditInputError(f"line {number}: {record.reason}; each line must be one exchange record") from None
+    return record
+
+
 def _record_error(record: Any, where: str) -> str:
     for error in _LINE_VALIDATOR.iter_errors(record):
         location = "/".join(str(part) for part in error.instance_path) or "the top level"
@@ -605,8 +613,8 @@ def _without_value(error: Any) -> str:
     if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Not):
         return "it holds more than one of body, body_text and body_base64"
     rendered = json.dumps(error.instance, ensure_ascii=False, separators=(",", ":"))
-    if rendered in message:
-        return message.replace(rendered, "the value")
+    if message.startswith(rendered):  # "0 is less than the minimum of 100": the value leads, and only there
+        return "the value" + message[len(rendered) :]
     return "the value is not allowed here (not shown)"
 
 
@@ -1095,7 +1103,7 @@ def _split_url(url: str) -> tuple[str, str]:
 def _request_credentials(request: Mapping[str, Any], url: str) -> tuple[bool, list[str]]:
     """Whether the request shows its Authorization header, and the credential values it carries.
 
-    Authorization (also without its scheme), Proxy-Authorization, X-Api-Key, Cookie (each cookie's value),
+    Authorization (without its scheme), Proxy-Authorization, X-Api-Key, Cookie (each cookie's value),
     credentials in the query string and a URL's password. They are only registered as secrets, never kept.
     """
     shown = False
@@ -1112,10 +1120,10 @@ def _request_credentials(request: Mapping[str, Any], url: str) -> tuple[bool, li
             values.extend(_cookie_values(value))
             continue
         shown = shown or (name == "authorization" and bool(value))
-        if len(value) >= MIN_SECRET_LENGTH:
-            values.append(value)
-        credential = value.split(" ", 1)[-1].strip()  # without the scheme (Bearer, Basic)
-        if credential != value and len(credential) >= MIN_SECRET_LENGTH:
+        # Without its scheme (Bearer, Basic): masking every 12-character run of "Bearer <token>" would also
+        # mask text that merely shares the scheme's space and the token's first characters.
+        credential = value.split(" ", 1)[-1].strip()
+        if len(credential) >= MIN_SECRET_LENGTH:
             values.append(credential)
     cookies = request.get("cookies")
     for cookie in cookies if isinstance(cookies, list) else ():
@@ -1132,7 +1140,8 @@ def _request_credentials(request: Mapping[str, Any], url: str) -> tuple[bool, li
 
 
 def _cookie_values(header: str) -> list[str]:
-    values = [header] if len(header) >= MIN_COOKIE_SECRET else []
+    """Each cookie's value (not the whole header, whose runs would span the cookies' names)."""
+    values = []
     for pair in header.split(";"):
         value = pair.partition("=")[2].strip().strip('"')
         if len(value) >= MIN_COOKIE_SECRET:

@@ -8,6 +8,7 @@ reports only count and render what it returns.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -109,14 +110,46 @@ def read_body(body: bytes | str | None) -> Any:
     """The one reading of a response body: its JSON value, or `Unreadable` saying why there is none.
 
     Strict, as RFC 8259 has it: UTF-8 only (UTF-16/32 text and a byte order mark are not JSON), no NaN or
-    Infinity, no number beyond a double (1e400), no unpaired surrogate. orjson reads exactly this, and so
-    does every path: the suite, the recorder, the audit's bodies and its JSON Lines records (orjson too).
-    Integers beyond 64 bits come back as doubles (orjson's limit; RFC 8259 section 6 allows one).
+    Infinity, no number beyond a double (1e400). orjson reads exactly this, and so does every path: the
+    suite, the recorder, the audit's bodies and its JSON Lines records (orjson too). Integers beyond 64 bits
+    come back as doubles (orjson's limit; RFC 8259 section 6 allows one).
+
+    One leniency: an escaped unpaired surrogate (`"\\ud800"`) is valid JSON grammar (RFC 8259 section 8.2
+    leaves what it means to the reader), and servers send them; orjson refuses them, so such a body is read
+    by the standard library instead, held to the same rules.
     """
     try:
         return orjson.loads(body or b"")
     except orjson.JSONDecodeError as exc:
+        if "surrogate in string" in str(exc):  # an escape (\ud800), not raw bytes
+            return _read_with_surrogates(body or b"", exc)
         return Unreadable(_why_not_json(body or b"", exc))
+
+
+def _not_a_number(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("a number too large for a double")
+    return value
+
+
+def _read_with_surrogates(body: bytes | str, exc: orjson.JSONDecodeError) -> Any:
+    """A body orjson refused only for an escaped unpaired surrogate: the standard library's reading of it."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
+    except RecursionError:
+        return Unreadable(TOO_DEEP)
+    except UnicodeDecodeError:
+        return Unreadable("not JSON (not UTF-8 text)")
+    except json.JSONDecodeError:
+        return Unreadable(_why_not_json(body, exc))
+    except ValueError as problem:  # NaN, Infinity, 1e400: as orjson would have said of them
+        return Unreadable(f"not JSON ({problem})")
 
 
 TOO_DEEP = "JSON nested too deep"

@@ -173,6 +173,18 @@ def registered() -> frozenset[str]:
     return frozenset(_registry.secrets)
 
 
+def forget_all_but(kept: frozenset[str]) -> None:
+    """Forget every secret registered since `registered()` returned `kept`.
+
+    For one process that runs many independent runs (the project's own tests, in process): a secret of
+    one run must not mask another run's output. A command or a pytest run never forgets a secret.
+    """
+    with _registry.lock:
+        if _registry.secrets != kept:
+            _registry.secrets = set(kept)
+            _registry.stale = True
+
+
 @overload
 def redact(text: str) -> str: ...
 @overload

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from panic_contract import redaction
 from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
 
 pytest_plugins = ["pytester"]
@@ -38,6 +39,14 @@ class SuiteResult:
 
     def fields(self, kind: str) -> set[str | None]:
         return {f["field"] for f in self.report.get("findings", []) if f["kind"] == kind}
+
+
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only() -> Iterator[None]:
+    """Each test registers the secrets it uses; none may mask the next test's output (a shared process)."""
+    kept = redaction.registered()
+    yield
+    redaction.forget_all_but(kept)
 
 
 @pytest.fixture

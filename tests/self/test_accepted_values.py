@@ -183,7 +183,12 @@ def test_an_accepted_status_value_accepts_that_status_and_no_other(accepted: str
     assert [f"string {json.dumps(accepted, ensure_ascii=False)}"] == [e.first.actual for e in ledger.accepted_entries()]
 
 
-@given(value=st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=40)), other=st.integers())
+# Integers a body can carry as integers: one reading of a body (findings.read_body, orjson) reads a larger
+# one as a double, which no longer equals the integer an entry names.
+INT64 = st.integers(min_value=-(2**63), max_value=2**64 - 1)
+
+
+@given(value=st.one_of(st.none(), st.booleans(), INT64, st.text(max_size=40)), other=INT64)
 def test_an_accepted_new_field_value_accepts_that_value_and_no_other(value: Any, other: int) -> None:
     (entry,) = acceptance_for("new-field", "$.responderEta", value).entries
     assert entry.matches(finding_of(Kind.NEW_FIELD, exchange({"responderEta": value})))

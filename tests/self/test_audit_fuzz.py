@@ -102,7 +102,8 @@ def har_text(exchanges: list[tuple[Any, ...]]) -> bytes:
 def jsonl_text(exchanges: list[tuple[Any, ...]]) -> bytes:
     lines = []
     for method, path, status, body, _, saved in exchanges:
-        response: dict[str, Any] = {"status": status, "headers": {"content-type": "application/json"}}
+        # a HAR's status 0 is a request never answered; a JSON Lines record is of an exchange that had an answer
+        response: dict[str, Any] = {"status": status or 200, "headers": {"content-type": "application/json"}}
         response["body_text" if isinstance(body, str) or saved == "text" else "body"] = (
             body if isinstance(body, str) or saved != "text" else json.dumps(body)
         )

@@ -5,7 +5,8 @@ Each fault of `faulty_servers` is run through the suite in one process, the suit
 fast). They must agree: one verdict, one exit code, one reason line (the suite's JSON `reason`, which
 `record` repeats). The servers accept only `SENTINEL_TOKEN`, the token every run is given, so every
 run also checks that the token appears in no output, report or fixture, whatever the server echoes.
-Every run's peak memory is measured (`os.wait4`), so a fault that would grow it shows as a number.
+Every run's peak memory is measured (the high-water mark of each of its processes), so a fault that
+would grow it shows as a number.
 """
 
 from __future__ import annotations
@@ -155,28 +156,78 @@ class Measured:
     ret: int
     stdout: str
     stderr: str
-    peak_mb: float  # the largest resident set of the process and of any child it waited for (workers)
+    peak_mb: float  # the largest high-water mark of the process and of any process it started (workers)
     wall_s: float
 
 
+_OWN_CMDLINE = Path("/proc/self/cmdline").read_bytes() if Path("/proc/self/cmdline").exists() else b""
+
+
+def _process_tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _high_water_mb(pid: int) -> float:
+    """VmHWM of one process, 0 before it has exec'd (a forked copy of this worker shows this worker's size)."""
+    try:
+        if Path(f"/proc/{pid}/cmdline").read_bytes() == _OWN_CMDLINE:
+            return 0.0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+class _PeakSampler(threading.Thread):
+    """The largest high-water mark of any process of the run's tree, read every 20 ms until it ends.
+
+    Not `os.wait4`'s ru_maxrss: that counts the child's size before exec, when it is a forked copy of this
+    (large, long-lived) test worker, so every run measured the worker's size.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_mb, self.done = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for pid in _process_tree(self.pid):
+                self.peak_mb = max(self.peak_mb, _high_water_mb(pid))
+            self.done.wait(0.02)
+
+
 def run_measured(command: Sequence[str], workdir: Path, env: dict[str, str], timeout: float) -> Measured:
-    """Run `command` in a fresh `workdir` to its end (killed after `timeout`); `os.wait4` gives its peak memory."""
+    """Run `command` in a fresh `workdir` to its end (killed after `timeout`), sampling its peak memory."""
     workdir.mkdir(parents=True)
     shutil.copytree(warm_hypothesis_home(), workdir / ".hypothesis")
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, cwd=workdir, env=user_env(env), stdout=out, stderr=err)
+        sampler = _PeakSampler(process.pid)
+        sampler.start()
         killer = threading.Timer(timeout, process.kill)
         killer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)  # waited for: Popen must not wait again
+            sampler.done.set()
+            sampler.join()
         out.seek(0)
         err.seek(0)
         text = [stream.read().decode(errors="replace") for stream in (out, err)]
-    return Measured(process.returncode, text[0], text[1], usage.ru_maxrss / 1024, time.monotonic() - started)
+    return Measured(process.returncode, text[0], text[1], sampler.peak_mb, time.monotonic() - started)
 
 
 @dataclass

@@ -280,9 +280,8 @@ def test_audit_leaks_no_run_of_the_token(echo: Echo) -> None:
         report, markdown = folder / "drift.json", folder / "drift.md"
         stdout, stderr = io.StringIO(), io.StringIO()
         with only_secrets(), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            cli.main(
-                ["audit", str(capture), "--jobs", "1", f"--drift-report={report}", f"--drift-report-md={markdown}"]
-            )
+            reports = [f"--drift-report={report}", f"--drift-report-md={markdown}"]
+            cli.main(["audit", str(capture), "--jobs", "1", "--server=https://api.example", *reports])  # undocumented
         outputs = {"stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
         outputs |= {"drift.json": report.read_text(encoding="utf-8"), "drift.md": markdown.read_text(encoding="utf-8")}
     assert_nothing_leaked(outputs, echo)

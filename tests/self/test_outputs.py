@@ -382,7 +382,7 @@ def test_record_and_audit_reach_their_verdict_whatever_a_body_holds(
     capture = tmp_path / "capture.har"
     capture.write_text(json.dumps({"log": {"version": "1.2", "entries": [entry]}}))
     reports = [f"--drift-report={tmp_path / 'a.json'}", f"--drift-report-md={tmp_path / 'a.md'}"]
-    code = cli.main(["audit", str(capture), *reports])
+    code = cli.main(["audit", str(capture), "--server=https://api.example", *reports])  # not a documented host
     printed = capsys.readouterr().out
     assert 0 == code, printed
     assert 1 == sum(line.startswith("verdict: ok (exit 0)") for line in printed.splitlines())
