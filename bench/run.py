@@ -11,6 +11,11 @@
    one job and with --jobs (default: every usable core), against the same validation done with the
    pure-Python `jsonschema` library on the same data, and beside them the machine's own ceiling:
    how much faster N CPU-bound processes finish N times the work of one.
+4. Every response bounded: wall time and peak memory of the suite and `record` against loopback servers
+   that drip, or send bodies far past the cap (512 MiB, endless, a gzip bomb), beside a clean server.
+5. What masking costs: `redact()` (every encoding, every 12-character run) on 1 KiB and 4 MiB bodies,
+   beside the plain `str.replace` per secret it replaced.
+6. The audit's bounds: peak memory and wall time on one 400 MiB record and on a file that never ends.
 
 Every measurement runs in a child process, so one measurement cannot warm up another, and the
 child's own rusage gives its CPU time and peak memory (max RSS). Audit throughput is responses
@@ -556,6 +561,9 @@ class Table(list[list[str]]):
         print("  " + "  ".join([*padded, *cells[len(self.WIDTHS) :]]).rstrip(), flush=True)
 
 
+PARTS = ("suite", "import", "audit", "bounds", "masking", "audit-bounds")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--child"]:
@@ -579,12 +587,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["suite", "import", "audit"],
+        choices=PARTS,
         action="append",
         help="run only these parts (repeatable; default all)",
     )
     options = parser.parse_args(args)
-    parts = options.only or ["suite", "import", "audit"]
+    parts = options.only or list(PARTS)
     print("\n".join(machine()))
     started = time.perf_counter()
     if "suite" in parts:
@@ -595,6 +603,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = [int(s) for s in options.sizes.split(",") if s]
         table = Table("3. bulk audit: responses per wall second (1 job, N jobs, baseline) and peak RSS")
         bench_audit(sizes, options.big, options.baseline_limit or None, options.jobs, table)
+    if "bounds" in parts:
+        bench_bounds(Table("4. every response bounded: the deadline and the body cap (a clean server first)"))
+    if "masking" in parts:
+        bench_redaction(max(options.reps, 5))
+    if "audit-bounds" in parts:
+        bench_audit_bounds()
     print(
         f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
@@ -610,8 +624,7 @@ def bench_bounds(rows: list[list[str]]) -> None:
     """Wall time and peak RSS of `pytest` (one process) and `panic-contract record` against the faulty servers
     of tests/self: a clean one (the baseline), two that drip (`--request-timeout 1 --retries 0`: the wall time
     is start-up plus the one second), and three whose bodies are far over the cap (512 MiB, endless, a 1 GiB
-    gzip bomb). Not wired into main(): `python -c 'import sys; sys.path[:0] = ["bench"]; import run;
-    run.bench_bounds(run.Table("4. every response bounded"))'`.
+    gzip bomb).
     """
     sys.path.insert(0, str(REPO))
     from tests.self.faulty_servers import faulty_server
@@ -653,7 +666,7 @@ def _bounded_child(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple
     return wall, usage.ru_maxrss / 1024, process.returncode, reason[:110]
 
 
-# 4. What masking costs per body: `python -c "import sys; sys.path[:0] = ['bench']; import run; run.bench_redaction()"`
+# 5. What masking costs per body
 
 
 def bench_redaction(reps: int = 5) -> None:
@@ -678,7 +691,7 @@ def bench_redaction(reps: int = 5) -> None:
     echoing = plain.replace('"status"', f'"echo": "{token}", "status"')
     php = plain.replace('"status"', '"self": "https:\\/\\/api.example\\/panic-api\\/v2\\/callouts", "status"')
     bodies = {"plain JSON": plain, "a link written with \\/": php, "the token in each callout": echoing}
-    table = Table("4. masking a body: redact() (every encoding, every 12-character run) vs str.replace per secret")
+    table = Table("5. masking a body: redact() (every encoding, every 12-character run) vs str.replace per secret")
     for label, text in bodies.items():
         for size in (1 << 10, 4 << 20):
             body = text[:size]
@@ -698,20 +711,15 @@ def bench_redaction(reps: int = 5) -> None:
             )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # ---------------------------------------------------------------------------------------------
-# 4. The audit's bounds on oversized input (run: python -c "import sys; sys.path.insert(0, 'bench');
-#    import run; run.bench_audit_bounds()"; root=Path(<another checkout>) measures that checkout's code)
+# 6. The audit's bounds on oversized input (root=Path(<another checkout>) measures that checkout's code)
 
 
 def bench_audit_bounds(mib: int = 400, rows: list[list[str]] | None = None, root: Path = REPO) -> None:
     """Peak memory (VmHWM) and wall time of `panic-contract audit` on one `mib`-MiB JSON Lines line, one HAR
     body of that size among clean entries, and a never-ending file (/dev/zero named .jsonl, stopped at 15 s),
     each in its own child process importing the package from `root`: what one oversized record costs."""
-    table = rows if rows is not None else Table(f"4. audit bounds: one {mib} MiB record, and a file that never ends")
+    table = rows if rows is not None else Table(f"6. audit bounds: one {mib} MiB record, and a file that never ends")
     child_code = (
         "import json, sys; sys.path[:0] = [sys.argv[2], sys.argv[1]]; from panic_contract import cli; import run; "
         "code = cli.main(['audit', sys.argv[3]]); print(json.dumps({'code': code, 'peak_mb': run._peak_rss_mb()}))"
@@ -760,3 +768,7 @@ def bench_audit_bounds(mib: int = 400, rows: list[list[str]] | None = None, root
                     f"peak {figures['peak_mb']:,.0f} MB",
                 ]
             )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

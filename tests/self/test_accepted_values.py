@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from panic_contract.accepted import VALUE_KINDS, Acceptance, AcceptedDriftError, load, loads
 from panic_contract.contract import default_contract
-from panic_contract.findings import Exchange, Finding, Kind, Ledger, inspect
+from panic_contract.findings import Exchange, Finding, Kind, Ledger, describe_value, inspect
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 CONTRACT = default_contract()
@@ -161,7 +161,11 @@ def test_a_redirect_is_matched_by_its_status_code(tmp_path: Path) -> None:
     assert entry.matches(finding_of(Kind.UNDOCUMENTED_STATUS_CODE, redirect))
 
 
-UNKNOWN = st.text(max_size=50).filter(lambda s: s.casefold() not in CONTRACT.known_statuses_folded)
+# Statuses a finding shows whole: one rendered longer than 60 characters (a control character is six) is cut,
+# and an entry naming such a value is refused (test_accepted_drift_loader.py).
+UNKNOWN = st.text(max_size=50).filter(
+    lambda s: s.casefold() not in CONTRACT.known_statuses_folded and not describe_value(s).endswith("...")
+)
 
 
 def acceptance_for(kind: str, field: str, value: Any) -> Acceptance:
