@@ -115,6 +115,25 @@ def test_the_schemas_reject_a_broken_copy(schema: str, source: Path, broken: tup
     assert 1 == result.returncode, result.stdout + result.stderr
 
 
+def shellcheck(script: str, shell: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / f"script.{shell}"
+    path.write_text(script)
+    return subprocess.run([tool("shellcheck"), "-s", shell, str(path)], capture_output=True, text=True, check=False)
+
+
+def test_the_actions_scripts_and_the_gitlab_script_pass_shellcheck(tmp_path: Path) -> None:
+    """actionlint checks the scripts of workflows, not of an action: shellcheck reads these directly."""
+    for step in steps():
+        result = shellcheck(step["run"], "bash", tmp_path)
+        assert 0 == result.returncode, f"{step['id']}: {result.stdout}"
+    result = shellcheck("\n".join(gitlab_job()["script"]), "sh", tmp_path)  # POSIX: the image's shell may be sh
+    assert 0 == result.returncode, result.stdout
+
+
+def test_shellcheck_finds_what_it_is_there_to_find(tmp_path: Path) -> None:
+    assert 1 == shellcheck("args=$1\npanic-contract check $args\n", "bash", tmp_path).returncode
+
+
 # --- the rules of action metadata the schema does not check -----------------------------------------------
 
 
