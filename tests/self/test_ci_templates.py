@@ -806,6 +806,14 @@ def test_each_drift_opens_one_issue_and_later_runs_update_it_never_duplicate(run
     assert 3 == len(runner.issues())
 
 
+def test_a_run_with_many_findings_opens_twenty_issues_and_says_so(runner: Runner) -> None:
+    many = drifted(*(finding("missing-field", f"$.field{n}") for n in range(25)))
+    run = runner.run({"open-issues": "true"}, env=many)
+    assert 20 == len(runner.issues())
+    (warning,) = run.annotations("warning")
+    assert "25 drift findings: issues for the first 20 only; the report lists all" in warning
+
+
 def test_with_strict_drift_an_additive_finding_opens_an_issue_too(runner: Runner) -> None:
     runner.run(
         {"open-issues": "true", "strict-drift": "true"}, env=drifted(finding("new-field", "$.x", severity="additive"))
