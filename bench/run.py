@@ -97,7 +97,7 @@ def example_count() -> tuple[str, int]:
     """The profile the default run picks (plugin.py: `ci` where CI is set, else `dev`) and its count."""
     import hypothesis
 
-    import panic_contract.plugin  # noqa: F401 - registers the suite's hypothesis profiles
+    import panic_contract.pytest.plugin  # noqa: F401 - registers the suite's hypothesis profiles
 
     name = "ci" if os.environ.get("CI") else "dev"
     return name, int(hypothesis.settings.get_profile(name).max_examples)
@@ -186,7 +186,7 @@ def bench_rate_limited(rows: list[list[str]]) -> None:
     against the bare CLI (its defaults), on one loopback mock, clean and drifting. Requests are counted by
     the server; one run each, as sending at the rate limit, not the CPU, sets the time."""
     from panic_contract.mock import known_callout_ids
-    from panic_contract.suite import minimal_probe_count
+    from panic_contract.pytest.run import minimal_probe_count
 
     ids = known_callout_ids()[:3]
     minimal = minimal_probe_count(ids)
@@ -267,8 +267,8 @@ def child_audit(path: Path, jobs: int) -> dict[str, Any]:
     """One audit of `path` with `jobs` processes; peak memory of this process and of each worker."""
     import resource
 
-    from panic_contract.audit import audit_files
-    from panic_contract.contract import default_contract
+    from panic_contract.commands.audit import audit_files
+    from panic_contract.core.contract import default_contract
 
     contract = default_contract()
     workers = WorkerPeaks()
@@ -352,7 +352,7 @@ def child_baseline(path: Path, fmt: str, limit: int | None) -> dict[str, Any]:
     import orjson
     from jsonschema import Draft202012Validator
 
-    from panic_contract.contract import default_contract
+    from panic_contract.core.contract import default_contract
 
     contract = default_contract()
     validators = {
@@ -389,7 +389,7 @@ def _baseline_bodies(path: Path, fmt: str, contract: Any, loads: Any) -> Iterato
         else:
             import ijson
 
-            from panic_contract.audit import url_path
+            from panic_contract.commands.audit import url_path
 
             backend = ijson.get_backend("yajl2_c")
             for entry in backend.items(stream, "log.entries.item", use_float=True, buf_size=1 << 20):
@@ -633,7 +633,7 @@ def bench_bounds(rows: list[list[str]]) -> None:
     fast = ["--rate-limit", "0", "--request-timeout", "1", "--retries", "0"]
     suite = [sys.executable, "-m", "pytest", str(REPO / "tests" / "contract"), "-q", "-p", "no:cacheprovider"]
     suite += ["--callout-ids", "992011", "--hypothesis-profile=live", *fast]
-    record = [sys.executable, "-m", "panic_contract.cli", "record", "--ids", "992011", *fast]
+    record = [sys.executable, "-m", "panic_contract.commands.cli", "record", "--ids", "992011", *fast]
     rows.append(["what (peak RSS: the process and any child it waited for)", "wall s", "peak RSS MB", "exit: reason"])
     with tempfile.TemporaryDirectory() as scratch:
         cwd = Path(scratch)  # one folder for all: Hypothesis builds its Unicode tables there in the first run
@@ -680,7 +680,7 @@ def bench_redaction(reps: int = 5) -> None:
     """
     import timeit  # only this part needs these
 
-    from panic_contract.fixture_files import iter_fixtures
+    from panic_contract.core.fixtures import iter_fixtures
     from panic_contract.redaction import redact, register
 
     token = "Zx9/Qa+Lm3/Rt7+Yp2/Kd8+Wb4/Hn6+Vc1/Sf5+Ju0/Ge9+Tr3/Bm7+Xo2/Pl6+Ck4/Ea8+Nw1/Iq"

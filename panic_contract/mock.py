@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from panic_contract.contract import (
+from panic_contract.core.contract import (
     JSON_MEDIA_TYPE,
     TOKEN_PATH,
     Contract,
@@ -35,8 +35,8 @@ from panic_contract.contract import (
     default_contract,
     parse_callout_id,
 )
-from panic_contract.fixture_files import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures, served_callout
-from panic_contract.verdict import Decision, Verdict, command_stopped
+from panic_contract.core.fixtures import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures, served_callout
+from panic_contract.core.verdict import Decision, Verdict, command_stopped
 
 MOCK_CLIENT_ID = "mock-client"
 MOCK_CLIENT_SECRET = "mock-secret"  # noqa: S105 - not a secret: the mock's own client credentials
@@ -375,7 +375,7 @@ def _usage(reason: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from panic_contract.cli import CommandParser, run_command
+    from panic_contract.commands.cli import CommandParser, run_command
 
     parser = CommandParser(prog="python -m panic_contract.mock", description=__doc__.splitlines()[0])
     add_arguments(parser)

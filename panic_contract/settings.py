@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from panic_contract.contract import STAGING_URL, callout_ids, server_root
+from panic_contract.core.contract import STAGING_URL, callout_ids, server_root
 
 
 class SettingError(Exception):

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from panic_contract.contract import STAGING_URL
+from panic_contract.core.contract import STAGING_URL
 from panic_contract.redaction import Secret
-from panic_contract.sending import Limits, Quota, host_of, token_from_environment
-from panic_contract.transport import DIRECT, Route, route_for
+from panic_contract.sending.sender import Limits, Quota, host_of, token_from_environment
+from panic_contract.sending.transport import DIRECT, Route, route_for
 
 MOCK_DISPLAY_URL = "http://127.0.0.1:8000"  # where `panic-contract mock` serves: what reproducers name
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from panic_contract.contract import default_contract
-from panic_contract.findings import inspect
-from panic_contract.fixture_files import (
+from panic_contract.core.contract import default_contract
+from panic_contract.core.findings import inspect
+from panic_contract.core.fixtures import (
     Fixture,
     FixtureError,
     fixture_paths,
@@ -22,7 +22,7 @@ from panic_contract.fixture_files import (
     load_fixture,
     served_callout,
 )
-from panic_contract.suite import active_run
+from panic_contract.pytest.run import active_run
 
 CONTRACT = default_contract()
 FIXTURES = active_run().contracts_dir

@@ -2,7 +2,7 @@
 
 import pytest
 
-from panic_contract.suite import SuiteRun, active_run
+from panic_contract.pytest.run import SuiteRun, active_run
 
 KNOWN_IDS = active_run().target.callout_ids
 EXAMPLE_ID = 992011  # the reference page's example, tried when no id was given

@@ -2,7 +2,7 @@
 another method. With the known ids and the auth probes they are the deterministic probes, sent before any
 generated case, so a request budget that runs out still leaves a verdict built on them."""
 
-from panic_contract.suite import NON_INTEGER_ID, OTHER_METHOD, UNKNOWN_ID, SuiteRun, active_run
+from panic_contract.pytest.run import NON_INTEGER_ID, OTHER_METHOD, UNKNOWN_ID, SuiteRun, active_run
 
 KNOWN_IDS = active_run().target.callout_ids
 EXAMPLE_ID = 992011  # the reference page's example, tried when no id was given

@@ -1,6 +1,6 @@
 """Property tests generated from the spec by schemathesis, against the selected target."""
 
-from panic_contract.suite import SuiteRun, suite_schema
+from panic_contract.pytest.run import SuiteRun, suite_schema
 
 schema = suite_schema()
 

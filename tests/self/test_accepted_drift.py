@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from panic_contract import cli
-from panic_contract.accepted import AcceptedDriftError, load
-from panic_contract.findings import Finding, Kind, Ledger
+from panic_contract.commands import cli
+from panic_contract.core.accepted import AcceptedDriftError, load
+from panic_contract.core.findings import Finding, Kind, Ledger
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 TODAY = date(2026, 11, 28)

@@ -20,9 +20,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panic_contract import cli
-from panic_contract.accepted import MAX_BYTES, Acceptance, AcceptedDriftError, load, loads
-from panic_contract.findings import Kind
+from panic_contract.commands import cli
+from panic_contract.core.accepted import MAX_BYTES, Acceptance, AcceptedDriftError, load, loads
+from panic_contract.core.findings import Kind
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 TODAY = date(2026, 11, 28)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from panic_contract import audit, cli
+from panic_contract.commands import audit, cli
 from panic_contract.mock import MOCK_TOKEN
 from tests.self.conftest import LIVE_ENV
 from tests.self.samples import DOCUMENTED_CALLOUT

@@ -18,9 +18,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panic_contract.accepted import VALUE_KINDS, Acceptance, AcceptedDriftError, load, loads
-from panic_contract.contract import default_contract
-from panic_contract.findings import Exchange, Finding, Kind, Ledger, describe_value, inspect
+from panic_contract.core.accepted import VALUE_KINDS, Acceptance, AcceptedDriftError, load, loads
+from panic_contract.core.contract import default_contract
+from panic_contract.core.findings import Exchange, Finding, Kind, Ledger, describe_value, inspect
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 CONTRACT = default_contract()

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
-from panic_contract import audit, cli
-from panic_contract.contract import default_contract
-from panic_contract.findings import MAX_SAMPLES, Kind
+from panic_contract.commands import audit, cli
+from panic_contract.core.contract import default_contract
+from panic_contract.core.findings import MAX_SAMPLES, Kind
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-audit-4d2c"

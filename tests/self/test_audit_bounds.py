@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from panic_contract import audit, cli
+from panic_contract.commands import audit, cli
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 MIB = 1 << 20
@@ -361,12 +361,13 @@ def test_ctrl_c_before_any_drift_is_interrupted_never_ok(
 STOPPABLE = textwrap.dedent(
     """
     import sys, time
-    from panic_contract import audit, cli
+    from panic_contract.commands import audit
+    from panic_contract.commands import cli
 
     def _run_task(task, contract=None):  # every worker's part: it never ends by itself
         time.sleep(600)
 
-    _run_task.__module__, _run_task.__qualname__ = "panic_contract.audit", "_run_task"
+    _run_task.__module__, _run_task.__qualname__ = "panic_contract.commands.audit", "_run_task"
     audit._run_task = _run_task  # inherited by the forked workers
     audit.MIN_PART_BYTES = 2048
     sys.exit(cli.main(["audit", sys.argv[1], "--jobs", "2"]))

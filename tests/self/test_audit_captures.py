@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from panic_contract import cli
+from panic_contract.commands import cli
 
 CAPTURES = Path(__file__).parent / "captures"
 STAGING = "https://staging-panic.aura.services"

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panic_contract import cli
+from panic_contract.commands import cli
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 HOST = "https://staging-panic.aura.services"

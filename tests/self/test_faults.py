@@ -309,8 +309,8 @@ class RecordOutcome:
 
 
 def run_record(workdir: Path, env: dict[str, str], base_url: str | None, *args: str) -> RecordOutcome:
-    """`python -m panic_contract.cli record --ids 992011 ... --out contracts` in `workdir`."""
-    command = [sys.executable, "-m", "panic_contract.cli", "record", "--ids", str(DOCUMENTED_ID)]
+    """`python -m panic_contract.commands.cli record --ids 992011 ... --out contracts` in `workdir`."""
+    command = [sys.executable, "-m", "panic_contract.commands.cli", "record", "--ids", str(DOCUMENTED_ID)]
     command += ["--base-url", base_url] if base_url else []
     done = run_measured([*command, *args, "--out", "contracts"], workdir, env, timeout=120)
     return RecordOutcome(done.ret, done.stdout, done.stderr, workdir / "contracts", done.peak_mb, done.wall_s)

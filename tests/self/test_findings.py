@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from panic_contract.contract import default_contract
-from panic_contract.findings import (
+from panic_contract.core.contract import default_contract
+from panic_contract.core.findings import (
     MAX_SAMPLES,
     NOT_PARSED,
     Credentials,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from panic_contract import fixture_files
-from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, check_record, dump_fixture, load_fixture
+from panic_contract.core import fixtures as fixture_files
+from panic_contract.core.fixtures import CONTRACTS_DIR, FixtureError, check_record, dump_fixture, load_fixture
 from tests.self.conftest import LIVE_ENV, live_args
 
 EXAMPLE = json.loads((CONTRACTS_DIR / "callout-documented-example.json").read_text(encoding="utf-8"))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from panic_contract.findings import Finding, Kind, Ledger
+from panic_contract.core.findings import Finding, Kind, Ledger
+from panic_contract.core.reports import github_annotations
 from panic_contract.redaction import register
-from panic_contract.reports import github_annotations
 
 
 def test_in_github_actions_the_summary_is_appended_and_each_breaking_finding_annotated(

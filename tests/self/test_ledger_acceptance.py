@@ -15,14 +15,14 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panic_contract.accepted import Acceptance, loads
-from panic_contract.contract import default_contract
-from panic_contract.findings import Finding, Kind, Ledger
-from panic_contract.fixture_files import CONTRACTS_DIR
-from panic_contract.sending import Limits, Quota
-from panic_contract.suite import SuiteRun
+from panic_contract.core.accepted import Acceptance, loads
+from panic_contract.core.contract import default_contract
+from panic_contract.core.findings import Finding, Kind, Ledger
+from panic_contract.core.fixtures import CONTRACTS_DIR
+from panic_contract.core.verdict import Verdict, decide
+from panic_contract.pytest.run import SuiteRun
+from panic_contract.sending.sender import Limits, Quota
 from panic_contract.target import mock_target
-from panic_contract.verdict import Verdict, decide
 
 TODAY = date(2026, 11, 28)
 ACCEPTED_DRIFT = b"""\

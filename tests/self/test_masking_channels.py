@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
-from panic_contract import cli
+from panic_contract.commands import cli
 from panic_contract.mock import create_app, known_callout_ids, serve
 from panic_contract.redaction import FRAGMENT, MASK
 from tests.self.test_masking import TOKEN_77, leaked, only_secrets

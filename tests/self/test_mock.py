@@ -17,14 +17,15 @@ import pytest
 import schemathesis
 from hypothesis import settings
 
-from panic_contract import cli, mock
-from panic_contract.contract import SPEC_PATH, default_contract
-from panic_contract.findings import Credentials, Exchange, Inspection, Kind, Signal, inspect
-from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError, iter_fixtures
+from panic_contract import mock
+from panic_contract.commands import cli
+from panic_contract.core.contract import SPEC_PATH, default_contract
+from panic_contract.core.findings import Credentials, Exchange, Inspection, Kind, Signal, inspect
+from panic_contract.core.fixtures import CONTRACTS_DIR, FixtureError, iter_fixtures
+from panic_contract.core.verdict import Verdict
 from panic_contract.mock import MOCK_TOKEN, Drift, create_app, known_callout_ids, serve
 from panic_contract.redaction import WRONG_TOKEN, Secret
-from panic_contract.sending import Limits, Sender, TargetFault, exchange_of
-from panic_contract.verdict import Verdict
+from panic_contract.sending.sender import Limits, Sender, TargetFault, exchange_of
 from tests.self.samples import DRIFT_FINDINGS
 
 SENTINEL_TOKEN = "sentinel-token-5b1e9c"

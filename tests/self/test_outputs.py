@@ -25,14 +25,14 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from starlette.types import Message, Receive, Scope, Send
 
-from panic_contract import cli
-from panic_contract.findings import Finding, Kind, Ledger, describe_value, redirect_target
-from panic_contract.fixture_files import load_fixture, write_atomically
+from panic_contract.commands import cli
+from panic_contract.core.findings import Finding, Kind, Ledger, describe_value, redirect_target
+from panic_contract.core.fixtures import load_fixture, write_atomically
+from panic_contract.core.reports import append_step_summary, as_markdown, terminal_lines, write_reports
+from panic_contract.core.verdict import Decision, Verdict, decide
 from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
 from panic_contract.outputs import file_bytes, markdown_code, markdown_code_block, markdown_text, terminal_line
 from panic_contract.redaction import MASK
-from panic_contract.reports import append_step_summary, as_markdown, terminal_lines, write_reports
-from panic_contract.verdict import Decision, Verdict, decide
 from tests.self.conftest import SUITE, live_args
 from tests.self.test_masking import TOKEN_77, only_secrets
 from tests.self.test_verdict_and_reports import RUN
@@ -425,7 +425,7 @@ def test_a_secret_in_a_redirect_path_is_masked_before_the_path_is_cut() -> None:
 
 
 def test_no_decision_reason_can_fake_a_line_on_stderr(capsys: Any) -> None:
-    from panic_contract.verdict import command_stopped
+    from panic_contract.core.verdict import command_stopped
 
     assert 12 == command_stopped("prog", Decision(Verdict.INCONCLUSIVE, "x\nverdict: ok (exit 0): fine"))
     assert 1 == len(capsys.readouterr().err.splitlines())

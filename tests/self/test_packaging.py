@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from panic_contract import cli
+from panic_contract.commands import cli
 from panic_contract.mock import MOCK_TOKEN
 from tests.self.samples import DOCUMENTED_CALLOUT
 
@@ -98,7 +98,7 @@ def test_the_wheel_carries_the_spec_and_every_fixture(installed: Installed) -> N
 
 def test_the_installed_package_reads_its_own_copy_of_the_spec_and_fixtures(installed: Installed) -> None:
     code = (
-        "import json, panic_contract.contract as c, panic_contract.fixture_files as f;"
+        "import json, panic_contract.core.contract as c, panic_contract.core.fixtures as f;"
         "print(json.dumps([c.__file__, str(c.SPEC_PATH), str(f.CONTRACTS_DIR), f.CONTRACTS_IN_CHECKOUT]))"
     )
     done = subprocess.run(

@@ -16,10 +16,12 @@ import httpx
 import pytest
 import respx
 
-from panic_contract import cli, fixture_files, recorder
-from panic_contract.contract import default_contract
-from panic_contract.findings import Exchange, inspect
-from panic_contract.fixture_files import check_record, iter_fixtures, load_fixture
+from panic_contract.commands import cli
+from panic_contract.commands import record as recorder
+from panic_contract.core import fixtures as fixture_files
+from panic_contract.core.contract import default_contract
+from panic_contract.core.findings import Exchange, inspect
+from panic_contract.core.fixtures import check_record, iter_fixtures, load_fixture
 from panic_contract.mock import MOCK_TOKEN, known_callout_ids
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 

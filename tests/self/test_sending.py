@@ -28,11 +28,12 @@ import respx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panic_contract.contract import default_contract
-from panic_contract.findings import Credentials, Exchange, Kind, inspect
+from panic_contract.core.contract import default_contract
+from panic_contract.core.findings import Credentials, Exchange, Kind, inspect
+from panic_contract.core.verdict import Decision, Verdict
 from panic_contract.mock import MOCK_TOKEN
 from panic_contract.redaction import WRONG_TOKEN, Secret
-from panic_contract.sending import (
+from panic_contract.sending.sender import (
     BudgetSpent,
     CredentialError,
     Limits,
@@ -44,8 +45,7 @@ from panic_contract.sending import (
     retry_after_seconds,
     token_from_environment,
 )
-from panic_contract.transport import DIRECT, RouteError, is_loopback, route_for
-from panic_contract.verdict import Decision, Verdict
+from panic_contract.sending.transport import DIRECT, RouteError, is_loopback, route_for
 from tests.self.faulty_servers import MIB, faulty_server, forward_proxy
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
@@ -841,7 +841,7 @@ def test_any_prefix_of_a_state_file_reads_as_fresh_or_as_itself(
 KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from panic_contract.sending import Quota
+from panic_contract.sending.sender import Quota
 quota = Quota(Path(sys.argv[1]))
 quota.take()
 os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # killed between writing and renaming

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from panic_contract import cli
-from panic_contract.sending import Quota
+from panic_contract.commands import cli
+from panic_contract.sending.sender import Quota
 from panic_contract.settings import SETTINGS, SettingError, resolve
 from tests.self.conftest import LIVE_ENV, SENTINEL_TOKEN
 from tests.self.samples import DOCUMENTED_CALLOUT

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from panic_contract.findings import Finding, Inspection, Kind, Ledger, Signal
-from panic_contract.reports import RunInfo, as_json, as_markdown, reproducer, terminal_lines, write_reports
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, decide
+from panic_contract.core.findings import Finding, Inspection, Kind, Ledger, Signal
+from panic_contract.core.reports import RunInfo, as_json, as_markdown, reproducer, terminal_lines, write_reports
+from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, decide
 
 BASE_URL = "http://127.0.0.1:8765"
 RUN = RunInfo(

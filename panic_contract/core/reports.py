@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from panic_contract.accepted import Entry
-from panic_contract.findings import Ledger, LedgerEntry
-from panic_contract.fixture_files import write_atomically
+from panic_contract.core.accepted import Entry
+from panic_contract.core.findings import Ledger, LedgerEntry
+from panic_contract.core.fixtures import write_atomically
+from panic_contract.core.verdict import Decision, verdict_line
 from panic_contract.outputs import file_bytes, markdown_code, markdown_code_block, markdown_text, terminal_line
 from panic_contract.redaction import MASK, redact
-from panic_contract.verdict import Decision, verdict_line
 
 MASKED_TOKEN = MASK
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from panic_contract.verdict import Decision, Verdict, command_stopped
+from panic_contract.core.verdict import Decision, Verdict, command_stopped
 
 DESCRIPTION = "The panic-contract command: serve the mock, record fixtures, audit captured traffic."
 
@@ -64,9 +64,9 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> 
 
 SUBCOMMANDS = {
     "mock": ("panic_contract.mock", "serve the embedded mock on 127.0.0.1"),
-    "record": ("panic_contract.recorder", "record fixtures from a live target and diff their shape"),
-    "audit": ("panic_contract.audit", "hold a HAR or JSON Lines capture to the contract"),
-    "accept": ("panic_contract.accepted", "print accepted-drift entries for the findings of a drift report"),
+    "record": ("panic_contract.commands.record", "record fixtures from a live target and diff their shape"),
+    "audit": ("panic_contract.commands.audit", "hold a HAR or JSON Lines capture to the contract"),
+    "accept": ("panic_contract.core.accepted", "print accepted-drift entries for the findings of a drift report"),
 }
 
 

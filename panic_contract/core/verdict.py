@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
-from panic_contract.findings import Ledger, Signal
+from panic_contract.core.findings import Ledger, Signal
 from panic_contract.outputs import terminal_line
 
 

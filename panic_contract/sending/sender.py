@@ -47,11 +47,11 @@ from urllib.parse import urlsplit
 import httpx
 import tenacity
 
-from panic_contract.contract import TOKEN_PATH, default_contract
-from panic_contract.findings import GATEWAY_STATUSES, Credentials, Exchange, Signal, signal_of
+from panic_contract.core.contract import TOKEN_PATH, default_contract
+from panic_contract.core.findings import GATEWAY_STATUSES, Credentials, Exchange, Signal, signal_of
+from panic_contract.core.verdict import Decision, Verdict
 from panic_contract.redaction import WRONG_TOKEN, Secret, header_safe, redact
-from panic_contract.transport import DIRECT, Attempt, Route, deadline
-from panic_contract.verdict import Decision, Verdict
+from panic_contract.sending.transport import DIRECT, Attempt, Route, deadline
 
 TOKEN_VARIABLE = "PANIC_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 CLIENT_ID_VARIABLE = "PANIC_API_CLIENT_ID"

@@ -20,8 +20,8 @@ from typing import Any
 
 import jsonschema_rs
 
-from panic_contract.contract import PACKAGE_DIR, shipped_folder
-from panic_contract.findings import NOT_PARSED, Exchange
+from panic_contract.core.contract import PACKAGE_DIR, shipped_folder
+from panic_contract.core.findings import NOT_PARSED, Exchange
 from panic_contract.outputs import file_bytes
 
 # The project's fixtures: the repo's contracts/ in a checkout, the wheel's package data once installed.

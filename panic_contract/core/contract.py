@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import jsonschema_rs
 import yaml
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # panic_contract/
 
 
 def shipped_folder(name: str) -> Path:
@@ -29,7 +29,7 @@ def shipped_folder(name: str) -> Path:
     (`panic_contract/spec`, `panic_contract/contracts`, read with importlib.resources); a checkout or
     an editable install has no such folder inside the package, and reads the repo's own.
     """
-    packaged = resources.files(__package__ or "panic_contract") / name
+    packaged = resources.files("panic_contract") / name
     if isinstance(packaged, Path) and packaged.is_dir():
         return packaged
     return PACKAGE_DIR.parent / name

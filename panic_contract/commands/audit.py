@@ -59,11 +59,12 @@ import ijson
 import jsonschema_rs
 import orjson
 
-from panic_contract import reports, settings
-from panic_contract.accepted import Acceptance, AcceptedDriftError
-from panic_contract.accepted import load as load_acceptance
-from panic_contract.contract import Contract, SpecError, default_contract, load_contract
-from panic_contract.findings import (
+from panic_contract import settings
+from panic_contract.core import reports
+from panic_contract.core.accepted import Acceptance, AcceptedDriftError
+from panic_contract.core.accepted import load as load_acceptance
+from panic_contract.core.contract import Contract, SpecError, default_contract, load_contract
+from panic_contract.core.findings import (
     NOT_PARSED,
     NOT_SAVED,
     VALIDATED,
@@ -75,11 +76,11 @@ from panic_contract.findings import (
     read_body,
     signal_of,
 )
-from panic_contract.fixture_files import FIXTURE_SCHEMA, lower_headers, raw_body
+from panic_contract.core.fixtures import FIXTURE_SCHEMA, lower_headers, raw_body
+from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
 from panic_contract.outputs import terminal_line
 from panic_contract.redaction import MASK, MIN_SECRET_LENGTH, redact, register
 from panic_contract.settings import size_text
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
 
 PROG = "panic-contract audit"
 # The suite's settings (`settings`: command line, then environment variable, then default), so one CI

@@ -24,8 +24,8 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from panic_contract.contract import Contract, parse_callout_id
-from panic_contract.findings import (
+from panic_contract.core.contract import Contract, parse_callout_id
+from panic_contract.core.findings import (
     Credentials,
     Exchange,
     Finding,
@@ -36,10 +36,10 @@ from panic_contract.findings import (
     LedgerKey,
     inspect,
 )
+from panic_contract.core.verdict import AUTH_PROBES, Decision, Verdict
 from panic_contract.outputs import terminal_line
-from panic_contract.sending import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
+from panic_contract.sending.sender import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
 from panic_contract.target import Target, serve_mock
-from panic_contract.verdict import AUTH_PROBES, Decision, Verdict
 
 
 @dataclass(repr=False)

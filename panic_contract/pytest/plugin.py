@@ -23,17 +23,16 @@ from hypothesis.configuration import storage_directory
 from hypothesis.database import InMemoryExampleDatabase
 from hypothesis.errors import InvalidArgument
 
-from panic_contract import reports, xdist
-from panic_contract.accepted import AcceptedDriftError
-from panic_contract.accepted import load as load_acceptance
-from panic_contract.contract import SPEC_PATH, Contract, SpecError, load_contract
-from panic_contract.findings import Ledger
-from panic_contract.fixture_files import CONTRACTS_DIR, FixtureError
+from panic_contract.core import reports
+from panic_contract.core.accepted import AcceptedDriftError
+from panic_contract.core.accepted import load as load_acceptance
+from panic_contract.core.contract import SPEC_PATH, Contract, SpecError, load_contract
+from panic_contract.core.findings import Ledger
+from panic_contract.core.fixtures import CONTRACTS_DIR, FixtureError
+from panic_contract.core.verdict import EXIT_CODES, Decision, LiveEvidence, Verdict, decide
 from panic_contract.outputs import terminal_line
-from panic_contract.redaction import Secret, redact, registered
-from panic_contract.sending import TOKEN_VARIABLE, CredentialError, Limits, Quota, TargetFault
-from panic_contract.settings import SETTINGS, SettingError, resolve
-from panic_contract.suite import (
+from panic_contract.pytest import xdist
+from panic_contract.pytest.run import (
     SuiteRun,
     activate,
     active_run,
@@ -42,9 +41,11 @@ from panic_contract.suite import (
     interrupted_decision,
     stop_on_signals,
 )
+from panic_contract.pytest.xdist import WORKER_QUOTA, WORKER_TODAY, handed_token
+from panic_contract.redaction import Secret, redact, registered
+from panic_contract.sending.sender import TOKEN_VARIABLE, CredentialError, Limits, Quota, TargetFault
+from panic_contract.settings import SETTINGS, SettingError, resolve
 from panic_contract.target import Target, live_target, live_url, mock_target
-from panic_contract.verdict import EXIT_CODES, Decision, LiveEvidence, Verdict, decide
-from panic_contract.xdist import WORKER_QUOTA, WORKER_TODAY, handed_token
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
 

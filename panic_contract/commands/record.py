@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from panic_contract import settings
-from panic_contract.contract import STAGING_URL, Contract, default_contract
-from panic_contract.findings import (
+from panic_contract.core.contract import STAGING_URL, Contract, default_contract
+from panic_contract.core.findings import (
     Credentials,
     Exchange,
     Inspection,
@@ -42,7 +42,7 @@ from panic_contract.findings import (
     inspect,
     read_body,
 )
-from panic_contract.fixture_files import (
+from panic_contract.core.fixtures import (
     CONTRACTS_DIR,
     CONTRACTS_IN_CHECKOUT,
     FixtureError,
@@ -51,9 +51,10 @@ from panic_contract.fixture_files import (
     load_fixture,
     write_all_or_nothing,
 )
+from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, verdict_line
 from panic_contract.outputs import terminal_line
 from panic_contract.redaction import Secret, redact
-from panic_contract.sending import (
+from panic_contract.sending.sender import (
     CLIENT_ID_VARIABLE,
     CLIENT_SECRET_VARIABLE,
     TOKEN_VARIABLE,
@@ -65,8 +66,7 @@ from panic_contract.sending import (
     host_of,
     token_from_environment,
 )
-from panic_contract.transport import DIRECT, Route, route_for
-from panic_contract.verdict import EXIT_CODES, Decision, Verdict, command_stopped, verdict_line
+from panic_contract.sending.transport import DIRECT, Route, route_for
 
 # Precedence, as in the suite (`settings`): command line, then environment variable, then default.
 SHARED_SETTINGS = ("callout_ids", "base_url", "rate_limit", "request_timeout", "retries", "max_body_size")

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import orjson
 
 if TYPE_CHECKING:
-    from panic_contract.accepted import Acceptance, Entry, Status
+    from panic_contract.core.accepted import Acceptance, Entry, Status
 
-from panic_contract.contract import Contract, describe_type, parse_callout_id
+from panic_contract.core.contract import Contract, describe_type, parse_callout_id
 from panic_contract.redaction import redact
 
 

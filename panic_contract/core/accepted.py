@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 import yaml
 
-from panic_contract.findings import Finding, Kind, describe_value
-from panic_contract.verdict import Decision, Verdict, command_stopped
+from panic_contract.core.findings import Finding, Kind, describe_value
+from panic_contract.core.verdict import Decision, Verdict, command_stopped
 
 PROG = "panic-contract accept"
 DEFAULT_DAYS = 30

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from panic_contract.pytest.run import SuiteRun, current_run
 from panic_contract.redaction import Secret
-from panic_contract.suite import SuiteRun, current_run
 
 WORKER_TOKEN = "panic_api_token"  # noqa: S105 - the key under which a worker receives the token
 WORKER_QUOTA = "panic_api_quota"

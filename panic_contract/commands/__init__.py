@@ -1,0 +1,1 @@
+"""The `panic-contract` command and its subcommands: thin entry points over the layers below."""
