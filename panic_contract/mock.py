@@ -1,14 +1,14 @@
 """The embedded mock: a starlette app that answers like a faithful staging server, with drift switches.
 
 Clean, it serves the 200 callouts recorded in `contracts/` and answers errors the way the provider
-documents them (a JSON object with a `message`). Each `Drift` switch breaks it in one known way, so
-the project's own tests can prove the suite names every kind of drift and every target fault.
-Run it by hand with `python -m panic_contract.mock --port 8000` or `panic-contract mock --port 8000`.
+documents them (a JSON object with a `message`). Each switch in `DRIFTS` breaks it in one known way,
+so the project's own tests can prove the suite names every kind of drift and every target fault.
+`serve` runs it on a loopback port. By hand: `panic-contract mock --port 8000` (`commands/mock.py`),
+or `python -m panic_contract.mock --port 8000`.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -27,16 +27,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from panic_contract.core.contract import (
-    JSON_MEDIA_TYPE,
-    TOKEN_PATH,
-    Contract,
-    SpecError,
-    default_contract,
-    parse_callout_id,
-)
-from panic_contract.core.fixtures import CONTRACTS_DIR, Fixture, FixtureError, iter_fixtures, served_callout
-from panic_contract.core.verdict import Decision, Verdict, command_stopped
+from panic_contract.core.contract import JSON_MEDIA_TYPE, Contract, default_contract, parse_callout_id
+from panic_contract.core.findings import Kind
+from panic_contract.core.fixtures import CONTRACTS_DIR, Fixture, iter_fixtures, served_callout
+from panic_contract.errors import FixtureError
+from panic_contract.sending.token import TOKEN_PATH
 
 MOCK_CLIENT_ID = "mock-client"
 MOCK_CLIENT_SECRET = "mock-secret"  # noqa: S105 - not a secret: the mock's own client credentials
@@ -45,29 +40,21 @@ HOST = "127.0.0.1"
 DOCUMENTED_ID = 992011  # the reference page's example callout
 RATE_LIMITED_REQUESTS = 2
 STARTUP_TIMEOUT_S = 10.0
-PROG = "panic-contract mock"
 
 
-class Drift(StrEnum):
-    """One way the mock can break. Values are the names `--drift` / `--mock-drift` take."""
+class Extra(StrEnum):
+    """The mock's switches that are no finding kind: another shape of the callout, or a fault of the target."""
 
-    MISSING_FIELD = "missing-field"  # calloutClassificationId dropped
-    TYPE_CHANGED = "type-changed"  # id served as a string
-    NULL_IN_NON_NULLABLE = "null-in-non-nullable"  # customerId null
-    FORMAT_VIOLATED = "format-violated"  # createdAt "20/04/2024 14:45"
-    UNKNOWN_STATUS = "unknown-status"  # status "Escalated"
-    NEW_FIELD = "new-field"  # an undocumented "responderEta": 420
-    UNDOCUMENTED_STATUS_CODE = "undocumented-status-code"  # 403 instead of 200
-    SERVER_ERROR = "server-error"  # 500 instead of 200
-    WRONG_CONTENT_TYPE = "wrong-content-type"  # the callout served as text/html
-    MALFORMED_BODY = "malformed-body"  # the callout's JSON cut short
-    AUTH_NOT_ENFORCED = "auth-not-enforced"  # 200 with no token or a wrong one
-    ID_MISMATCH = "id-mismatch"  # callout 992011's body, whatever id was asked for
-    SCHEMATHESIS_CHECK = "schemathesis-check"  # 405 to other methods without the Allow header it must carry
     WRAPPED = "wrapped"  # the newer docs' {"message", "callout": {..., "incidentInformation"}} shape
     AUTH_REJECTED = "auth-rejected"  # target fault: every token refused with 401, like an expired one
     RATE_LIMITED = "rate-limited"  # target fault: the first requests get 429 with Retry-After
     GATEWAY_502 = "gateway-502"  # target fault: an HTML 502 page from a proxy in front of a dead server
+
+
+# The one list of switches `--drift` / `--mock-drift` take: every finding kind (the mock drifts into it, as
+# `_BODY_DRIFTS` and `_MockServer` write), then the extras. tests/self/test_mock.py runs each and checks the
+# suite names the kind it is named after.
+DRIFTS: tuple[str, ...] = (*Kind, *Extra)
 
 
 _INCIDENT_FIELDS = ("responseTypeId", "calloutClassificationId", "predefinedLocationId", "latitude", "longitude")
@@ -81,14 +68,14 @@ def _wrap(body: dict[str, Any]) -> dict[str, Any]:
 
 # How each body drift changes a callout. Applied in this order; `wrapped` last, so combined drifts
 # show up inside the wrapped callout as they would on a server that changed both.
-_BODY_DRIFTS: dict[Drift, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    Drift.MISSING_FIELD: lambda body: {k: v for k, v in body.items() if k != "calloutClassificationId"},
-    Drift.TYPE_CHANGED: lambda body: {**body, "id": str(body["id"])},
-    Drift.NULL_IN_NON_NULLABLE: lambda body: {**body, "customerId": None},
-    Drift.FORMAT_VIOLATED: lambda body: {**body, "createdAt": "20/04/2024 14:45"},
-    Drift.UNKNOWN_STATUS: lambda body: {**body, "status": "Escalated"},
-    Drift.NEW_FIELD: lambda body: {**body, "responderEta": 420},
-    Drift.WRAPPED: _wrap,
+_BODY_DRIFTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    Kind.MISSING_FIELD: lambda body: {k: v for k, v in body.items() if k != "calloutClassificationId"},
+    Kind.TYPE_CHANGED: lambda body: {**body, "id": str(body["id"])},
+    Kind.NULL_IN_NON_NULLABLE: lambda body: {**body, "customerId": None},
+    Kind.FORMAT_VIOLATED: lambda body: {**body, "createdAt": "20/04/2024 14:45"},
+    Kind.UNKNOWN_STATUS: lambda body: {**body, "status": "Escalated"},
+    Kind.NEW_FIELD: lambda body: {**body, "responderEta": 420},
+    Extra.WRAPPED: _wrap,
 }
 
 _GATEWAY_PAGE = (
@@ -96,13 +83,13 @@ _GATEWAY_PAGE = (
 )
 
 
-def parse_drift(names: Iterable[str]) -> frozenset[Drift]:
+def parse_drift(names: Iterable[str]) -> frozenset[str]:
     """The switches named in `names`; a ValueError naming the allowed ones for any other name."""
-    allowed = {str(d) for d in Drift}
+    allowed = {str(d) for d in DRIFTS}
     unknown = sorted(set(names) - allowed)
     if unknown:
         raise ValueError(f"unknown mock drift {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-    return frozenset(Drift(name) for name in names)
+    return frozenset(names)
 
 
 def _callout_id(fixture: Fixture, contract: Contract) -> int:
@@ -162,7 +149,7 @@ class _MockServer:
 
     def __init__(
         self,
-        drift: frozenset[Drift],
+        drift: frozenset[str],
         token: str,
         callouts: Mapping[int, Mapping[str, Any]],
         client_credentials: tuple[str, str],
@@ -193,7 +180,7 @@ class _MockServer:
         except ValueError:
             return _message(400, "Bad request: send JSON {clientId, clientSecret}")
         given = (data.get("clientId"), data.get("clientSecret")) if isinstance(data, dict) else None
-        if given != self.client_credentials or Drift.AUTH_REJECTED in self.drift:
+        if given != self.client_credentials or Extra.AUTH_REJECTED in self.drift:
             return _message(401, "Unauthorized: unknown client credentials")
         payload = {"access_token": self.token, "token_type": "Bearer", "expires_in": 3600}
         return Response(json.dumps(payload), media_type=JSON_MEDIA_TYPE)
@@ -206,7 +193,7 @@ class _MockServer:
             return _message(404, f"No route for {request.method} {request.url.path}")
         if request.method != self.contract.method:
             allowed = self.contract.method
-            headers = None if Drift.SCHEMATHESIS_CHECK in self.drift else {"Allow": allowed}
+            headers = None if Kind.SCHEMATHESIS_CHECK in self.drift else {"Allow": allowed}
             return _message(405, f"Method {request.method} not allowed: this path answers {allowed} only", headers)
         if not self._authorized(request):
             return _message(401, "Unauthorized: send Authorization: Bearer <token> with a valid token")
@@ -220,34 +207,34 @@ class _MockServer:
         with self.lock:
             self.requests_seen += 1
             seen = self.requests_seen
-        if Drift.GATEWAY_502 in self.drift:
+        if Extra.GATEWAY_502 in self.drift:
             return Response(_GATEWAY_PAGE, status_code=502, media_type="text/html")
-        if Drift.RATE_LIMITED in self.drift and seen <= RATE_LIMITED_REQUESTS:
+        if Extra.RATE_LIMITED in self.drift and seen <= RATE_LIMITED_REQUESTS:
             return _message(429, "Too many requests: retry after 1 second", {"Retry-After": "1"})
         return None
 
     def _authorized(self, request: Request) -> bool:
-        if Drift.AUTH_REJECTED in self.drift:  # wins over auth-not-enforced: an expired token stays refused
+        if Extra.AUTH_REJECTED in self.drift:  # wins over auth-not-enforced: an expired token stays refused
             return False
-        if Drift.AUTH_NOT_ENFORCED in self.drift:
+        if Kind.AUTH_NOT_ENFORCED in self.drift:
             return True
         return request.headers.get("authorization") == self.authorization
 
     def _callout(self, callout_id: int) -> Response:
-        if Drift.SERVER_ERROR in self.drift:
+        if Kind.SERVER_ERROR in self.drift:
             return _message(500, "Internal server error")
-        if Drift.UNDOCUMENTED_STATUS_CODE in self.drift:
+        if Kind.UNDOCUMENTED_STATUS_CODE in self.drift:
             return _message(403, "Forbidden: this callout belongs to another customer source")
-        if Drift.ID_MISMATCH in self.drift:  # the documented example, or any callout in other fixture folders
+        if Kind.ID_MISMATCH in self.drift:  # the documented example, or any callout in other fixture folders
             callout_id = DOCUMENTED_ID if DOCUMENTED_ID in self.callouts else min(self.callouts)
         body: dict[str, Any] = copy.deepcopy(dict(self.callouts[callout_id]))
         for drift, change in _BODY_DRIFTS.items():
             if drift in self.drift:
                 body = change(body)
         text = json.dumps(body)
-        if Drift.MALFORMED_BODY in self.drift:
+        if Kind.MALFORMED_BODY in self.drift:
             text = text[: len(text) // 2]  # any proper prefix of a JSON object is not JSON
-        media = "text/html" if Drift.WRONG_CONTENT_TYPE in self.drift else JSON_MEDIA_TYPE
+        media = "text/html" if Kind.WRONG_CONTENT_TYPE in self.drift else JSON_MEDIA_TYPE
         return Response(text, status_code=200, media_type=media)
 
 
@@ -270,7 +257,7 @@ def create_app(
     return app
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
     # proto=IPPROTO_TCP, not the default 0: accepted sockets inherit it, and asyncio only turns on
     # TCP_NODELAY for IPPROTO_TCP. Without it every keep-alive request waits ~40 ms on a delayed ACK
     # (https://github.com/Kludex/uvicorn/issues/3149: uvicorn's own pre-bound sockets have the same bug).
@@ -286,7 +273,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _base_url(sock: socket.socket) -> str:
+def base_url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://{host}:{port}"
 
@@ -298,8 +285,8 @@ def serve(app: Any, *, host: str = HOST, port: int = 0) -> Iterator[str]:
     The socket is bound and listening before the thread starts, so port 0 picks a free port
     and the URL is known at once; the server has started when this yields.
     """
-    sock = _bind(host, port)
-    base_url = _base_url(sock)
+    sock = bind(host, port)
+    base_url = base_url_of(sock)
     import uvicorn  # here, not at the top: the pytest plugin imports this module for its drift names
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5))
@@ -318,70 +305,7 @@ def serve(app: Any, *, host: str = HOST, port: int = 0) -> Iterator[str]:
         sock.close()
 
 
-MAX_PORT = 65535
+if __name__ == "__main__":  # `python -m panic_contract.mock`, as README.md has it: the mock command's module runs it
+    from panic_contract.commands.mock import main
 
-
-def port_number(text: str) -> int:
-    """A TCP port for --port: 0 (any free port) to 65535; argparse makes the error one usage line."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_PORT:
-        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a port: give 0 to {MAX_PORT} (0: any free port)")
-    return value
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--port", type=port_number, default=8000, help="port on 127.0.0.1 (0: any free port; default 8000)"
-    )
-    parser.add_argument(
-        "--drift",
-        action="append",
-        default=[],
-        choices=[str(d) for d in Drift],
-        metavar="KIND",
-        help=f"switch a drift or fault on (repeatable): {', '.join(Drift)}",
-    )
-    parser.add_argument(
-        "--contracts-dir",
-        type=Path,
-        default=CONTRACTS_DIR,
-        metavar="DIR",
-        help="folder of fixtures to serve (default: the project's contracts/)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Serve the mock in the foreground until interrupted."""
-    try:
-        app = create_app(drift=args.drift, contracts_dir=args.contracts_dir)
-        sock = _bind(HOST, args.port)
-    except (FixtureError, SpecError) as exc:
-        return _usage(str(exc))
-    except OSError as exc:
-        return _usage(f"cannot listen on {HOST}:{args.port}: {exc.strerror} (pick another --port)")
-    drift = f", drift: {', '.join(args.drift)}" if args.drift else ""
-    print(f"{PROG}: serving {_base_url(sock)} (token: {MOCK_TOKEN}{drift}); Ctrl-C stops it", flush=True)
-    import uvicorn
-
-    uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off")).run(sockets=[sock])
-    return 0
-
-
-def _usage(reason: str) -> int:
-    return command_stopped(PROG, Decision(Verdict.USAGE, reason))
-
-
-def main(argv: list[str] | None = None) -> int:
-    from panic_contract.commands.cli import CommandParser, run_command
-
-    parser = CommandParser(prog="python -m panic_contract.mock", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    parser.set_defaults(run=run)
-    return run_command(parser, argv)
-
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""One table of settings for the pytest plugin and every `panic-contract` subcommand.
+"""The one table of settings (flag, variable, ini key, default, parser) for pytest and every subcommand.
 
 Precedence, everywhere: command line, then environment variable, then the `panic_api_*` ini
 setting (pytest only), then the default. Each setting parses its own value; a value that does
@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from panic_contract.core.contract import STAGING_URL, callout_ids, server_root
-
-
-class SettingError(Exception):
-    """A setting's value cannot be used; the message says which, why, and how to fix it."""
+from panic_contract.errors import SettingError
 
 
 class HiddenValueError(ValueError):

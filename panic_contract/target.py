@@ -3,7 +3,7 @@
 Used by the pytest plugin and by `panic-contract record`, so both read the same settings the
 same way. Nothing here sends a request except the token exchange, which goes through `sending`.
 The route (proxy, TLS) of a live target is read from the environment and checked here, once, before
-anything is sent: a bad variable is one usage line (`transport.RouteError`), not a fault per test.
+anything is sent: a bad variable is one usage line (`errors.RouteError`), not a fault per test.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Literal
 
 from panic_contract.core.contract import STAGING_URL
 from panic_contract.redaction import Secret
-from panic_contract.sending.sender import Limits, Quota, host_of, token_from_environment
+from panic_contract.sending.quota import Quota
+from panic_contract.sending.sender import Limits, host_of
+from panic_contract.sending.token import token_from_environment
 from panic_contract.sending.transport import DIRECT, Route, route_for
 
 MOCK_DISPLAY_URL = "http://127.0.0.1:8000"  # where `panic-contract mock` serves: what reproducers name
@@ -74,8 +76,8 @@ def live_target(
 ) -> Target:
     """A live target with its route and token (from `token` when a parent process already has it).
 
-    Raises transport.RouteError (usage: a proxy or TLS variable), sending.CredentialError (usage) or
-    sending.TargetFault (the token exchange failed).
+    Raises errors.RouteError (usage: a proxy or TLS variable), errors.CredentialError (usage) or the run's
+    faults.Halt (the token exchange failed).
     """
     route = route_for(url, environ)
     if token is None:

@@ -61,23 +61,23 @@ import orjson
 
 from panic_contract import settings
 from panic_contract.core import reports
-from panic_contract.core.accepted import Acceptance, AcceptedDriftError
+from panic_contract.core.accepted import Acceptance
 from panic_contract.core.accepted import load as load_acceptance
-from panic_contract.core.contract import Contract, SpecError, default_contract, load_contract
+from panic_contract.core.contract import Contract, default_contract, load_contract
 from panic_contract.core.findings import (
     NOT_PARSED,
     NOT_SAVED,
     VALIDATED,
-    Credentials,
     Inspection,
-    Ledger,
     Unreadable,
-    inspect_parts,
+    inspect_fields,
     read_body,
-    signal_of,
 )
 from panic_contract.core.fixtures import FIXTURE_SCHEMA, lower_headers, raw_body
+from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
+from panic_contract.errors import AcceptedDriftError, SettingError, SpecError
+from panic_contract.faults import Credentials, signal_of
 from panic_contract.outputs import terminal_line
 from panic_contract.redaction import MASK, MIN_SECRET_LENGTH, redact, register
 from panic_contract.settings import size_text
@@ -454,14 +454,14 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
     """JSON Lines, one record at a time; returns how many lines it read. The audit's hot path: keep it flat.
 
     Per in-scope line it costs one orjson parse, one line-format check and one body check
-    (both in Rust, jsonschema_rs) and `inspect_parts`; no Exchange is built. Everything
+    (both in Rust, jsonschema_rs) and `inspect_fields`; no Exchange is built. Everything
     else is a dict lookup or a local: bench/run.py measures what one more step costs.
     A line is read up to `max_body_size` bytes and no further: a longer one is one line, exit 4.
     """
     options = options or ReadOptions()
     scope = HostScope.of(contract, options)
     loads, in_path, method = orjson.loads, contract.path_pattern.fullmatch, contract.method
-    valid_line, add, judge = _LINE_VALIDATOR.is_valid, result.ledger.add, inspect_parts
+    valid_line, add, judge = _LINE_VALIDATOR.is_valid, result.ledger.add, inspect_fields
     limit = options.max_body_size
     entries = skipped = validated = 0  # locals, not attributes: this loop runs a million times
     want_target = result.base_url is None
@@ -563,7 +563,7 @@ def _masked_line(line: bytes, where: str, contract: Contract, inspection: Inspec
         record = orjson.loads(masked)
         request, response = record["request"], record["response"]
         parsed = response.get("body", NOT_PARSED)
-        return inspect_parts(
+        return inspect_fields(
             contract,
             contract.method,
             where,
@@ -948,7 +948,7 @@ _PLAIN_TEXT = frozenset({"", "utf8", "utf-8", "identity"})
 
 
 class _HarExchange(NamedTuple):
-    """What one HAR entry holds for the judge (`inspect_parts`'s arguments), and its own credentials."""
+    """What one HAR entry holds for the judge (`inspect_fields`'s arguments), and its own credentials."""
 
     line: str  # what a finding names: the origin and path, never the query string
     status: int
@@ -1008,7 +1008,8 @@ class _HarReading:
         content = response.get("content")
         content = content if isinstance(content, dict) else {}
         body, parsed = self._body(content)
-        if parsed is NOT_SAVED and status in contract.responses and signal_of(status, credentials) is None:
+        signal = signal_of(status, credentials, request["method"].upper(), contract.method)
+        if parsed is NOT_SAVED and status in contract.responses and signal is None:
             result.unsaved += 1
         if result.base_url is None:
             result.base_url = host
@@ -1049,7 +1050,7 @@ class _HarReading:
         return Unreadable(f"larger than {size_text(self.max_body_size)} (--max-body-size), not read")
 
     def judge(self, exchange: _HarExchange) -> Inspection:
-        """`inspect_parts` on the exchange; again on a masked copy when a finding could show a credential."""
+        """`inspect_fields` on the exchange; again on a masked copy when a finding could show a credential."""
         inspection = self._inspect(exchange)
         if not inspection.findings or not (self.result.secrets or exchange.own):
             return inspection
@@ -1062,7 +1063,7 @@ class _HarReading:
 
     def _inspect(self, exchange: _HarExchange) -> Inspection:
         contract = self.contract
-        return inspect_parts(
+        return inspect_fields(
             contract,
             contract.method,
             exchange.line,
@@ -1738,7 +1739,7 @@ def run(args: argparse.Namespace) -> int:
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
         options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)
-    except (AuditInputError, SpecError, settings.SettingError, AcceptedDriftError) as exc:
+    except (AuditInputError, SpecError, SettingError, AcceptedDriftError) as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
     interrupted: str | None = None
     try:

@@ -1,8 +1,8 @@
-"""The panic-contract command: serve the mock, record fixtures, audit captured traffic.
+"""The `panic-contract` command: it dispatches to its subcommands and turns every user error into one line.
 
 Each subcommand lives in its own module, which exposes `add_arguments(parser)` and
-`run(args) -> int`; this module only dispatches and turns user errors into one line.
-Every usage error of every command, argparse's own included, is that one line and exit 4.
+`run(args) -> int`. Every usage error of every command, argparse's own included, is one line
+ending in `verdict: usage (exit 4)`: a `errors.UsageError` is caught here, once.
 """
 
 from __future__ import annotations
@@ -14,17 +14,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from panic_contract.core.verdict import Decision, Verdict, command_stopped
+from panic_contract.errors import CommandLineError, UsageError
 
 DESCRIPTION = "The panic-contract command: serve the mock, record fixtures, audit captured traffic."
-
-
-class CommandLineError(Exception):
-    """argparse refused the command line; `prog` is the (sub)command whose line it was."""
-
-    def __init__(self, prog: str, message: str) -> None:
-        super().__init__(message)
-        self.prog = prog
-        self.message = message
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -51,22 +43,25 @@ def _without_values(message: str) -> str:
 
 
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    """Parse, run the chosen command's `run`, and turn a refused command line into one line, exit 4."""
+    """Parse, run the chosen command's `run`, and turn any user error into one line, exit 4."""
+    args = None
     try:
         args = parser.parse_args(argv)
         return int(args.run(args))
     except CommandLineError as exc:
         return command_stopped(exc.prog, Decision(Verdict.USAGE, f"{exc.message} (see {exc.prog} --help)"))
+    except UsageError as exc:  # one a command did not word itself: named by the command it came from
+        return command_stopped(getattr(args, "command_prog", parser.prog), Decision(Verdict.USAGE, str(exc)))
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
 
 
 SUBCOMMANDS = {
-    "mock": ("panic_contract.mock", "serve the embedded mock on 127.0.0.1"),
+    "mock": ("panic_contract.commands.mock", "serve the embedded mock on 127.0.0.1"),
     "record": ("panic_contract.commands.record", "record fixtures from a live target and diff their shape"),
     "audit": ("panic_contract.commands.audit", "hold a HAR or JSON Lines capture to the contract"),
-    "accept": ("panic_contract.core.accepted", "print accepted-drift entries for the findings of a drift report"),
+    "accept": ("panic_contract.commands.accept", "print accepted-drift entries for the findings of a drift report"),
 }
 
 
@@ -77,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        sub.set_defaults(run=module.run, command_prog=sub.prog)
     return parser
 
 

@@ -31,41 +31,33 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from panic_contract import settings
-from panic_contract.core.contract import STAGING_URL, Contract, default_contract
+from panic_contract.core.contract import JSON_MEDIA_TYPE, STAGING_URL, Contract, default_contract
 from panic_contract.core.findings import (
-    Credentials,
     Exchange,
     Inspection,
     Kind,
     Unreadable,
     describe_value,
+    exchange_of,
     inspect,
     read_body,
 )
 from panic_contract.core.fixtures import (
     CONTRACTS_DIR,
     CONTRACTS_IN_CHECKOUT,
-    FixtureError,
     exchange_from_record,
     fixture_text,
     load_fixture,
-    write_all_or_nothing,
 )
-from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, verdict_line
-from panic_contract.outputs import terminal_line
+from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, halt_decision, verdict_line
+from panic_contract.errors import CredentialError, FixtureError, SettingError
+from panic_contract.faults import Credentials, Halt
+from panic_contract.outputs import terminal_line, write_all_or_nothing
 from panic_contract.redaction import Secret, redact
-from panic_contract.sending.sender import (
-    CLIENT_ID_VARIABLE,
-    CLIENT_SECRET_VARIABLE,
-    TOKEN_VARIABLE,
-    CredentialError,
-    Limits,
-    Quota,
-    Sender,
-    TargetFault,
-    host_of,
-    token_from_environment,
-)
+from panic_contract.sending.auth import CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE, TOKEN_VARIABLE
+from panic_contract.sending.quota import Quota
+from panic_contract.sending.sender import Limits, Sender, host_of
+from panic_contract.sending.token import token_from_environment
 from panic_contract.sending.transport import DIRECT, Route, route_for
 
 # Precedence, as in the suite (`settings`): command line, then environment variable, then default.
@@ -160,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = options_from(args, os.environ)
         return record(options, os.environ)
-    except (UsageError, settings.SettingError) as exc:
+    except (UsageError, SettingError) as exc:
         return fail(Decision(Verdict.USAGE, str(exc)))
     except RecordingError as stop:
         return fail(stop.decision)
@@ -235,7 +227,14 @@ def record(options: Options, environ: Mapping[str, str], out: TextIO | None = No
     scrub_key = scrub_key_from(environ) if options.scrub else None
     where = "comparing with" if options.check else "into"
     print(f"recording {len(plan)} exchange(s) from {options.host} {where} {options.out}/", file=stream)
-    with Sender(options.base_url, token, limits=options.limits, quota=quota, route=options.route) as sender:
+    with Sender(
+        options.base_url,
+        token,
+        documented_method=contract.method,
+        limits=options.limits,
+        quota=quota,
+        route=options.route,
+    ) as sender:
         recorded = fetch_all(plan, options, sender, scrub_key=scrub_key, contract=contract, stream=stream)
     diffs = [shape_diff(item, earlier[item.planned.path], seen_statuses, contract) for item in recorded]
     drifted = print_diffs(diffs, options, stream)
@@ -313,8 +312,8 @@ def token_for(options: Options, environ: Mapping[str, str], quota: Quota) -> Sec
         return token_from_environment(
             options.base_url, environ, limits=options.limits, quota=quota, route=options.route
         )
-    except TargetFault as fault:
-        decision = fault.decision
+    except Halt as halt:
+        decision = halt_decision(halt)
         raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written")) from None
     except CredentialError as exc:
         raise UsageError(str(exc)) from None
@@ -337,9 +336,11 @@ def fetch_all(
     recorded: list[Recorded] = []
     for number, planned in enumerate(plan, start=1):
         try:
-            exchange = sender.get_callout(planned.callout_id, credentials=planned.credentials)
-        except TargetFault as fault:
-            decision = fault.decision
+            path = contract.path_for(planned.callout_id)
+            response = sender.send("GET", path, credentials=planned.credentials, headers={"Accept": JSON_MEDIA_TYPE})
+            exchange = exchange_of(response, planned.credentials)
+        except Halt as halt:
+            decision = halt_decision(halt)
             raise RecordingError(Decision(decision.verdict, f"{decision.reason}; nothing was written")) from None
         if exchange.oversized is not None:
             finding = inspect(exchange, contract).findings[0]

@@ -1,4 +1,4 @@
-"""Accepted drift: findings a team has reported to the provider, acknowledged until a date.
+"""Accepted drift: findings a team has reported to the provider, acknowledged until a date, read from its file.
 
 `--accepted-drift FILE` names a YAML list of entries, keyed by what a person reads, not by a hash:
 
@@ -11,9 +11,9 @@
 A finding that matches an unexpired entry is reported as accepted and does not fail the run; one
 that matches an expired entry fails it, naming the entry and its reason; an entry that matched
 nothing in a run that validated bodies is reported as stale (the provider fixed it: delete it).
-The ledger (`findings.Ledger`) asks `Acceptance.classify` once per finding, when it folds it in;
-nothing else classifies. `panic-contract accept REPORT.json` prints entries for a drift report's
-findings, ready to paste.
+The ledger (`ledger.Ledger`) asks `Acceptance.classify` once per finding, when it folds it in;
+nothing else classifies. `panic-contract accept REPORT.json` (`commands/accept.py`) prints entries
+for a drift report's findings, ready to paste.
 
 The file is read with bounds, since it comes from a pull request like any other file: at most
 `MAX_BYTES`, streamed as YAML events (never composed into a document first), no anchors or aliases
@@ -24,33 +24,24 @@ line naming the file and the line.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 import math
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from panic_contract.core.findings import Finding, Kind, describe_value
-from panic_contract.core.verdict import Decision, Verdict, command_stopped
+from panic_contract.errors import AcceptedDriftError
 
-PROG = "panic-contract accept"
-DEFAULT_DAYS = 30
 _KEYS = ("kind", "field", "value", "reason", "expires")
 MAX_BYTES = 256 << 10  # a thousand entries or more; PyYAML's pure-Python parser reads it in a few seconds
 _SHOWN = 60  # characters of a value from the file quoted in an error line
 
 Status = Literal["accepted", "expired"]
-
-
-class AcceptedDriftError(Exception):
-    """The accepted-drift file cannot be used; the message is one line naming the file and line."""
 
 
 # --- what `value:` means, per kind ---------------------------------------------------------------
@@ -389,52 +380,3 @@ def _shown(text: Any) -> str:
     """A value from the file, shortened for an error line (one line, never the whole of a huge scalar)."""
     shown = " ".join(str(text).split())
     return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 3] + "..."
-
-
-# --- `panic-contract accept REPORT.json` ----------------------------------------------------------
-
-
-def entries_for(findings: Sequence[Mapping[str, Any]], expires: date) -> str:
-    """YAML entries for a report's findings, with `reason: TODO`, ready to paste into the file."""
-    lines = [f"# accepted drift, printed by {PROG}: replace each TODO with why (a ticket), keep what you accept"]
-    for finding in findings:
-        lines += [
-            f"- kind: {finding['kind']}",
-            f"  field: {json.dumps(finding['field'])}" if finding.get("field") else "  field: null",
-            f"  # seen: {', '.join(finding.get('actual_values') or [finding.get('actual', '')])}"[:200],
-            "  reason: TODO",
-            f"  expires: {expires.isoformat()}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def read_report(path: Path) -> list[Mapping[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AcceptedDriftError(f"{path}: cannot read the drift report: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise AcceptedDriftError(f"{path} line {exc.lineno}: not a JSON drift report: {exc.msg}") from None
-    findings = data.get("findings") if isinstance(data, dict) else None
-    if not isinstance(findings, list) or not all(isinstance(f, dict) and "kind" in f for f in findings):
-        raise AcceptedDriftError(f"{path}: not a drift report (no findings list): write one with --drift-report")
-    return findings
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("report", type=Path, metavar="REPORT", help="a JSON drift report (--drift-report)")
-    parser.add_argument(
-        "--days", type=int, default=DEFAULT_DAYS, help=f"days until the entries expire (default {DEFAULT_DAYS})"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    problem = f"--days is {args.days}; give a whole number of days >= 1" if args.days < 1 else None
-    try:
-        findings = read_report(args.report)
-    except AcceptedDriftError as exc:
-        problem = problem or str(exc)
-    if problem is not None:
-        return command_stopped(PROG, Decision(Verdict.USAGE, problem))
-    sys.stdout.write(entries_for(findings, today_utc() + timedelta(days=args.days)))
-    return 0

@@ -1,8 +1,9 @@
-"""Load the hand-written OpenAPI spec into the one contract every check reads.
+"""Load the hand-written OpenAPI spec into the one contract every check reads, once per process.
 
-Data flows one way: spec -> contract -> findings -> verdict -> reports. This module is the
-first arrow: it knows the spec file, the single operation in it, the response schema per
-documented status code and the known status values (`x-known-values` on Callout.status).
+Data flows one way: spec -> contract -> findings -> ledger -> verdict -> reports. This module is
+the first arrow: it knows the spec file, the single operation in it, the response schema per
+documented status code, the known status values (`x-known-values` on Callout.status) and the one
+reading of a callout id.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 
 import jsonschema_rs
 import yaml
+
+from panic_contract.errors import SpecError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # panic_contract/
 
@@ -40,12 +43,6 @@ KNOWN_VALUES_KEY = "x-known-values"
 JSON_MEDIA_TYPE = "application/json"
 # The spec's server; the suite never defaults to production (panic.aura.services).
 STAGING_URL = "https://staging-panic.aura.services"
-# Not in the spec (it documents one operation): where the provider exchanges client credentials for a token.
-TOKEN_PATH = "/panic-api/v2/oauth/token"  # noqa: S105 - a path, not a secret
-
-
-class SpecError(Exception):
-    """The spec file cannot be read or does not describe exactly one operation."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +84,19 @@ class Contract:
         return self.path_template.replace("{" + self.path_parameter + "}", str(callout_id))
 
     def match_path(self, path: str) -> str | None:
-        """The raw path parameter if `path` is this operation's path, else None."""
-        matched = self.path_pattern.fullmatch(path.split("?", 1)[0])
+        """The raw path parameter if `path` (a query string allowed) is this operation's path, else None."""
+        matched = self.path_pattern.fullmatch(without_query(path))
         return matched.group(1) if matched else None
+
+    def requested_id(self, path: str) -> int | None:
+        """The callout id `path` asks for, if it is this operation's path with an id in it, else None."""
+        raw = self.match_path(path)
+        return None if raw is None else parse_callout_id(raw)
+
+
+def without_query(target: str) -> str:
+    """A request target without its query string: the path alone."""
+    return target.partition("?")[0]
 
 
 # ASCII digits only ("²".isdigit() is true, int("²") is not), and bounded: int() of a long digit string is slow.
@@ -164,7 +171,15 @@ def _response_contract(status: int, response: Mapping[str, Any]) -> ResponseCont
 
 
 def load_contract(spec_path: Path | str = SPEC_PATH) -> Contract:
-    path = Path(spec_path)
+    """The contract of the spec at `spec_path`, read once per process: a second call returns the same one.
+
+    SpecError (usage) for a spec that cannot be read or is not one operation; errors are not kept.
+    """
+    return _loaded(Path(spec_path))
+
+
+@cache  # keyed by the path as given: the spec is read once per process, whoever asks for it first
+def _loaded(path: Path) -> Contract:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -208,7 +223,6 @@ def _contract_of(path: Path, document: Mapping[str, Any]) -> Contract:
     )
 
 
-@cache
 def default_contract() -> Contract:
-    """The contract of the spec shipped in `spec/`, loaded once per process."""
+    """The contract of the spec shipped in `spec/`."""
     return load_contract(SPEC_PATH)

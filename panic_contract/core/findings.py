@@ -1,8 +1,8 @@
-"""Turn one observed exchange into findings of a fixed vocabulary.
+"""Turn one observed exchange into findings of a fixed vocabulary: the only code that judges a response.
 
-This is the only code that judges a response. The schemathesis checks, the fixture tests,
-the recorder's shape diff and the bulk audit all call `inspect()`; the verdict and the
-reports only count and render what it returns.
+The schemathesis checks, the fixture tests, the recorder's shape diff and the bulk audit all call
+`inspect()` (the audit `inspect_fields()`); the ledger, the verdict and the reports only count and
+render what it returns. `exchange_of` is where a response the sender got becomes an `Exchange`.
 """
 
 from __future__ import annotations
@@ -11,18 +11,19 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
 
-if TYPE_CHECKING:
-    from panic_contract.core.accepted import Acceptance, Entry, Status
-
-from panic_contract.core.contract import Contract, describe_type, parse_callout_id
+from panic_contract.core.contract import Contract, describe_type, parse_callout_id, without_query
+from panic_contract.faults import Credentials, Signal, signal_of
 from panic_contract.redaction import redact
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Kind(StrEnum):
@@ -49,36 +50,6 @@ ADDITIVE_KINDS = frozenset({Kind.NEW_FIELD})
 
 def severity_of(kind: Kind) -> Severity:
     return "additive" if kind in ADDITIVE_KINDS else "breaking"
-
-
-# What credentials the request carried: the token we were given, none, or a wrong one; "unknown" when the
-# source does not show them (a HAR exported without its Authorization header): auth is then not judged.
-Credentials = Literal["valid", "missing", "invalid", "unknown"]
-
-
-class Signal(StrEnum):
-    """Responses that say something about the target, not about its contract."""
-
-    AUTH_REJECTED = "auth-rejected"  # 401 although we sent the token we were given
-    RATE_LIMITED = "rate-limited"  # 429: waited out and retried, never drift by itself
-    GATEWAY_ERROR = "gateway-error"  # 502/503/504: the target is not answering
-
-
-GATEWAY_STATUSES = frozenset({502, 503, 504})
-
-
-def signal_of(status: int, credentials: Credentials) -> Signal | None:
-    """The one reading of a status that speaks of the target rather than of its contract.
-
-    The sending module retries on it and the audit counts it: both call this.
-    """
-    if status == 429:
-        return Signal.RATE_LIMITED
-    if status in GATEWAY_STATUSES:
-        return Signal.GATEWAY_ERROR
-    if status == 401 and credentials == "valid":
-        return Signal.AUTH_REJECTED
-    return None
 
 
 class _NotParsed:
@@ -210,6 +181,22 @@ class Exchange:
         return f"{self.method} {self.path}"
 
 
+def exchange_of(response: httpx.Response, credentials: Credentials) -> Exchange:
+    """What `inspect` judges of a response the sender got (its secrets already masked): one request, as sent."""
+    from panic_contract.sending.sender import OVERSIZED_EXTENSION  # loaded already by whoever holds a response
+
+    request = response.request
+    return Exchange(
+        method=request.method.upper(),
+        path=without_query(request.url.raw_path.decode("ascii", "replace")),
+        status=response.status_code,
+        headers={name.lower(): value for name, value in response.headers.items()},
+        body=response.content,
+        credentials=credentials,
+        oversized=response.extensions.get(OVERSIZED_EXTENSION),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     kind: Kind
@@ -259,14 +246,23 @@ def json_path(parts: Iterable[str | int]) -> str:
     return path
 
 
-_JSON_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+# The one table of JSON type names, by the Python type a JSON value is read as.
+JSON_TYPE_NAMES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
 
 
 def describe_value(value: Any) -> str:
     """How a value reads in a finding: `null`, `string "992011"`, `number 1.5`."""
     if value is None:
         return "null"
-    name = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    name = JSON_TYPE_NAMES.get(type(value), type(value).__name__)
     # json.dumps writes a plain int as repr() does; skipping it matters when a capture drifts a lot
     text = repr(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
     text = redact(text)  # before the cut: a cut run of a secret is still one
@@ -290,7 +286,7 @@ def inspect(exchange: Exchange, contract: Contract) -> Inspection:
     if exchange.oversized is not None:  # a body not read whole cannot be judged further, nor should it be
         size = f"larger than {exchange.oversized / (1 << 20):g} MiB (--max-body-size)"
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", size, exchange.request)
-    return inspect_parts(
+    return inspect_fields(
         contract,
         exchange.method,
         exchange.path,
@@ -303,7 +299,7 @@ def inspect(exchange: Exchange, contract: Contract) -> Inspection:
     )
 
 
-def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top down; positional: called per record
+def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top down; positional: called per record
     contract: Contract,
     method: str,
     path: str,
@@ -314,15 +310,15 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
     credentials: Credentials,
     raw_id: str | None,
 ) -> Inspection:
-    """`inspect`, given the parts of an `Exchange` rather than one.
+    """`inspect`, given the fields of an `Exchange` rather than one.
 
     The bulk audit calls this for every record without building an Exchange (a frozen
     dataclass costs more to build than judging it). `raw_id` is `contract.match_path(path)`:
     the audit has matched the path already to decide the record is in scope.
     The request line for a finding is built only when there is a finding.
     """
-    signal = signal_of(status, credentials)
-    if signal is not None and (signal is not Signal.AUTH_REJECTED or method == contract.method):
+    signal = signal_of(status, credentials, method, contract.method)
+    if signal is not None:
         return _SIGNALLED[signal]
     if method != contract.method:
         return CLEAN  # other methods are not this operation; schemathesis's unsupported_method judges them
@@ -362,6 +358,7 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
         actual = parsed.reason if isinstance(parsed, Unreadable) else describe_value(parsed)
         return _single(Kind.MALFORMED_BODY, None, "a JSON object", actual, f"{method} {path}")
     is_callout = status == 200
+    requested = None if raw_id is None or not is_callout else parse_callout_id(raw_id)  # parsed once, here
     # Fast path: most responses conform; the audit leans on this being cheap.
     try:
         schema_valid = response.validator.is_valid(parsed)
@@ -373,7 +370,7 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
     if (
         schema_valid
         and response.properties.issuperset(parsed)
-        and (not is_callout or _callout_semantics_hold(parsed, raw_id, contract))
+        and (not is_callout or _callout_semantics_hold(parsed, requested, contract))
     ):
         return VALIDATED if is_callout else CLEAN
     request = f"{method} {path}"
@@ -397,7 +394,7 @@ def inspect_parts(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top dow
         if name not in response.properties
     )
     if is_callout:
-        findings.extend(_callout_findings(parsed, request, raw_id, contract))
+        findings.extend(_callout_findings(parsed, request, requested, contract))
     return Inspection(findings=tuple(findings), validated_body=is_callout)
 
 
@@ -473,212 +470,21 @@ def _schema_findings(
             )
 
 
-def _requested_id(raw_id: str | None) -> int | None:
-    return None if raw_id is None else parse_callout_id(raw_id)
-
-
-def _callout_semantics_hold(body: Mapping[str, Any], raw_id: str | None, contract: Contract) -> bool:
+def _callout_semantics_hold(body: Mapping[str, Any], requested: int | None, contract: Contract) -> bool:
     status = body.get("status")
     if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
         return False
-    requested = _requested_id(raw_id)
     return requested is None or body.get("id") == requested
 
 
 def _callout_findings(
-    body: Mapping[str, Any], request: str, raw_id: str | None, contract: Contract
+    body: Mapping[str, Any], request: str, requested: int | None, contract: Contract
 ) -> Iterator[Finding]:
     status = body.get("status")
     if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
         known = ", ".join(contract.known_statuses)
         yield Finding(Kind.UNKNOWN_STATUS, "$.status", f"one of {known} (any casing)", describe_value(status), request)
-    requested = _requested_id(raw_id)
     returned = body.get("id")
     # `type() is int`: a boolean id is a type change, not also a mismatch
     if requested is not None and type(returned) is int and returned != requested:
         yield Finding(Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), request)
-
-
-# A ledger entry's key: kind, field, and the line of the accepted-drift entry that covers it (None: none).
-# Findings of one kind and field that entries classify differently (an accepted "Escalated", an open
-# "Paused") stay apart, so one never hides the other.
-LedgerKey = tuple[str, str | None, int | None]
-
-
-@dataclass
-class LedgerEntry:
-    """One deduplicated finding: the first occurrence, how many responses showed it, where.
-
-    Its classification (`acceptance`, `accepted_by`, `accepted_line`) is decided once, when the ledger
-    first folds a finding in under this key; every later reading (the verdict, each test's failure
-    lines, the reports, a merge into another ledger) reads it from here.
-    """
-
-    first: Finding
-    count: int = 0
-    samples: list[str] = field(default_factory=list)
-    actuals: list[str] = field(default_factory=list)
-    acceptance: str | None = None  # "accepted" or "expired" when an accepted-drift entry covers it
-    accepted_by: str | None = None  # that entry, as a person reads it
-    accepted_line: int | None = None
-
-    @property
-    def key(self) -> LedgerKey:
-        return (str(self.first.kind), self.first.field, self.accepted_line)
-
-    @property
-    def fails(self) -> bool:
-        """Counts toward drift: not covered by an unexpired accepted-drift entry."""
-        return self.acceptance != "accepted"
-
-    def counts(self, strict_drift: bool) -> bool:
-        """Fails the run: not accepted, and breaking (or additive under --strict-drift)."""
-        return self.fails and (strict_drift or self.first.severity == "breaking")
-
-    def as_dict(self) -> dict[str, Any]:
-        finding = self.first
-        extra = {"acceptance": self.acceptance, "accepted_by": self.accepted_by, "accepted_line": self.accepted_line}
-        return {
-            "kind": str(finding.kind),
-            "severity": finding.severity,
-            "field": finding.field,
-            "expected": finding.expected,
-            "actual": finding.actual,
-            "request": finding.request,
-            "count": self.count,
-            "message": finding.message(),
-            "samples": list(self.samples),
-            "actual_values": list(self.actuals),
-            **({key: value for key, value in extra.items() if value is not None}),
-        }
-
-
-MAX_SAMPLES = 5
-MAX_ANSWERED = 10
-
-
-class Ledger:
-    """Findings deduplicated by kind, field and accepted-drift entry, with counts; the signals seen; what was
-    validated.
-
-    The ledger is the one place findings are classified against accepted drift: each finding as it is
-    folded in (`add`, `add_findings`), by `acceptance`. `merge` takes another ledger's classification as
-    it is, so the workers of one run (pytest-xdist, the audit's parts), each given the same acceptance,
-    add up to what one process would have found.
-    """
-
-    def __init__(self, acceptance: Acceptance | None = None) -> None:
-        self.acceptance = acceptance
-        self.entries: dict[LedgerKey, LedgerEntry] = {}
-        self.signals: dict[str, int] = {}
-        self.validated_bodies = 0
-        self.requests = 0
-        # (verdict, reason) when the run stopped on a fault of the target (outage, auth): set by whoever sent
-        self.halt: tuple[str, str] | None = None
-        self.answered: list[int] = []  # callout ids that answered 200 with a body (the first few)
-
-    def add(self, inspection: Inspection, sample: str | None = None, times: int = 1) -> list[LedgerEntry]:
-        """Count `inspection`, seen `times` responses (the audit folds its clean ones in at once).
-
-        Returns the entry each of its findings went to, in order.
-        """
-        self.requests += times
-        if inspection.validated_body:
-            self.validated_bodies += times
-        if inspection.signal is not None:
-            name = str(inspection.signal)  # a plain str: xdist cannot serialise an enum
-            self.signals[name] = self.signals.get(name, 0) + times
-        return self.add_findings(inspection.findings, sample, times)
-
-    def add_findings(self, findings: Iterable[Finding], sample: str | None = None, times: int = 1) -> list[LedgerEntry]:
-        """Fold findings in without counting a response (more findings about one already counted)."""
-        return [self._fold(finding, times, [sample or finding.request], [finding.actual]) for finding in findings]
-
-    def classify(self, finding: Finding) -> tuple[Status, Entry] | None:
-        """Whether an accepted-drift entry covers `finding`, and how: the ledger's one question to it."""
-        return self.acceptance.classify(finding) if self.acceptance is not None else None
-
-    def merge(self, data: Mapping[str, Any]) -> None:
-        """Fold in another ledger's `as_dict()` (an xdist worker's, a part of an audit), classified as it was there."""
-        self.requests += data["requests"]
-        self.validated_bodies += data["validated_bodies"]
-        for name, count in data["signals"].items():
-            self.signals[name] = self.signals.get(name, 0) + count
-        self.note_answered(*data.get("answered", ()))
-        halt = data.get("halt")
-        self.halt = self.halt or ((str(halt[0]), str(halt[1])) if halt else None)
-        for item in [*data["findings"], *data.get("accepted", ())]:
-            finding = Finding(Kind(item["kind"]), item["field"], item["expected"], item["actual"], item["request"])
-            line = item.get("accepted_line")
-            covered = (item["acceptance"], item["accepted_by"], line) if line is not None else None
-            self._put(finding, item["count"], item["samples"], item["actual_values"], covered)
-
-    def note_answered(self, *callout_ids: int) -> None:
-        for callout_id in callout_ids:
-            if callout_id not in self.answered and len(self.answered) < MAX_ANSWERED:
-                self.answered.append(callout_id)
-
-    def _fold(self, finding: Finding, count: int, samples: Iterable[str], actuals: Iterable[str]) -> LedgerEntry:
-        """Fold `finding` in, classified here: the one place a finding meets the accepted drift."""
-        found = self.classify(finding)
-        covered = (found[0], found[1].describe(), found[1].line) if found else None
-        return self._put(finding, count, samples, actuals, covered)
-
-    def _put(
-        self,
-        finding: Finding,
-        count: int,
-        samples: Iterable[str],
-        actuals: Iterable[str],
-        covered: tuple[str, str, int] | None,
-    ) -> LedgerEntry:
-        """Fold `finding` in under the classification `covered` (status, entry as read, entry line)."""
-        key = (str(finding.kind), finding.field, covered[2] if covered else None)
-        entry = self.entries.get(key)
-        if entry is None:
-            entry = self.entries[key] = LedgerEntry(finding)
-            if covered:
-                entry.acceptance, entry.accepted_by, entry.accepted_line = covered
-        entry.count += count
-        for bucket, values in ((entry.samples, samples), (entry.actuals, actuals)):
-            for value in values:
-                if len(bucket) < MAX_SAMPLES and value not in bucket:
-                    bucket.append(value)
-        return entry
-
-    def sorted_entries(self) -> list[LedgerEntry]:
-        """The findings that count (all but accepted ones): breaking before additive, then by kind and field."""
-        return self._sorted(entry for entry in self.entries.values() if entry.fails)
-
-    def accepted_entries(self) -> list[LedgerEntry]:
-        """Findings an unexpired accepted-drift entry covers: reported, never failing."""
-        return self._sorted(entry for entry in self.entries.values() if not entry.fails)
-
-    def stale_acceptances(self) -> list[Entry]:
-        """Accepted-drift entries that covered nothing (meaningful only when bodies were validated)."""
-        if self.acceptance is None:
-            return []
-        return self.acceptance.stale(e.accepted_line for e in self.entries.values() if e.accepted_line is not None)
-
-    @staticmethod
-    def _sorted(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
-        return sorted(
-            entries,
-            key=lambda e: (
-                e.first.severity != "breaking",
-                str(e.first.kind),
-                e.first.field or "",
-                e.accepted_line or 0,
-            ),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "validated_bodies": self.validated_bodies,
-            "signals": dict(self.signals),
-            "halt": list(self.halt) if self.halt else None,
-            "answered": list(self.answered),
-            "findings": [entry.as_dict() for entry in self.sorted_entries()],
-            "accepted": [entry.as_dict() for entry in self.accepted_entries()],
-        }

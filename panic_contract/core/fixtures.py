@@ -1,4 +1,4 @@
-"""The fixture file format: one self-describing exchange per JSON file in `contracts/`.
+"""The fixture file format: one self-describing exchange per JSON file in `contracts/`, read and checked.
 
 The same shape is one line of a JSON Lines capture for the audit. The recorder writes it,
 the mock serves the 200 callouts in it, and the fixture tests hold each file to the contract.
@@ -7,12 +7,7 @@ the mock serves the 200 callouts in it, and the fixture tests hold each file to 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
-import secrets
-import shutil
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +16,8 @@ from typing import Any
 import jsonschema_rs
 
 from panic_contract.core.contract import PACKAGE_DIR, shipped_folder
-from panic_contract.core.findings import NOT_PARSED, Exchange
-from panic_contract.outputs import file_bytes
+from panic_contract.core.findings import JSON_TYPE_NAMES, NOT_PARSED, Exchange
+from panic_contract.errors import FixtureError
 
 # The project's fixtures: the repo's contracts/ in a checkout, the wheel's package data once installed.
 CONTRACTS_DIR = shipped_folder("contracts")
@@ -84,10 +79,6 @@ FIXTURE_SCHEMA: Mapping[str, Any] = {
 _FIXTURE_VALIDATOR = jsonschema_rs.Draft202012Validator(dict(FIXTURE_SCHEMA), validate_formats=True)
 
 
-class FixtureError(Exception):
-    """A fixture file that cannot be used; the message is one line saying where and how to fix it."""
-
-
 @dataclass(frozen=True)
 class Fixture:
     path: Path | None
@@ -96,10 +87,6 @@ class Fixture:
     @property
     def name(self) -> str:
         return self.path.name if self.path else "<inline>"
-
-    @property
-    def description(self) -> str:
-        return str(self.data["description"])
 
     @property
     def operation(self) -> str:
@@ -156,8 +143,9 @@ def served_callout(fixture: Fixture) -> Mapping[str, Any] | None:
         return None
     body: Any = response["body"]
     if not isinstance(body, dict):
-        found = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(body), "a number")
-        problem = f"it is {found}"
+        name = JSON_TYPE_NAMES.get(type(body), "number")
+        name = "number" if name == "integer" else name  # whole or not, it reads "a number"
+        problem = f"it is {_ARTICLES.get(name, 'a ')}{name}"
     else:
         missing = [name for name in ("id", "status") if name not in body]
         problem = f"it has no {' and no '.join(missing)}" if missing else ""
@@ -170,6 +158,9 @@ def served_callout(fixture: Fixture) -> Mapping[str, Any] | None:
         )
     callout: Mapping[str, Any] = body
     return callout
+
+
+_ARTICLES = {"array": "an ", "null": ""}
 
 
 def check_record(record: Any, where: str) -> None:
@@ -205,139 +196,7 @@ def iter_fixtures(directory: Path = CONTRACTS_DIR) -> Iterator[Fixture]:
         yield load_fixture(path)
 
 
-class FixtureWriteError(OSError):
-    """A file of a set could not be written; `filename` is the file the user named, never a temporary one."""
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: a crash leaves the old file whole.
-
-    Anything else (a character device such as /dev/null, a FIFO, a link such as /dev/stdout or
-    /dev/fd/N) is written in place, through the link, as a shell's `>` would: renaming over it would
-    replace the device or the link with a plain file where /dev is writable (as root in a CI
-    container), and fail elsewhere.
-    """
-    try:
-        mode = path.lstat().st_mode
-    except OSError:
-        mode = stat.S_IFREG  # none yet (or unreadable): the staged write creates it, or says why not
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):  # a folder: staging names the error, as for a file
-        write_all_or_nothing({path: text})
-        return
-    try:
-        with path.open("wb") as handle:
-            handle.write(file_bytes(text))
-    except OSError as exc:
-        raise FixtureWriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
-
-
-def write_all_or_nothing(files: Mapping[Path, str]) -> None:
-    """Write every file, or none: on any failure, every target is left as it was.
-
-    Each file is staged first (a temporary file beside its target, written and synced), then all are
-    renamed into place; a failure while renaming puts back what was there. Files are created with the
-    user's umask, as any other file they write. FixtureWriteError names the target that could not be written.
-    """
-    created = _make_folders({path.parent for path in files})
-    staged: dict[Path, Path] = {}  # target -> its staged temporary file
-    backups: dict[Path, Path] = {}  # target -> a hard link to (or copy of) what it held before
-    replaced: list[Path] = []
-    current = next(iter(files), Path())
-    try:
-        for current, text in files.items():
-            staged[current] = _stage(current, file_bytes(text))
-        for current in files:
-            if current.exists():
-                backups[current] = _keep(current)
-        for current, tmp in staged.items():
-            os.replace(tmp, current)
-            replaced.append(current)
-    except BaseException as exc:
-        _roll_back(replaced, backups)
-        _remove(list(staged.values()) + list(backups.values()))
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise FixtureWriteError(exc.errno, reason, str(current)) from None
-        raise
-    _remove(list(backups.values()))
-
-
-def _make_folders(folders: set[Path]) -> list[Path]:
-    """Create the missing folders; returns those created, outermost first, so a failure can remove them."""
-    created: list[Path] = []
-    for folder in sorted(folders):
-        missing = [folder, *folder.parents]
-        missing = [f for f in missing if not f.exists()]
-        for each in reversed(missing):
-            try:
-                each.mkdir()
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                for made in reversed(created):
-                    with contextlib.suppress(OSError):
-                        made.rmdir()
-                raise FixtureWriteError(exc.errno, exc.strerror or str(exc), str(each)) from None
-            created.append(each)
-    return created
-
-
-def _temporary_name(path: Path, tag: str) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.{tag}")
-
-
-def _stage(path: Path, data: bytes) -> Path:
-    while True:
-        tmp = _temporary_name(path, "tmp")
-        try:  # os.open with 0o666, not mkstemp's 0o600: the umask decides, as for any file the user writes
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-        break
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _keep(path: Path) -> Path:
-    """What `path` holds now, under another name, until the set is in place."""
-    backup = _temporary_name(path, "old")
-    try:
-        os.link(path, backup)  # no copy: the old file itself, so keeping it cannot fill the disk
-    except OSError:
-        shutil.copy2(path, backup)
-    return backup
-
-
-def _roll_back(replaced: list[Path], backups: Mapping[Path, Path]) -> None:
-    for path in reversed(replaced):
-        with contextlib.suppress(OSError):
-            if path in backups:
-                os.replace(backups[path], path)
-            else:
-                path.unlink()
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        with contextlib.suppress(OSError):
-            path.unlink(missing_ok=True)
-
-
 def fixture_text(data: Mapping[str, Any], path: Path) -> str:
     """The file's text for a fixture; FixtureError if `data` is not one."""
     check_record(data, str(path))
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def dump_fixture(data: Mapping[str, Any], path: Path) -> None:
-    write_atomically(path, fixture_text(data, path))

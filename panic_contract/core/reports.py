@@ -1,4 +1,4 @@
-"""Render a ledger and its verdict: JSON for machines, Markdown for a pull request, text for a terminal.
+"""Render a ledger and its verdict: JSON for machines, Markdown for a pull request, text for a terminal, GitHub.
 
 Reports carry requests as method and path only, and reproducers with the token masked: no
 credential reaches any of them. Text from the server is escaped where it lands, by the sink's one
@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from panic_contract.core.accepted import Entry
-from panic_contract.core.findings import Ledger, LedgerEntry
-from panic_contract.core.fixtures import write_atomically
+from panic_contract.core.ledger import Ledger, LedgerEntry
 from panic_contract.core.verdict import Decision, verdict_line
-from panic_contract.outputs import file_bytes, markdown_code, markdown_code_block, markdown_text, terminal_line
+from panic_contract.outputs import (
+    file_bytes,
+    markdown_code,
+    markdown_code_block,
+    markdown_text,
+    terminal_line,
+    write_atomically,
+)
 from panic_contract.redaction import MASK, redact
-
-MASKED_TOKEN = MASK
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def reproducer(base_url: str, request: str) -> str:
     method, _, path = request.partition(" ")
     url = path if "://" in path else base_url.rstrip("/") + path  # the audit's requests name their own host
     flag = "" if method == "GET" else f"-X {method} "
-    return f"curl {flag}-H 'Authorization: Bearer {MASKED_TOKEN}' {shlex.quote(url)}"
+    return f"curl {flag}-H 'Authorization: Bearer {MASK}' {shlex.quote(url)}"
 
 
 def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:

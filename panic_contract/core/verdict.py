@@ -1,4 +1,4 @@
-"""One verdict per run, and the exit code CI branches on.
+"""One verdict per run, the exit code CI branches on, and the one verdict line every command prints.
 
 The codes are stable and documented in README.md ("Exit codes"); never renumber them.
 """
@@ -9,7 +9,8 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
-from panic_contract.core.findings import Ledger, Signal
+from panic_contract.core.ledger import Ledger
+from panic_contract.faults import Halt, Interrupted, Outage, Signal, TokenRejected
 from panic_contract.outputs import terminal_line
 
 
@@ -40,12 +41,12 @@ EXIT_CODES: dict[Verdict, int] = {
 class LiveEvidence:
     """What a run against a live target sent and had judged; without it no live run passes.
 
-    `judged`: responses of the target that `findings.inspect` judged. `auth_probes`: the auth probes
+    `inspected`: responses of the target that `findings.inspect` judged. `auth_probes`: the auth probes
     (`missing`, `invalid`: no token, a wrong token) whose response was judged; they are what tells a
     target that serves callouts to anyone apart from one that enforces its token.
     """
 
-    judged: int
+    inspected: int
     auth_probes: frozenset[str]
 
 
@@ -62,9 +63,22 @@ class Decision:
         return EXIT_CODES[self.verdict]
 
 
+_HALT_VERDICTS: dict[type[Halt], Verdict] = {
+    Outage: Verdict.OUTAGE,
+    TokenRejected: Verdict.AUTH,
+    Interrupted: Verdict.INTERRUPTED,
+}
+
+
+def halt_decision(halt: Halt) -> Decision:
+    """The verdict of a run that halted: outage, auth or interrupted, with the halt's one-line reason."""
+    return Decision(_HALT_VERDICTS[type(halt)], halt.reason)
+
+
 def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
     ledger: Ledger,
     *,
+    halt: Halt | None = None,
     strict_drift: bool = False,
     require_validated_body: bool = False,
     tests_failed: bool = False,
@@ -73,11 +87,12 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
 ) -> Decision:
     """Outage and auth come first: findings made while the target was down or refusing us are not drift.
 
-    `live`: for a run against a live target, what it judged; a run that judged nothing of the target, or
-    not the auth probes, is inconclusive rather than ok.
+    `halt`: what stopped the run's sending, if anything did (the run's quota holds it). `live`: for a run
+    against a live target, what it judged; a run that judged nothing of the target, or not the auth probes,
+    is inconclusive rather than ok.
     """
-    if ledger.halt:
-        return Decision(Verdict(ledger.halt[0]), ledger.halt[1])
+    if halt is not None:
+        return halt_decision(halt)
     gateway = ledger.signals.get(Signal.GATEWAY_ERROR, 0)
     if gateway:
         return Decision(Verdict.OUTAGE, f"{host} kept answering 502/503/504 ({gateway} responses after retries)")
@@ -94,7 +109,7 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
         kinds = sorted({str(e.first.kind) for e in counted})
         expired = [f"; accepted drift expired: {e.accepted_by}" for e in counted if e.acceptance == "expired"]
         return Decision(Verdict.DRIFT, f"{len(counted)} finding(s) of kind {', '.join(kinds)}{''.join(expired)}")
-    if live is not None and live.judged == 0:
+    if live is not None and live.inspected == 0:
         return Decision(
             Verdict.INCONCLUSIVE,
             f"no response from {host} was judged: the tests selected send nothing to it (tests/contract/"

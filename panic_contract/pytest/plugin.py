@@ -24,12 +24,13 @@ from hypothesis.database import InMemoryExampleDatabase
 from hypothesis.errors import InvalidArgument
 
 from panic_contract.core import reports
-from panic_contract.core.accepted import AcceptedDriftError
 from panic_contract.core.accepted import load as load_acceptance
-from panic_contract.core.contract import SPEC_PATH, Contract, SpecError, load_contract
-from panic_contract.core.findings import Ledger
-from panic_contract.core.fixtures import CONTRACTS_DIR, FixtureError
+from panic_contract.core.contract import SPEC_PATH, Contract, load_contract
+from panic_contract.core.fixtures import CONTRACTS_DIR
+from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import EXIT_CODES, Decision, LiveEvidence, Verdict, decide
+from panic_contract.errors import CredentialError, SettingError, SpecError, UsageError
+from panic_contract.faults import Halt, Interrupted
 from panic_contract.outputs import terminal_line
 from panic_contract.pytest import xdist
 from panic_contract.pytest.run import (
@@ -43,8 +44,10 @@ from panic_contract.pytest.run import (
 )
 from panic_contract.pytest.xdist import WORKER_QUOTA, WORKER_TODAY, handed_token
 from panic_contract.redaction import Secret, redact, registered
-from panic_contract.sending.sender import TOKEN_VARIABLE, CredentialError, Limits, Quota, TargetFault
-from panic_contract.settings import SETTINGS, SettingError, resolve
+from panic_contract.sending.auth import TOKEN_VARIABLE
+from panic_contract.sending.quota import Quota
+from panic_contract.sending.sender import Limits
+from panic_contract.settings import SETTINGS, resolve
 from panic_contract.target import Target, live_target, live_url, mock_target
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -79,16 +82,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             group.addoption(s.flag, dest=s.dest, default=None, metavar=s.metavar, choices=s.choices, help=s.help_text())
         parser.addini(s.ini, s.help, default=None)
-    from panic_contract.mock import Drift
+    from panic_contract.mock import DRIFTS
 
     group.addoption(
         "--mock-drift",
         dest="panic_mock_drift",
         action="append",
         default=[],
-        choices=[str(d) for d in Drift],
+        choices=[str(d) for d in DRIFTS],
         metavar="KIND",
-        help=f"switch a drift or fault on in the embedded mock (repeatable): {', '.join(Drift)}",
+        help=f"switch a drift or fault on in the embedded mock (repeatable): {', '.join(DRIFTS)}",
     )
 
 
@@ -99,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         _check_profile(config.getoption("hypothesis_profile", None))
         run = _start_run(config)
-    except (SettingError, CredentialError, FixtureError, SpecError, AcceptedDriftError) as exc:
+    except UsageError as exc:
         raise pytest.UsageError(redact(str(exc))) from None
     activate(run)
     if not config.pluginmanager.is_registered(xdist):
@@ -237,7 +240,7 @@ def _live_target(
         return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token=token)
     except CredentialError as exc:
         raise CredentialError(f"live target {url}: {exc}") from None
-    except TargetFault:  # the quota is halted: the run collects nothing and ends with this verdict
+    except Halt:  # the quota is halted: the run collects nothing and ends with this verdict
         return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token=Secret(""))
 
 
@@ -352,15 +355,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if run.interrupted is not None:
         # stop every worker's sending before xdist tears them down; fold in what they judged so far
-        run.quota.halt(Decision(Verdict.INTERRUPTED, f"interrupted by {run.interrupted}"))
+        run.quota.halt(Interrupted(f"interrupted by {run.interrupted}"))
         xdist.fold_snapshots(run)
     halted = run.quota.halted()  # the first fault of the whole run, whichever worker met it
-    if halted is not None:
-        run.ledger.halt = (str(halted.verdict), halted.reason)
     live = LiveEvidence(run.ledger.requests, frozenset(run.auth_probed)) if run.target.live else None
     run.ledger.requests = run.quota.sent  # the report counts requests sent; the ledger counted responses judged
     decision = decide(
         run.ledger,
+        halt=halted,
         strict_drift=run.strict_drift,
         require_validated_body=True,
         tests_failed=session.testsfailed > 0,

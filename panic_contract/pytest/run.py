@@ -25,20 +25,14 @@ import httpx
 import pytest
 
 from panic_contract.core.contract import Contract, parse_callout_id
-from panic_contract.core.findings import (
-    Credentials,
-    Exchange,
-    Finding,
-    Inspection,
-    Kind,
-    Ledger,
-    LedgerEntry,
-    LedgerKey,
-    inspect,
-)
-from panic_contract.core.verdict import AUTH_PROBES, Decision, Verdict
+from panic_contract.core.findings import Exchange, Finding, Inspection, Kind, exchange_of, inspect
+from panic_contract.core.ledger import Ledger, LedgerEntry, LedgerKey
+from panic_contract.core.verdict import AUTH_PROBES, Decision, Verdict, halt_decision
+from panic_contract.faults import Credentials, Halt
 from panic_contract.outputs import terminal_line
-from panic_contract.sending.sender import BudgetSpent, Limits, Quota, Sender, TargetFault, exchange_of
+from panic_contract.sending.generated import send_case
+from panic_contract.sending.quota import BudgetSpent, Quota
+from panic_contract.sending.sender import Limits, Sender
 from panic_contract.target import Target, serve_mock
 
 
@@ -81,7 +75,13 @@ class SuiteRun:
                 self.target.base_url = serve_mock(self.target, self._stack)
             target, limits = self.target, self.limits
             sender = Sender(
-                target.base_url, target.token, limits=limits, quota=self.quota, host=target.host, route=target.route
+                target.base_url,
+                target.token,
+                documented_method=self.contract.method,
+                limits=limits,
+                quota=self.quota,
+                host=target.host,
+                route=target.route,
             )
             self._sender = self._stack.enter_context(sender)
         return self._sender
@@ -137,8 +137,8 @@ class SuiteRun:
         decision: Decision | None = None
         try:
             return request()
-        except TargetFault as fault:
-            decision = fault.decision
+        except Halt as halt:
+            decision = halt_decision(halt)
         except BudgetSpent as spent:
             self.budget_note = str(spent)
         # outside `except`: pytest would show the fault as the context of the failure
@@ -147,7 +147,6 @@ class SuiteRun:
         return self.stop(decision)
 
     def stop(self, decision: Decision) -> NoReturn:
-        self.ledger.halt = (str(decision.verdict), decision.reason)
         pytest.fail(f"{decision.verdict}, not drift: {decision.reason}", pytrace=False)
 
     def call_and_validate(self, case: Any) -> None:
@@ -161,7 +160,7 @@ class SuiteRun:
         from schemathesis.specs.openapi.checks import ignored_auth
 
         credentials = credentials_meant(case)
-        response = self.send(lambda: self.sender.send_case(case, credentials))
+        response = self.send(lambda: send_case(self.sender, case, credentials))
         exchange = exchange_of(response, credentials)
         inspection = self.judge(exchange)
         if exchange.oversized is not None:

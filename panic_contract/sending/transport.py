@@ -1,4 +1,4 @@
-"""The bottom of the sending path: how bytes reach a target, and for how long a response may take.
+"""How bytes reach a target, and for how long a response may take: the bottom of the sending path.
 
 Two things httpx does not do, built on what it does:
 
@@ -34,14 +34,10 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from panic_contract.settings import SettingError
+from panic_contract.errors import RouteError
 
 # A deflate stream expands at most ~1032 times: 8 KiB read is at most ~8 MiB decoded at once.
 READ_SIZE = 8 * 1024
-
-
-class RouteError(SettingError):
-    """A proxy or TLS variable that cannot be used: a usage error, found before anything is sent."""
 
 
 # --- the deadline ----------------------------------------------------------------------------------

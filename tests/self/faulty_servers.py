@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from panic_contract.core.contract import TOKEN_PATH
 from panic_contract.mock import MOCK_TOKEN, create_app, serve
+from panic_contract.sending.token import TOKEN_PATH
 
 __all__ = ["FAULTS", "faulty_server", "forward_proxy", "free_port", "redirect_target_requests"]
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from panic_contract.commands import cli
-from panic_contract.core.accepted import AcceptedDriftError, load
-from panic_contract.core.findings import Finding, Kind, Ledger
+from panic_contract.core.accepted import load
+from panic_contract.core.findings import Finding, Kind
+from panic_contract.core.ledger import Ledger
+from panic_contract.errors import AcceptedDriftError
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 TODAY = date(2026, 11, 28)
@@ -52,7 +54,7 @@ def test_an_entry_past_its_date_is_expired(tmp_path: Path) -> None:
 def test_the_ledger_keeps_accepted_findings_apart_and_finds_stale_entries(tmp_path: Path) -> None:
     text = entry("unknown-status", "$.status", "2026-12-31") + entry("missing-field", "$.id", "2026-12-31")
     ledger = Ledger(load(write(tmp_path, text), TODAY))
-    ledger._fold(UNKNOWN_STATUS, 3, ["GET /x/1"], [UNKNOWN_STATUS.actual])
+    ledger.add_findings([UNKNOWN_STATUS], "GET /x/1", times=3)
     assert [] == ledger.sorted_entries()
     assert [3] == [e.count for e in ledger.accepted_entries()]
     assert ["missing-field"] == [e.kind for e in ledger.stale_acceptances()]

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from panic_contract.commands import cli
-from panic_contract.core.accepted import MAX_BYTES, Acceptance, AcceptedDriftError, load, loads
+from panic_contract.core.accepted import MAX_BYTES, Acceptance, load, loads
 from panic_contract.core.findings import Kind
+from panic_contract.errors import AcceptedDriftError
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 TODAY = date(2026, 11, 28)

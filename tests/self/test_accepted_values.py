@@ -18,9 +18,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panic_contract.core.accepted import VALUE_KINDS, Acceptance, AcceptedDriftError, load, loads
+from panic_contract.core.accepted import VALUE_KINDS, Acceptance, load, loads
 from panic_contract.core.contract import default_contract
-from panic_contract.core.findings import Exchange, Finding, Kind, Ledger, describe_value, inspect
+from panic_contract.core.findings import Exchange, Finding, Kind, describe_value, inspect
+from panic_contract.core.ledger import Ledger
+from panic_contract.errors import AcceptedDriftError
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 CONTRACT = default_contract()

@@ -18,7 +18,8 @@ import pytest
 
 from panic_contract.commands import audit, cli
 from panic_contract.core.contract import default_contract
-from panic_contract.core.findings import MAX_SAMPLES, Kind
+from panic_contract.core.findings import Kind
+from panic_contract.core.ledger import MAX_SAMPLES
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-audit-4d2c"

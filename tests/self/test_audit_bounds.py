@@ -311,7 +311,7 @@ def test_standard_input_from_a_terminal_is_refused(run: Any, monkeypatch: pytest
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
-    judge = audit.inspect_parts
+    judge = audit.inspect_fields
     seen = []
 
     def judging(*args: Any) -> Any:
@@ -320,7 +320,7 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
             raise KeyboardInterrupt
         return judge(*args)
 
-    monkeypatch.setattr(audit, "inspect_parts", judging)
+    monkeypatch.setattr(audit, "inspect_fields", judging)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "har"])

@@ -10,18 +10,9 @@ from typing import Any
 import pytest
 
 from panic_contract.core.contract import default_contract
-from panic_contract.core.findings import (
-    MAX_SAMPLES,
-    NOT_PARSED,
-    Credentials,
-    Exchange,
-    Finding,
-    Inspection,
-    Kind,
-    Ledger,
-    Signal,
-    inspect,
-)
+from panic_contract.core.findings import NOT_PARSED, Exchange, Finding, Inspection, Kind, inspect
+from panic_contract.core.ledger import MAX_SAMPLES, Ledger
+from panic_contract.faults import Credentials, Signal
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 PATH = "/panic-api/v2/callouts/992011"
@@ -470,14 +461,10 @@ def test_merge_caps_samples_across_ledgers() -> None:
     assert ([f"GET /panic-api/v2/callouts/{i}" for i in range(1, 6)], 7) == (entry.samples, entry.count)
 
 
-def test_merge_keeps_the_first_halt() -> None:
-    left, right, clean = Ledger(), Ledger(), Ledger()
-    left.halt = ("outage", "cannot reach staging-panic.aura.services: connection refused (3 attempts)")
-    right.halt = ("auth", "staging-panic.aura.services rejected our token (401 to GET /x): refresh PANIC_API_TOKEN")
-    merged = Ledger()
-    for part in (clean, left, clean, right):
-        merged.merge(json.loads(json.dumps(part.as_dict())))  # as it arrives from an xdist worker
-    assert ("outage", "cannot reach staging-panic.aura.services: connection refused (3 attempts)") == merged.halt
+def test_a_ledger_holds_no_halt_the_run_quota_holds_it() -> None:
+    """The verdict is handed the halt (from the run's quota); a ledger, and what it hands a merge, has none."""
+    assert "halt" not in Ledger().as_dict()
+    assert not hasattr(Ledger(), "halt")
 
 
 def test_ledger_keys_signals_by_plain_strings_for_xdist() -> None:

@@ -11,13 +11,20 @@ from typing import Any
 
 import pytest
 
+from panic_contract import outputs
 from panic_contract.core import fixtures as fixture_files
-from panic_contract.core.fixtures import CONTRACTS_DIR, FixtureError, check_record, dump_fixture, load_fixture
+from panic_contract.core.fixtures import CONTRACTS_DIR, check_record, fixture_text, load_fixture
+from panic_contract.errors import FixtureError
 from tests.self.conftest import LIVE_ENV, live_args
 
 EXAMPLE = json.loads((CONTRACTS_DIR / "callout-documented-example.json").read_text(encoding="utf-8"))
 RECORDED = {"source": "recorded", "target": "staging", "recorded_at": "2024-04-20T14:45:00Z", "tool_version": "0.1"}
 FORMAT_HINT = "(see README.md, 'Adding a fixture', for the format)"
+
+
+def dump_fixture(data: Any, path: Path) -> None:
+    """A fixture written as the recorder writes one: checked, then written whole or not at all."""
+    outputs.write_atomically(path, fixture_text(data, path))
 
 
 def edited(change: Any) -> dict[str, Any]:
@@ -208,7 +215,7 @@ def test_a_base64_body_must_be_base64_and_alone(response: dict[str, str]) -> Non
 def test_files_are_written_with_the_users_umask(tmp_path: Path, umask: int) -> None:
     previous = os.umask(umask)
     try:
-        fixture_files.write_atomically(tmp_path / "report.json", "{}\n")
+        outputs.write_atomically(tmp_path / "report.json", "{}\n")
     finally:
         os.umask(previous)
     assert 0o666 & ~umask == (tmp_path / "report.json").stat().st_mode & 0o777
@@ -225,8 +232,8 @@ def test_a_set_written_all_or_nothing_puts_back_what_was_there(tmp_path: Path, m
         real(src, dst)
 
     monkeypatch.setattr(os, "replace", fails_second)
-    with pytest.raises(fixture_files.FixtureWriteError) as raised:
-        fixture_files.write_all_or_nothing({tmp_path / "a.json": "new a", tmp_path / "b.json": "new b"})
+    with pytest.raises(outputs.WriteError) as raised:
+        outputs.write_all_or_nothing({tmp_path / "a.json": "new a", tmp_path / "b.json": "new b"})
     assert str(tmp_path / "b.json") == raised.value.filename
     assert "Input/output error" == raised.value.strerror
     assert {"b.json": "old b"} == {path.name: path.read_text() for path in tmp_path.iterdir()}

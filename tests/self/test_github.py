@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from panic_contract.core.findings import Finding, Kind, Ledger
+from panic_contract.core.findings import Finding, Kind
+from panic_contract.core.ledger import Ledger
 from panic_contract.core.reports import github_annotations
 from panic_contract.redaction import register
 
@@ -44,7 +45,7 @@ def test_annotations_escape_line_breaks_and_never_carry_the_token() -> None:
     finding = Finding(
         Kind.TYPE_CHANGED, "$.id", "integer", 'string "Bearer sentinel-token-for-annotations"\n100%', "GET /x"
     )
-    ledger._fold(finding, 1, ["GET /x"], [finding.actual])
+    ledger.add_findings([finding], "GET /x")
     (line,) = github_annotations(ledger)
     assert "sentinel-token-for-annotations" not in line
     assert "\n" not in line

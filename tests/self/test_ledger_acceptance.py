@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 
 from panic_contract.core.accepted import Acceptance, loads
 from panic_contract.core.contract import default_contract
-from panic_contract.core.findings import Finding, Kind, Ledger
+from panic_contract.core.findings import Finding, Kind
 from panic_contract.core.fixtures import CONTRACTS_DIR
+from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import Verdict, decide
 from panic_contract.pytest.run import SuiteRun
-from panic_contract.sending.sender import Limits, Quota
+from panic_contract.sending.quota import Quota
+from panic_contract.sending.sender import Limits
 from panic_contract.target import mock_target
 
 TODAY = date(2026, 11, 28)

@@ -19,13 +19,16 @@ from hypothesis import settings
 
 from panic_contract import mock
 from panic_contract.commands import cli
+from panic_contract.commands import mock as mock_command
 from panic_contract.core.contract import SPEC_PATH, default_contract
-from panic_contract.core.findings import Credentials, Exchange, Inspection, Kind, Signal, inspect
-from panic_contract.core.fixtures import CONTRACTS_DIR, FixtureError, iter_fixtures
-from panic_contract.core.verdict import Verdict
-from panic_contract.mock import MOCK_TOKEN, Drift, create_app, known_callout_ids, serve
+from panic_contract.core.findings import Exchange, Inspection, Kind, exchange_of, inspect
+from panic_contract.core.fixtures import CONTRACTS_DIR, iter_fixtures
+from panic_contract.core.verdict import Verdict, halt_decision
+from panic_contract.errors import FixtureError
+from panic_contract.faults import Credentials, Halt, Signal
+from panic_contract.mock import DRIFTS, MOCK_TOKEN, create_app, known_callout_ids, serve
 from panic_contract.redaction import WRONG_TOKEN, Secret
-from panic_contract.sending.sender import Limits, Sender, TargetFault, exchange_of
+from panic_contract.sending.sender import Limits, Sender
 from tests.self.samples import DRIFT_FINDINGS
 
 SENTINEL_TOKEN = "sentinel-token-5b1e9c"
@@ -61,8 +64,11 @@ def clean_url() -> Iterator[str]:
 
 def fetch(base_url: str, callout_id: int | str = ASKED_ID, credentials: Credentials = "valid") -> Exchange:
     """One GET the way the suite sends it: a fault of the target (429, 502, 401 to our token) raises."""
-    with Sender(base_url, Secret(MOCK_TOKEN), limits=Limits(retries=0)) as sender:
-        return sender.get_callout(callout_id, credentials=credentials)
+    contract = default_contract()
+    with Sender(base_url, Secret(MOCK_TOKEN), documented_method=contract.method, limits=Limits(retries=0)) as sender:
+        path, accept = contract.path_for(callout_id), {"Accept": "application/json"}
+        response = sender.send("GET", path, credentials=credentials, headers=accept)
+        return exchange_of(response, credentials)
 
 
 def fetch_raw(base_url: str, callout_id: int | str = ASKED_ID, credentials: Credentials = "valid") -> Exchange:
@@ -162,7 +168,7 @@ WRAPPED = {("missing-field", f"$.{name}") for name in default_contract().respons
 
 
 def test_every_finding_kind_has_a_drift_switch_of_the_same_name() -> None:
-    assert {str(k) for k in Kind} <= {str(d) for d in Drift}
+    assert {str(k) for k in Kind} <= {str(d) for d in DRIFTS}
 
 
 @pytest.mark.parametrize("drift", sorted(ONE_FINDING))
@@ -206,10 +212,10 @@ def test_drift_switches_combine() -> None:
 def test_auth_rejected_refuses_the_valid_token_as_a_signal_not_a_finding() -> None:
     with serve(create_app(drift=["auth-rejected"])) as url:
         exchange = fetch_raw(url)
-        with pytest.raises(TargetFault) as raised:
+        with pytest.raises(Halt) as raised:
             fetch(url)
     assert (401, Inspection(signal=Signal.AUTH_REJECTED)) == (exchange.status, judge(exchange))
-    assert Verdict.AUTH == raised.value.decision.verdict
+    assert Verdict.AUTH == halt_decision(raised.value).verdict
 
 
 def test_rate_limited_answers_429_twice_then_serves() -> None:
@@ -283,7 +289,7 @@ def test_mock_command_says_so_in_one_line_when_the_port_is_taken(capsys: pytest.
         taken.listen()
         port = taken.getsockname()[1]
         args = argparse.Namespace(port=port, drift=[], contracts_dir=CONTRACTS_DIR)
-        assert 4 == mock.run(args)
+        assert 4 == mock_command.run(args)
     err = capsys.readouterr().err
     assert f"panic-contract mock: verdict: usage (exit 4): cannot listen on 127.0.0.1:{port}: " in err
     assert err.endswith("(pick another --port)\n")
@@ -324,7 +330,7 @@ def test_mock_command_says_so_in_one_line_when_the_fixtures_are_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = argparse.Namespace(port=0, drift=[], contracts_dir=tmp_path / "nowhere")
-    assert 4 == mock.run(args)
+    assert 4 == mock_command.run(args)
     assert capsys.readouterr().err == (
         f"panic-contract mock: verdict: usage (exit 4): {tmp_path / 'nowhere'}: no such fixture folder "
         "(create it, or point --contracts-dir at one)\n"
@@ -332,7 +338,9 @@ def test_mock_command_says_so_in_one_line_when_the_fixtures_are_missing(
 
 
 @pytest.mark.parametrize("port", ["70000", "-1", "65536", "eighty"])
-@pytest.mark.parametrize("main", [cli.main, lambda argv: mock.main(argv[1:])], ids=["panic-contract", "python-m"])
+@pytest.mark.parametrize(
+    "main", [cli.main, lambda argv: mock_command.main(argv[1:])], ids=["panic-contract", "python-m"]
+)
 def test_a_port_out_of_range_is_one_usage_line_and_exit_4(
     port: str, main: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,12 +26,20 @@ from markdown_it import MarkdownIt
 from starlette.types import Message, Receive, Scope, Send
 
 from panic_contract.commands import cli
-from panic_contract.core.findings import Finding, Kind, Ledger, describe_value, redirect_target
-from panic_contract.core.fixtures import load_fixture, write_atomically
+from panic_contract.core.findings import Finding, Kind, describe_value, redirect_target
+from panic_contract.core.fixtures import load_fixture
+from panic_contract.core.ledger import Ledger
 from panic_contract.core.reports import append_step_summary, as_markdown, terminal_lines, write_reports
 from panic_contract.core.verdict import Decision, Verdict, decide
 from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
-from panic_contract.outputs import file_bytes, markdown_code, markdown_code_block, markdown_text, terminal_line
+from panic_contract.outputs import (
+    file_bytes,
+    markdown_code,
+    markdown_code_block,
+    markdown_text,
+    terminal_line,
+    write_atomically,
+)
 from panic_contract.redaction import MASK
 from tests.self.conftest import SUITE, live_args
 from tests.self.test_masking import TOKEN_77, only_secrets

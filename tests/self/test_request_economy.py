@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from panic_contract.mock import MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, Drift, create_app, known_callout_ids, serve
+from panic_contract.core.findings import Kind
+from panic_contract.mock import DRIFTS, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, Extra, create_app, known_callout_ids, serve
 from panic_contract.pytest.run import minimal_probe_count
 from tests.self.conftest import LIVE_ENV, SUITE, SuiteResult, live_args
 from tests.self.samples import DRIFT_FINDINGS
 
-FAULTS = {Drift.AUTH_REJECTED, Drift.RATE_LIMITED, Drift.GATEWAY_502}  # verdicts of their own, not drift
+FAULTS = {Extra.AUTH_REJECTED, Extra.RATE_LIMITED, Extra.GATEWAY_502}  # verdicts of their own, not drift
 # Every breaking drift switch of the mock, with the finding that names it: a new switch fails here until it has one.
 EXPECTED = {**DRIFT_FINDINGS, "wrapped": ("missing-field", "$.id")}
-BREAKING = sorted(str(d) for d in Drift if d not in FAULTS and d is not Drift.NEW_FIELD)
+BREAKING = sorted(str(d) for d in DRIFTS if d not in FAULTS and d != Kind.NEW_FIELD)
 IDS = known_callout_ids()[:3]  # what live_args passes
 MINIMAL = minimal_probe_count(IDS)  # 3 ids + no token, a wrong token, an unknown id, a non-integer id, TRACE
 

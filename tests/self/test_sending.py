@@ -29,23 +29,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from panic_contract.core.contract import default_contract
-from panic_contract.core.findings import Credentials, Exchange, Kind, inspect
-from panic_contract.core.verdict import Decision, Verdict
+from panic_contract.core.findings import Exchange, Kind, exchange_of, inspect
+from panic_contract.core.verdict import Verdict, halt_decision
+from panic_contract.errors import CredentialError, RouteError
+from panic_contract.faults import Credentials, Halt, Outage, TokenRejected
 from panic_contract.mock import MOCK_TOKEN
 from panic_contract.redaction import WRONG_TOKEN, Secret
-from panic_contract.sending.sender import (
-    BudgetSpent,
-    CredentialError,
-    Limits,
-    Quota,
-    Sender,
-    TargetFault,
-    fresh_state,
-    read_state,
-    retry_after_seconds,
-    token_from_environment,
-)
-from panic_contract.sending.transport import DIRECT, RouteError, is_loopback, route_for
+from panic_contract.sending.auth import auth_for
+from panic_contract.sending.quota import BudgetSpent, Quota, fresh_state, read_state
+from panic_contract.sending.sender import Limits, Sender, retry_after_seconds
+from panic_contract.sending.token import token_from_environment
+from panic_contract.sending.transport import DIRECT, is_loopback, route_for
 from tests.self.faulty_servers import MIB, faulty_server, forward_proxy
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
@@ -73,12 +67,24 @@ def waits() -> list[float]:
 
 @pytest.fixture
 def sender(waits: list[float]) -> Iterator[Sender]:
-    with Sender(BASE_URL, TOKEN, limits=NO_WAIT, sleep=waits.append) as made:
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=NO_WAIT, sleep=waits.append) as made:
         yield made
 
 
-def fault_of(raised: pytest.ExceptionInfo[TargetFault]) -> tuple[Verdict, str]:
-    return raised.value.decision.verdict, raised.value.decision.reason
+def fault_of(raised: pytest.ExceptionInfo[Halt]) -> tuple[Verdict, str]:
+    decision = halt_decision(raised.value)
+    return decision.verdict, decision.reason
+
+
+def get_callout(sender: Sender, callout_id: int | str, *, credentials: Credentials = "valid") -> Exchange:
+    """One GET of a callout, as the suite and the recorder send it."""
+    path = default_contract().path_for(callout_id)
+    response = sender.send("GET", path, credentials=credentials, headers={"Accept": "application/json"})
+    return exchange_of(response, credentials)
+
+
+def same_halt(first: Halt | None, second: Halt | None) -> bool:
+    return first is not None and second is not None and (type(first), first.reason) == (type(second), second.reason)
 
 
 # --- the token: from the environment, or exchanged for client credentials --------------------------
@@ -151,7 +157,7 @@ def test_token_endpoint_rejection_is_an_auth_fault_saying_to_check_the_client_cr
     api: respx.MockRouter, status: int
 ) -> None:
     route = api.post(TOKEN_PATH).respond(status, json={"message": "bad client"})
-    with pytest.raises(TargetFault) as raised:
+    with pytest.raises(Halt) as raised:
         token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
     assert (
         Verdict.AUTH,
@@ -176,7 +182,7 @@ def test_token_endpoint_without_a_usable_token_is_an_outage_in_one_line(
     api: respx.MockRouter, response: httpx.Response, status: int
 ) -> None:
     api.post(TOKEN_PATH).mock(return_value=response)
-    with pytest.raises(TargetFault) as raised:
+    with pytest.raises(Halt) as raised:
         token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
     assert (
         Verdict.OUTAGE,
@@ -189,7 +195,7 @@ def test_token_endpoint_that_keeps_answering_503_is_an_outage_after_the_retries(
     api: respx.MockRouter, waits: list[float]
 ) -> None:
     route = api.post(TOKEN_PATH).respond(503)
-    with pytest.raises(TargetFault) as raised:
+    with pytest.raises(Halt) as raised:
         token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT, sleep=waits.append)
     assert (
         Verdict.OUTAGE,
@@ -211,7 +217,7 @@ def test_429_with_retry_after_is_waited_out_and_retried(
     api.get(CALLOUT_PATH).mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, json=CALLOUT)]
     )
-    exchange = sender.get_callout(992011)
+    exchange = get_callout(sender, 992011)
     assert 200 == exchange.status
     assert 2 == sender.requests_sent
     assert [3.0] == waits
@@ -221,8 +227,10 @@ def test_retry_after_is_capped_by_max_wait(api: respx.MockRouter, waits: list[fl
     api.get(CALLOUT_PATH).mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "86400"}), httpx.Response(200, json=CALLOUT)]
     )
-    with Sender(BASE_URL, TOKEN, limits=Limits(backoff=0, max_wait=30), sleep=waits.append) as sender:
-        assert 200 == sender.get_callout(992011).status
+    with Sender(
+        BASE_URL, TOKEN, documented_method="GET", limits=Limits(backoff=0, max_wait=30), sleep=waits.append
+    ) as sender:
+        assert 200 == get_callout(sender, 992011).status
     assert [30.0] == waits
 
 
@@ -230,8 +238,8 @@ def test_429_that_never_ends_is_an_outage_saying_to_lower_the_rate_limit(
     api: respx.MockRouter, sender: Sender, waits: list[float]
 ) -> None:
     api.get(CALLOUT_PATH).respond(429, headers={"Retry-After": "0"})
-    with pytest.raises(TargetFault) as raised:
-        sender.get_callout(992011)
+    with pytest.raises(Halt) as raised:
+        get_callout(sender, 992011)
     assert (
         Verdict.OUTAGE,
         "panic.test kept answering 429 Too Many Requests (3 attempts); lower --rate-limit",
@@ -256,7 +264,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 def test_500_is_returned_as_it_came_without_a_retry(api: respx.MockRouter, sender: Sender, waits: list[float]) -> None:
     """A 500 is the target's answer, not a transient fault: the contract judges it."""
     api.get(CALLOUT_PATH).respond(500, json={"message": "boom"})
-    exchange = sender.get_callout(992011)
+    exchange = get_callout(sender, 992011)
     assert 500 == exchange.status
     assert (1, []) == (sender.requests_sent, waits)
     assert [Kind.SERVER_ERROR] == [f.kind for f in inspect(exchange, default_contract()).findings]
@@ -267,8 +275,8 @@ def test_gateway_error_is_retried_with_exponential_backoff(api: respx.MockRouter
     waits: list[float] = []
     api.get(CALLOUT_PATH).mock(side_effect=[httpx.Response(status)] * 3 + [httpx.Response(200, json=CALLOUT)])
     limits = Limits(retries=3, backoff=0.5)
-    with Sender(BASE_URL, TOKEN, limits=limits, sleep=waits.append) as sender:
-        exchange = sender.get_callout(992011)
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=limits, sleep=waits.append) as sender:
+        exchange = get_callout(sender, 992011)
     assert 200 == exchange.status
     assert [0.5, 1.0, 2.0] == waits
 
@@ -277,8 +285,8 @@ def test_backoff_is_capped_by_max_wait(api: respx.MockRouter) -> None:
     waits: list[float] = []
     api.get(CALLOUT_PATH).mock(side_effect=[httpx.Response(503)] * 4 + [httpx.Response(200, json=CALLOUT)])
     limits = Limits(retries=4, backoff=0.5, max_wait=1.5)
-    with Sender(BASE_URL, TOKEN, limits=limits, sleep=waits.append) as sender:
-        assert 200 == sender.get_callout(992011).status
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=limits, sleep=waits.append) as sender:
+        assert 200 == get_callout(sender, 992011).status
     assert [0.5, 1.0, 1.5, 1.5] == waits
 
 
@@ -289,21 +297,21 @@ def test_gateway_error_still_there_after_retries_is_an_outage(
     api: respx.MockRouter, sender: Sender, status: int, phrase: str
 ) -> None:
     api.get(CALLOUT_PATH).respond(status, text="<html>down</html>", headers={"Content-Type": "text/html"})
-    with pytest.raises(TargetFault) as raised:
-        sender.get_callout(992011)
+    with pytest.raises(Halt) as raised:
+        get_callout(sender, 992011)
     assert (Verdict.OUTAGE, f"panic.test kept answering {status} {phrase} (3 attempts)") == fault_of(raised)
     assert 3 == sender.requests_sent
 
 
 def test_after_a_fault_nothing_more_is_sent(api: respx.MockRouter, sender: Sender) -> None:
     route = api.get(CALLOUT_PATH).respond(503)
-    with pytest.raises(TargetFault) as first:
-        sender.get_callout(992011)
+    with pytest.raises(Halt) as first:
+        get_callout(sender, 992011)
     route.respond(200, json=CALLOUT)
-    with pytest.raises(TargetFault) as second:
-        sender.get_callout(992011)
-    assert first.value.decision == second.value.decision
-    assert first.value.decision == sender.quota.halted()
+    with pytest.raises(Halt) as second:
+        get_callout(sender, 992011)
+    assert same_halt(first.value, second.value)
+    assert same_halt(first.value, sender.quota.halted())
     assert 3 == route.call_count
 
 
@@ -328,9 +336,11 @@ def test_transport_faults_are_retried_then_an_outage_naming_the_host(
     api: respx.MockRouter, waits: list[float], error: Exception, words: str
 ) -> None:
     api.get(CALLOUT_PATH).mock(side_effect=error)
-    with Sender(BASE_URL, TOKEN, limits=Limits(timeout=5, backoff=0), sleep=waits.append) as sender:
-        with pytest.raises(TargetFault) as raised:
-            sender.get_callout(992011)
+    with Sender(
+        BASE_URL, TOKEN, documented_method="GET", limits=Limits(timeout=5, backoff=0), sleep=waits.append
+    ) as sender:
+        with pytest.raises(Halt) as raised:
+            get_callout(sender, 992011)
         assert 3 == sender.requests_sent
     assert (Verdict.OUTAGE, f"cannot reach panic.test: {words} (3 attempts)") == fault_of(raised)
     assert raised.value.__cause__ is None  # one line, no chained transport error
@@ -339,14 +349,14 @@ def test_transport_faults_are_retried_then_an_outage_naming_the_host(
 
 def test_a_connect_error_that_heals_is_retried(api: respx.MockRouter, sender: Sender) -> None:
     api.get(CALLOUT_PATH).mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=CALLOUT)])
-    assert 200 == sender.get_callout(992011).status
+    assert 200 == get_callout(sender, 992011).status
     assert 2 == sender.requests_sent
     assert sender.quota.halted() is None
 
 
 def test_malformed_json_is_returned_as_an_exchange_for_inspect_to_flag(api: respx.MockRouter, sender: Sender) -> None:
     api.get(CALLOUT_PATH).respond(200, content=b'{"id": 992011,', headers={"Content-Type": "application/json"})
-    exchange = sender.get_callout(992011)
+    exchange = get_callout(sender, 992011)
     assert b'{"id": 992011,' == exchange.body
     assert "application/json" == exchange.headers["content-type"]
     assert [Kind.MALFORMED_BODY] == [f.kind for f in inspect(exchange, default_contract()).findings]
@@ -363,7 +373,7 @@ def test_credentials_choose_the_authorization_header(
     api: respx.MockRouter, sender: Sender, credentials: Credentials, expected: str | None
 ) -> None:
     route = api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    exchange = sender.get_callout(992011, credentials=credentials)
+    exchange = get_callout(sender, 992011, credentials=credentials)
     assert expected == route.calls.last.request.headers.get("authorization")
     assert credentials == exchange.credentials
     assert ("GET", CALLOUT_PATH) == (exchange.method, exchange.path)
@@ -376,15 +386,18 @@ def test_credentials_win_over_an_authorization_header_passed_in(api: respx.MockR
 
 
 def test_an_authenticated_request_without_a_token_is_a_credential_error(api: respx.MockRouter) -> None:
-    with Sender(BASE_URL, None) as sender, pytest.raises(CredentialError, match="set PANIC_API_TOKEN"):
-        sender.get_callout(992011)
+    with (
+        Sender(BASE_URL, None, documented_method="GET") as sender,
+        pytest.raises(CredentialError, match="set PANIC_API_TOKEN"),
+    ):
+        get_callout(sender, 992011)
     assert 0 == api.calls.call_count
 
 
 def test_401_to_our_token_is_an_auth_fault_at_once(api: respx.MockRouter, sender: Sender, waits: list[float]) -> None:
     route = api.get(CALLOUT_PATH).respond(401, json={"message": "Unauthorized"})
-    with pytest.raises(TargetFault) as raised:
-        sender.get_callout(992011)
+    with pytest.raises(Halt) as raised:
+        get_callout(sender, 992011)
     assert (
         Verdict.AUTH,
         "panic.test rejected our token (401 to a request that carried it): refresh PANIC_API_TOKEN",
@@ -397,7 +410,7 @@ def test_401_without_our_token_is_returned_for_the_contract_to_judge(
     api: respx.MockRouter, sender: Sender, credentials: Credentials
 ) -> None:
     api.get(CALLOUT_PATH).respond(401, json={"message": "Unauthorized"})
-    exchange = sender.get_callout(992011, credentials=credentials)
+    exchange = get_callout(sender, 992011, credentials=credentials)
     assert 401 == exchange.status
     assert sender.quota.halted() is None
 
@@ -405,7 +418,7 @@ def test_401_without_our_token_is_returned_for_the_contract_to_judge(
 def test_a_redirect_is_returned_not_followed(api: respx.MockRouter, sender: Sender) -> None:
     """Following it could carry the token to another host; respx refuses any request to elsewhere.test."""
     route = api.get(CALLOUT_PATH).respond(302, headers={"Location": "https://elsewhere.test/steal"})
-    exchange = sender.get_callout(992011)
+    exchange = get_callout(sender, 992011)
     assert (302, 1, 1) == (exchange.status, route.call_count, api.calls.call_count)
     (finding,) = inspect(exchange, default_contract()).findings
     assert Kind.UNDOCUMENTED_STATUS_CODE == finding.kind
@@ -417,9 +430,11 @@ def test_a_redirect_is_returned_not_followed(api: respx.MockRouter, sender: Send
 
 def test_rate_limit_spaces_requests(api: respx.MockRouter, waits: list[float]) -> None:
     api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    with Sender(BASE_URL, TOKEN, limits=Limits(rate_limit=0.001), sleep=waits.append) as sender:
-        sender.get_callout(992011)
-        sender.get_callout(992011)
+    with Sender(
+        BASE_URL, TOKEN, documented_method="GET", limits=Limits(rate_limit=0.001), sleep=waits.append
+    ) as sender:
+        get_callout(sender, 992011)
+        get_callout(sender, 992011)
     assert 1 == len(waits)
     assert 999 < waits[0] <= 1000  # one request per 1000 s: the second waits out nearly all of it
 
@@ -429,20 +444,20 @@ def test_a_given_quota_paces_the_sender(api: respx.MockRouter) -> None:
     retried: list[float] = []
     api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
     quota = Quota(rate_limit=0.001, sleep=paced.append)
-    with Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=quota, sleep=retried.append) as sender:
-        sender.get_callout(992011)
-        sender.get_callout(992011)
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=NO_WAIT, quota=quota, sleep=retried.append) as sender:
+        get_callout(sender, 992011)
+        get_callout(sender, 992011)
     assert (1, []) == (len(paced), retried)
     assert (2, 2) == (quota.sent, sender.requests_sent)
 
 
 def test_the_request_budget_stops_sending(api: respx.MockRouter) -> None:
     route = api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    with Sender(BASE_URL, TOKEN, limits=Limits(budget=2)) as sender:
-        sender.get_callout(992011)
-        sender.get_callout(992011)
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=Limits(budget=2)) as sender:
+        get_callout(sender, 992011)
+        get_callout(sender, 992011)
         with pytest.raises(BudgetSpent) as raised:
-            sender.get_callout(992011)
+            get_callout(sender, 992011)
     assert "stopped at the request budget of 2 (--request-budget)" == str(raised.value)
     assert 2 == route.call_count
 
@@ -471,13 +486,14 @@ def test_a_quota_file_paces_every_process(tmp_path: Path) -> None:
 def test_a_halt_in_one_process_stops_the_others_and_the_first_fault_wins(tmp_path: Path) -> None:
     path = tmp_path / "quota.json"
     first, second = Quota(path), Quota(path)
-    outage = Decision(Verdict.OUTAGE, "cannot reach panic.test: connection refused (3 attempts)")
+    outage = Outage("cannot reach panic.test: connection refused (3 attempts)")
     first.halt(outage)
-    second.halt(Decision(Verdict.AUTH, "panic.test rejected our token"))
-    assert (outage, outage) == (first.halted(), second.halted())
-    with pytest.raises(TargetFault) as raised:
+    assert same_halt(outage, second.halt(TokenRejected("panic.test rejected our token")))
+    assert same_halt(outage, first.halted())
+    assert same_halt(outage, second.halted())
+    with pytest.raises(Halt) as raised:
         second.take()
-    assert outage == raised.value.decision
+    assert same_halt(outage, raised.value)
     assert 0 == second.sent
 
 
@@ -485,15 +501,19 @@ def test_senders_on_one_quota_file_share_the_halt(api: respx.MockRouter, tmp_pat
     route = api.get(CALLOUT_PATH).respond(503)
     path = tmp_path / "quota.json"
     with (
-        Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as failing,
-        Sender(BASE_URL, TOKEN, limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None) as other,
+        Sender(
+            BASE_URL, TOKEN, documented_method="GET", limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None
+        ) as failing,
+        Sender(
+            BASE_URL, TOKEN, documented_method="GET", limits=NO_WAIT, quota=Quota(path), sleep=lambda _: None
+        ) as other,
     ):
-        with pytest.raises(TargetFault) as first:
-            failing.get_callout(992011)
-        with pytest.raises(TargetFault) as second:
-            other.get_callout(992011)
+        with pytest.raises(Halt) as first:
+            get_callout(failing, 992011)
+        with pytest.raises(Halt) as second:
+            get_callout(other, 992011)
         assert 0 == other.requests_sent
-    assert first.value.decision == second.value.decision
+    assert same_halt(first.value, second.value)
     assert 3 == route.call_count
 
 
@@ -512,16 +532,16 @@ def test_sentinel_token_never_shows_in_repr_errors_or_logs(
     )
     token = token_from_environment(BASE_URL, CLIENT_CREDENTIALS, limits=NO_WAIT)
     seen: list[str] = []
-    with Sender(BASE_URL, token, limits=NO_WAIT, sleep=lambda _: None) as sender:
+    with Sender(BASE_URL, token, documented_method="GET", limits=NO_WAIT, sleep=lambda _: None) as sender:
         seen += [repr(sender), str(sender), repr(sender.__dict__)]
-        seen.append(repr(sender.get_callout(992011)))
-        with pytest.raises(TargetFault) as rejected:
-            sender.get_callout(992011)
-        seen += [str(rejected.value), repr(rejected.value), repr(rejected.value.decision)]
+        seen.append(repr(get_callout(sender, 992011)))
+        with pytest.raises(Halt) as rejected:
+            get_callout(sender, 992011)
+        seen += [str(rejected.value), repr(rejected.value), repr(halt_decision(rejected.value))]
     route.side_effect = httpx.ConnectTimeout(f"timed out sending Bearer {issued}")
-    with Sender(BASE_URL, token, limits=NO_WAIT, sleep=lambda _: None) as sender:
-        with pytest.raises(TargetFault) as outage:
-            sender.get_callout(992011)
+    with Sender(BASE_URL, token, documented_method="GET", limits=NO_WAIT, sleep=lambda _: None) as sender:
+        with pytest.raises(Halt) as outage:
+            get_callout(sender, 992011)
         seen += [str(outage.value), repr(outage.value)]
     captured = capsys.readouterr()
     seen += [caplog.text, captured.out, captured.err]
@@ -540,7 +560,7 @@ def test_a_response_echoing_the_token_comes_back_masked(api: respx.MockRouter, s
     if gzipped:
         body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
     api.get(CALLOUT_PATH).respond(200, content=body, headers=headers)
-    exchange = sender.get_callout(992011)
+    exchange = get_callout(sender, 992011)
     assert "Bearer ***" == exchange.headers["x-echo"]
     assert "Bearer ***" == json.loads(exchange.body or b"")["echo"]
     assert SENTINEL_TOKEN.encode() not in (exchange.body or b"")
@@ -549,7 +569,7 @@ def test_a_response_echoing_the_token_comes_back_masked(api: respx.MockRouter, s
 def test_a_401_to_another_method_is_returned_for_the_contract_to_judge(api: respx.MockRouter) -> None:
     """Only the documented operation's 401 to our token means the token is refused; TRACE's is the contract's."""
     api.route(method="TRACE", path=CALLOUT_PATH).respond(401, json={"message": "no"})
-    with Sender(BASE_URL, TOKEN, limits=NO_WAIT) as sender:
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=NO_WAIT) as sender:
         assert 401 == sender.send("TRACE", CALLOUT_PATH, credentials="valid").status_code
 
 
@@ -567,10 +587,13 @@ def test_a_401_to_another_method_is_returned_for_the_contract_to_judge(api: resp
 def test_an_attempt_ends_at_its_deadline_however_slowly_the_response_comes(fault: str, words: str) -> None:
     """A byte every 0.2 s never trips a per-read timeout; each of the two attempts still ends after 1 s."""
     limits = Limits(timeout=1, retries=1, backoff=0)
-    with faulty_server(fault) as base_url, Sender(base_url, Secret(MOCK_TOKEN), limits=limits) as sender:
+    with (
+        faulty_server(fault) as base_url,
+        Sender(base_url, Secret(MOCK_TOKEN), documented_method="GET", limits=limits) as sender,
+    ):
         started = time.monotonic()
-        with pytest.raises(TargetFault) as raised:
-            sender.get_callout(992011)
+        with pytest.raises(Halt) as raised:
+            get_callout(sender, 992011)
         took = time.monotonic() - started
     host = base_url.removeprefix("http://")
     assert (Verdict.OUTAGE, f"cannot reach {host}: {words} (2 attempts)") == fault_of(raised)
@@ -585,8 +608,11 @@ TOO_LARGE = "body is larger than 4 MiB (--max-body-size), contract says a JSON o
 
 @pytest.mark.parametrize("fault", ["oversized-body", "endless-chunked", "gzip-bomb"])
 def test_a_body_over_the_cap_is_dropped_there_and_judged_malformed(fault: str) -> None:
-    with faulty_server(fault) as base_url, Sender(base_url, Secret(MOCK_TOKEN), limits=Limits(retries=0)) as sender:
-        exchange = sender.get_callout(992011)
+    with (
+        faulty_server(fault) as base_url,
+        Sender(base_url, Secret(MOCK_TOKEN), documented_method="GET", limits=Limits(retries=0)) as sender,
+    ):
+        exchange = get_callout(sender, 992011)
         assert (200, 4 * MIB, b"") == (exchange.status, exchange.oversized, exchange.body)
         (finding,) = inspect(exchange, default_contract()).findings
         assert f"{CALLOUT_REQUEST}: {TOO_LARGE}" == finding.message()
@@ -616,8 +642,8 @@ def test_a_body_is_whole_up_to_the_cap_and_cut_past_it_however_it_is_framed(
     chunks = [wire[a:b] for a, b in itertools.pairwise(points)]
     headers = {"Content-Type": "application/json"} | ({} if encoding == "identity" else {"Content-Encoding": encoding})
     api.get(CALLOUT_PATH).mock(side_effect=lambda _: httpx.Response(200, headers=headers, stream=_Chunks(chunks)))
-    with Sender(BASE_URL, TOKEN, limits=Limits(max_body=cap, retries=0)) as sender:
-        exchange = sender.get_callout(992011)
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=Limits(max_body=cap, retries=0)) as sender:
+        exchange = get_callout(sender, 992011)
     if len(body) <= cap:
         assert (body, None) == (exchange.body, exchange.oversized)
         assert "content-encoding" not in exchange.headers  # the body is the decoded one
@@ -675,10 +701,10 @@ def test_no_frame_of_the_send_path_holds_the_token_when_an_error_crosses_it(monk
     with faulty_server("clean", token=LONG_TOKEN) as base_url:
         monkeypatch.setattr(socket, "create_connection", broken)
         with (
-            Sender(base_url, Secret(LONG_TOKEN), limits=Limits(retries=0)) as sender,
+            Sender(base_url, Secret(LONG_TOKEN), documented_method="GET", limits=Limits(retries=0)) as sender,
             pytest.raises(RuntimeError) as raised,
         ):
-            sender.get_callout(992011)
+            get_callout(sender, 992011)
     frames = [
         frame for frame, _ in traceback.walk_tb(raised.value.__traceback__) if frame.f_code.co_filename != __file__
     ]
@@ -693,9 +719,9 @@ def test_no_frame_of_the_send_path_holds_the_token_when_an_error_crosses_it(monk
 
 def test_the_authorization_header_is_put_on_by_an_auth_whose_repr_hides_it(api: respx.MockRouter) -> None:
     route = api.get(CALLOUT_PATH).respond(200, json=CALLOUT)
-    with Sender(BASE_URL, TOKEN, limits=NO_WAIT) as sender:
-        auth = sender.auth("valid")
-        sender.get_callout(992011)
+    with Sender(BASE_URL, TOKEN, documented_method="GET", limits=NO_WAIT) as sender:
+        auth = auth_for("valid", sender.our_auth)
+        get_callout(sender, 992011)
     assert isinstance(auth, httpx.Auth)
     assert SENTINEL_TOKEN not in repr(auth) + str(auth) + repr(vars(auth))
     assert f"Bearer {SENTINEL_TOKEN}" == route.calls.last.request.headers["authorization"]
@@ -784,8 +810,10 @@ def test_a_bad_proxy_or_tls_variable_is_a_route_error_naming_it(environ: dict[st
 def test_a_sender_on_a_proxied_route_sends_through_the_proxy() -> None:
     with forward_proxy() as (proxy, received):
         route = route_for("http://panic.test", {"HTTP_PROXY": proxy})
-        with Sender("http://panic.test", Secret(MOCK_TOKEN), limits=Limits(retries=0), route=route) as sender:
-            assert 200 == sender.get_callout(992011).status
+        with Sender(
+            "http://panic.test", Secret(MOCK_TOKEN), documented_method="GET", limits=Limits(retries=0), route=route
+        ) as sender:
+            assert 200 == get_callout(sender, 992011).status
     assert ["http://panic.test/panic-api/v2/callouts/992011"] == received
 
 

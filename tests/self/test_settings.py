@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from panic_contract.commands import cli
-from panic_contract.sending.sender import Quota
-from panic_contract.settings import SETTINGS, SettingError, resolve
+from panic_contract.errors import SettingError
+from panic_contract.sending.quota import Quota
+from panic_contract.settings import SETTINGS, resolve
 from tests.self.conftest import LIVE_ENV, SENTINEL_TOKEN
 from tests.self.samples import DOCUMENTED_CALLOUT
 

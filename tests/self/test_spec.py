@@ -10,8 +10,9 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from panic_contract.core.contract import SPEC_PATH, STAGING_URL, SpecError, load_contract
+from panic_contract.core.contract import SPEC_PATH, STAGING_URL, load_contract
 from panic_contract.core.findings import Exchange, Kind, inspect
+from panic_contract.errors import SpecError
 from tests.self.samples import DOCUMENTED_CALLOUT as DOCUMENTED_EXAMPLE
 
 PATH = "/panic-api/v2/callouts/{calloutId}"

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from panic_contract.core.findings import Finding, Inspection, Kind, Ledger, Signal
+from panic_contract.core.findings import Finding, Inspection, Kind
+from panic_contract.core.ledger import Ledger
 from panic_contract.core.reports import RunInfo, as_json, as_markdown, reproducer, terminal_lines, write_reports
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, decide
+from panic_contract.faults import Outage, Signal, TokenRejected
 
 BASE_URL = "http://127.0.0.1:8765"
 RUN = RunInfo(
@@ -66,8 +68,8 @@ def everything_wrong() -> tuple[Ledger, dict[str, Any]]:
         validated=0,
         signals={Signal.GATEWAY_ERROR: 1, Signal.AUTH_REJECTED: 1},
     )
-    ledger.halt = ("outage", "cannot reach 127.0.0.1:8765: connection refused (3 attempts)")
-    return ledger, {"require_validated_body": True, "tests_failed": True}
+    halt = Outage("cannot reach 127.0.0.1:8765: connection refused (3 attempts)")
+    return ledger, {"halt": halt, "require_validated_body": True, "tests_failed": True}
 
 
 def test_a_halt_comes_before_everything() -> None:
@@ -82,7 +84,7 @@ def test_a_halt_comes_before_everything() -> None:
 
 def test_an_auth_halt_comes_before_gateway_errors() -> None:
     ledger, options = everything_wrong()
-    ledger.halt = ("auth", "127.0.0.1:8765 rejected our token (401 to GET /x): refresh PANIC_API_TOKEN")
+    options["halt"] = TokenRejected("127.0.0.1:8765 rejected our token (401 to GET /x): refresh PANIC_API_TOKEN")
     decision = decide(ledger, host="127.0.0.1:8765", **options)
     assert (Verdict.AUTH, "127.0.0.1:8765 rejected our token (401 to GET /x): refresh PANIC_API_TOKEN") == (
         decision.verdict,
@@ -92,7 +94,7 @@ def test_an_auth_halt_comes_before_gateway_errors() -> None:
 
 def test_gateway_errors_alone_are_an_outage_before_auth() -> None:
     ledger, options = everything_wrong()
-    ledger.halt = None
+    options["halt"] = None
     decision = decide(ledger, host="127.0.0.1:8765", **options)
     assert Verdict.OUTAGE == decision.verdict
     assert "127.0.0.1:8765 kept answering 502/503/504 (1 responses after retries)" == decision.reason
@@ -100,21 +102,21 @@ def test_gateway_errors_alone_are_an_outage_before_auth() -> None:
 
 def test_auth_comes_before_drift() -> None:
     ledger, options = everything_wrong()
-    ledger.halt = None
+    options["halt"] = None
     del ledger.signals[Signal.GATEWAY_ERROR]
     assert Verdict.AUTH == decide(ledger, **options).verdict
 
 
 def test_drift_comes_before_inconclusive() -> None:
     ledger, options = everything_wrong()
-    ledger.halt = None
+    options["halt"] = None
     ledger.signals.clear()
     assert Verdict.DRIFT == decide(ledger, **options).verdict
 
 
 def test_inconclusive_comes_before_failed() -> None:
     ledger, options = everything_wrong()
-    ledger.halt = None
+    options["halt"] = None
     ledger.signals.clear()
     ledger.entries.clear()
     assert Verdict.INCONCLUSIVE == decide(ledger, **options).verdict
