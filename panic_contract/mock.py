@@ -94,8 +94,7 @@ def parse_drift(names: Iterable[str]) -> frozenset[str]:
 
 def _callout_id(fixture: Fixture, contract: Contract) -> int:
     path = fixture.data["request"]["path"]
-    raw = contract.match_path(path)
-    callout_id = None if raw is None else parse_callout_id(raw)
+    callout_id = contract.requested_id(path)
     if callout_id is None:
         raise FixtureError(
             f"{fixture.path}: a 200 fixture must request {contract.path_template} with an integer id, "

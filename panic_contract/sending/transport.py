@@ -144,8 +144,11 @@ class Route:
     def transport(self) -> httpx.HTTPTransport:
         """A fresh httpx transport on this route, every connection of it under the attempt's deadline."""
         made = httpx.HTTPTransport(proxy=self.proxy, verify=self.verify, trust_env=False)
-        # httpx takes no network backend (its pool is built inside the transport), so it is set on the pool,
-        # which hands it to every connection it opens: direct, through an HTTP proxy, or through SOCKS.
+        # httpx takes no network backend (https://github.com/encode/httpx/pull/3749, open): its pool is built
+        # inside the transport, so the backend is set on that pool, which hands it to every connection it opens:
+        # direct, through an HTTP proxy, or through SOCKS. Building the pool ourselves with httpcore's public
+        # `network_backend` would copy httpx's three pool branches, its SSL context and its default limits, and
+        # still have to set `made._pool`; when that pull request lands, pass the backend to HTTPTransport instead.
         pool = made._pool
         pool._network_backend = DeadlineBackend(pool._network_backend)
         return made

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import NOT_PARSED, Exchange, Finding, Inspection, Kind, inspect
 from panic_contract.core.ledger import MAX_SAMPLES, Ledger
-from panic_contract.faults import Credentials, Signal
+from panic_contract.faults import Credentials, Signal, signal_of
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 PATH = "/panic-api/v2/callouts/992011"
@@ -320,6 +322,24 @@ def test_rate_limit_and_gateway_errors_are_signals_not_findings(status: int, sig
 def test_401_with_the_token_we_were_given_is_auth_rejected() -> None:
     inspection = judge(exchange({"message": "Unauthorized"}, status=401))
     assert (Signal.AUTH_REJECTED, ()) == (inspection.signal, inspection.findings)
+
+
+@given(
+    status=st.integers(100, 599),
+    credentials=st.sampled_from(["valid", "missing", "invalid", "unknown"]),
+    method=st.sampled_from(["GET", "POST", "TRACE", "DELETE", "get"]),
+)
+def test_only_a_401_to_our_token_for_the_documented_method_is_our_token_refused(
+    status: int, credentials: Credentials, method: str
+) -> None:
+    """The one reading of a status: the sender halts on it and the judge counts it, so both agree on every one."""
+    ours = status == 401 and credentials == "valid" and method == "GET"
+    signal = signal_of(status, credentials, method, "GET")
+    assert ours == (signal is Signal.AUTH_REJECTED)
+    assert (signal is Signal.RATE_LIMITED) == (status == 429)
+    assert (signal is Signal.GATEWAY_ERROR) == (status in {502, 503, 504})
+    inspection = judge(exchange({"message": "x"}, status=status, credentials=credentials, method=method))
+    assert ours == (inspection.signal is Signal.AUTH_REJECTED)
 
 
 @pytest.mark.parametrize("credentials", ["missing", "invalid"])

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from panic_contract.core.contract import SPEC_PATH, STAGING_URL, load_contract
+from panic_contract.core.contract import SPEC_PATH, STAGING_URL, default_contract, load_contract
 from panic_contract.core.findings import Exchange, Kind, inspect
 from panic_contract.errors import SpecError
 from tests.self.samples import DOCUMENTED_CALLOUT as DOCUMENTED_EXAMPLE
@@ -53,6 +53,29 @@ def callout_exchange(body: Any) -> Exchange:
 
 
 # The spec document itself.
+
+
+def test_the_spec_is_read_once_per_process_whoever_asks_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite, the sender's callers, the mock and the audit all ask for it: one contract, read once."""
+    reads: list[str] = []
+    real = Path.read_text
+
+    def counted(path: Path, *args: Any, **kwargs: Any) -> str:
+        reads.append(path.name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    first = default_contract()
+    assert first is load_contract(SPEC_PATH) is load_contract(SPEC_PATH) is default_contract()
+    assert reads.count(SPEC_PATH.name) <= 1  # none when an earlier test of this process read it already
+
+
+def test_a_spec_that_fails_to_load_is_not_kept(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    with pytest.raises(SpecError):
+        load_contract(path)
+    path.write_text(SPEC_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    assert "GET" == load_contract(path).method
 
 
 def test_spec_is_a_valid_openapi_document() -> None:
