@@ -25,11 +25,12 @@ class Signal(StrEnum):
 GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 
-def signal_of(status: int, credentials: Credentials, method: str, documented_method: str) -> Signal | None:
+def signal_of(status: int, credentials: Credentials, method: str, documented_method: str | None) -> Signal | None:
     """The one reading of a status that speaks of the target rather than of its contract.
 
     A 401 is our token refused only when it answers the documented operation's method: another method's
     401 is the contract's business (schemathesis's `unsupported_method` accepts one where auth comes first).
+    `documented_method` None: no request carries our token (the token exchange), so no 401 is its refusal.
     """
     if status == 429:
         return Signal.RATE_LIMITED

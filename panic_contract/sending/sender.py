@@ -148,7 +148,7 @@ class Sender:
         """The credentials asked for on the request; our token refused halts the run, never retried."""
         auth = auth_for(credentials, self.our_auth)
         response = self._send_handling_redirects(request, auth, fault_prefix, mask_secrets)
-        signal = signal_of(response.status_code, credentials, request.method, self.documented_method or "")
+        signal = signal_of(response.status_code, credentials, request.method, self.documented_method)
         if signal is Signal.AUTH_REJECTED:
             # no request named: under pytest -n N which request is refused first is a matter of timing
             reason = f"{self.host} rejected our token (401 to a request that carried it): refresh {TOKEN_VARIABLE}"
