@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from panic_contract.capture import reading
-from panic_contract.commands.record import body_entry
 from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import Exchange, Kind, Unreadable, inspect, read_body
 from panic_contract.core.fixtures import exchange_from_record
+from panic_contract.recording.scrub import body_entry
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 PATH = "/panic-api/v2/callouts/992011"
