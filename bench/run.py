@@ -267,7 +267,7 @@ def child_audit(path: Path, jobs: int) -> dict[str, Any]:
     """One audit of `path` with `jobs` processes; peak memory of this process and of each worker."""
     import resource
 
-    from panic_contract.commands.audit import audit_files
+    from panic_contract.capture.splitting import audit_files
     from panic_contract.core.contract import default_contract
 
     contract = default_contract()
@@ -389,7 +389,7 @@ def _baseline_bodies(path: Path, fmt: str, contract: Any, loads: Any) -> Iterato
         else:
             import ijson
 
-            from panic_contract.commands.audit import url_path
+            from panic_contract.capture.scope import url_path
 
             backend = ijson.get_backend("yajl2_c")
             for entry in backend.items(stream, "log.entries.item", use_float=True, buf_size=1 << 20):

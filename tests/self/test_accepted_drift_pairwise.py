@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from panic_contract.commands import audit, cli
+from panic_contract.capture import splitting
+from panic_contract.capture.result import ReadOptions
+from panic_contract.commands import cli
 from panic_contract.mock import MOCK_TOKEN
 from tests.self.conftest import LIVE_ENV
 from tests.self.samples import DOCUMENTED_CALLOUT
@@ -145,9 +147,9 @@ def test_one_process_xdist_and_audit_jobs_classify_alike(
         assert '$.status is string "Escalated"' not in failures
         assert "$.responderEta" not in failures
 
-    monkeypatch.setenv(audit.PART_BYTES_ENV, str(PART_BYTES))
+    monkeypatch.setenv(splitting.PART_BYTES_ENV, str(PART_BYTES))
     for fmt, path in capture(base_url, tmp_path).items():
-        assert len(audit._plan(path, 2, audit.ReadOptions(part_bytes=PART_BYTES))) > 2, (
+        assert len(splitting._plan(path, 2, ReadOptions(part_bytes=PART_BYTES))) > 2, (
             f"the {fmt} capture must be cut into parts"
         )
         report = tmp_path / f"{fmt}.json"

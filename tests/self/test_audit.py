@@ -16,6 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
+from panic_contract.capture import reading, splitting
+from panic_contract.capture.guard import MAX_DEPTH, DepthGuard, NestingError
+from panic_contract.capture.result import PROGRESS_MASK
 from panic_contract.commands import audit, cli
 from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import Kind
@@ -413,12 +416,12 @@ def test_blank_lines_in_json_lines_are_ignored(tmp_path: Path, run_audit: Any) -
 
 
 def test_progress_is_reported_while_reading_and_only_on_a_terminal(tmp_path: Path, run_audit: Any) -> None:
-    count = 2 * (audit.PROGRESS_MASK + 1) + 5
+    count = 2 * (PROGRESS_MASK + 1) + 5
     path = write_jsonl(tmp_path / "capture.jsonl", [CLEAN] * count)
     calls: list[tuple[int, int]] = []
-    result = audit.audit_file(path, default_contract(), progress=lambda done, entries: calls.append((done, entries)))
+    result = reading.audit_file(path, default_contract(), progress=lambda done, entries: calls.append((done, entries)))
     assert count == result.audited
-    assert [audit.PROGRESS_MASK + 1, 2 * (audit.PROGRESS_MASK + 1)] == [entries for _, entries in calls]
+    assert [PROGRESS_MASK + 1, 2 * (PROGRESS_MASK + 1)] == [entries for _, entries in calls]
     assert calls[0][0] < calls[1][0] <= path.stat().st_size
     run = run_audit(path)  # captured stderr is not a terminal: no bar
     assert "\r" not in run.err
@@ -454,7 +457,7 @@ def test_a_har_nested_without_end_stops_in_one_line_with_flat_memory(
     assert 4 == run.code
     assert [
         f"panic-contract audit: verdict: usage (exit 4): {path}: entry 1 (before byte {levels + 21:,}): "
-        f"JSON nested deeper than {audit.MAX_DEPTH} levels; no HAR is that deep: is this the capture you meant?"
+        f"JSON nested deeper than {MAX_DEPTH} levels; no HAR is that deep: is this the capture you meant?"
     ] == run.err.splitlines()
     assert peak < 8 << 20  # was 6.2 GB at 50,000 levels
 
@@ -468,7 +471,7 @@ def test_a_har_nested_without_end_stops_in_one_line_with_flat_memory(
     ids=["brackets-in-strings", "wide-not-deep"],
 )
 def test_brackets_in_strings_and_wide_arrays_are_not_depth(text: str) -> None:
-    guard = audit.DepthGuard(io.BytesIO(text.encode()), limit=4)
+    guard = DepthGuard(io.BytesIO(text.encode()), limit=4)
     while guard.read(7):
         pass
     assert 0 == guard.depth
@@ -477,11 +480,11 @@ def test_brackets_in_strings_and_wide_arrays_are_not_depth(text: str) -> None:
 def test_the_depth_guard_counts_across_chunks_and_escapes() -> None:
     text = json.dumps({"a": ['\\"[', {"b": [[["x\\\\"]]]}]}).encode()  # 6 levels deep at most
     for limit, passes in ((6, True), (5, False)):
-        guard = audit.DepthGuard(io.BytesIO(text), limit)
+        guard = DepthGuard(io.BytesIO(text), limit)
         try:
             while guard.read(1):
                 pass
-        except audit.NestingError:
+        except NestingError:
             assert not passes
         else:
             assert passes
@@ -567,7 +570,7 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_accepted(fmt: str, bom: bool, 
     write, name, _ = WRITERS[fmt]
     capture = write(tmp_path / name, [CLEAN, CLEAN])
     data = capture.read_bytes().replace(b"\n", b"\r\n")
-    capture.write_bytes((audit.UTF8_BOM if bom else b"") + data)
+    capture.write_bytes((reading.UTF8_BOM if bom else b"") + data)
     run = run_audit(capture)
     assert 0 == run.code, run.err
     assert "2 of 2 exchanges audited" in run.out
@@ -702,14 +705,14 @@ def _same_run(one: AuditRun, many: AuditRun) -> None:
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cut even the tests' small files into parts, as a large file is cut."""
-    monkeypatch.setattr(audit, "MIN_PART_BYTES", 2048)
+    monkeypatch.setattr(splitting, "MIN_PART_BYTES", 2048)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "har"])
 def test_jobs_give_the_report_of_one_pass(fmt: str, tmp_path: Path, run_audit: Any, small_parts: None) -> None:
     write, name, unit = WRITERS[fmt]
     capture = write(tmp_path / name, _spread())
-    assert len(audit._plan(capture, 2)) == 8
+    assert len(splitting._plan(capture, 2)) == 8
     one, many = run_audit(capture, "--jobs", "1"), run_audit(capture, "--jobs", "2")
     assert 1 == one.code
     assert 5 == len(one.report["findings"][0]["samples"])

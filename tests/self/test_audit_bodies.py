@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panic_contract.commands import audit
-from panic_contract.commands.record import body_entry
+from panic_contract.capture import reading
 from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import Exchange, Kind, Unreadable, inspect, read_body
 from panic_contract.core.fixtures import exchange_from_record
+from panic_contract.recording.scrub import body_entry
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 PATH = "/panic-api/v2/callouts/992011"
@@ -89,7 +89,7 @@ def judged_by_the_audit(raw: bytes, folder: Path) -> dict[str, set[tuple[str, st
         captures[name].write_bytes(record.encode().replace(json.dumps(RAW).encode(), raw))  # the body as it came
     found = {}
     for name, path in captures.items():
-        ledger = audit.audit_file(path, default_contract()).ledger
+        ledger = reading.audit_file(path, default_contract()).ledger
         found[name] = {(e.first.kind, e.first.field, e.first.actual) for e in ledger.entries.values()}
     return found
 

@@ -21,7 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from panic_contract.commands import audit, cli
+from panic_contract.capture import har, jsonl, reading
+from panic_contract.capture.guard import CUT_MARK, DepthGuard
+from panic_contract.commands import cli
+from panic_contract.core import findings
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 MIB = 1 << 20
@@ -218,13 +221,13 @@ def test_strings_the_guard_cuts_stay_json_and_keep_a_prefix_the_rest_whole(
     values: list[Any], ascii_only: bool, limit: int, sizes: list[int]
 ) -> None:
     document = json.dumps({"log": {"entries": [{"v": value} for value in values]}}, ensure_ascii=ascii_only)
-    guard = audit.DepthGuard(Trickle(document.encode(), sizes), 64, string_limit=limit)
+    guard = DepthGuard(Trickle(document.encode(), sizes), 64, string_limit=limit)
     parsed = [entry["v"] for entry in ijson.items(guard, "log.entries.item")]
     assert len(values) == len(parsed)
     for value, seen in zip(values, parsed, strict=True):
-        if isinstance(seen, str) and seen.endswith(audit.CUT_MARK):
+        if isinstance(seen, str) and seen.endswith(CUT_MARK):
             assert isinstance(value, str)
-            assert value.startswith(seen[: -len(audit.CUT_MARK)])
+            assert value.startswith(seen[: -len(CUT_MARK)])
             written = json.dumps(value, ensure_ascii=ascii_only)[1:-1].encode()
             assert len(written) > limit  # only a long string is ever cut
         else:
@@ -259,7 +262,7 @@ def test_a_named_pipe_that_no_program_writes_to_is_waited_on_a_bounded_time(
     tmp_path: Path, run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """open() of such a pipe used to wait forever."""
-    monkeypatch.setattr(audit, "PIPE_WAIT_S", 0.3)
+    monkeypatch.setattr(reading, "PIPE_WAIT_S", 0.3)
     fifo = tmp_path / "capture.har"
     os.mkfifo(fifo)
     started = time.monotonic()
@@ -311,7 +314,7 @@ def test_standard_input_from_a_terminal_is_refused(run: Any, monkeypatch: pytest
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
-    judge = audit.inspect_fields
+    judge = findings.inspect_fields
     seen = []
 
     def judging(*args: Any) -> Any:
@@ -320,7 +323,8 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
             raise KeyboardInterrupt
         return judge(*args)
 
-    monkeypatch.setattr(audit, "inspect_fields", judging)
+    monkeypatch.setattr(jsonl, "inspect_fields", judging)  # each reader calls the judge by its own name
+    monkeypatch.setattr(har, "inspect_fields", judging)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "har"])
@@ -361,15 +365,15 @@ def test_ctrl_c_before_any_drift_is_interrupted_never_ok(
 STOPPABLE = textwrap.dedent(
     """
     import sys, time
-    from panic_contract.commands import audit
+    from panic_contract.capture import splitting
     from panic_contract.commands import cli
 
     def _run_task(task, contract=None):  # every worker's part: it never ends by itself
         time.sleep(600)
 
-    _run_task.__module__, _run_task.__qualname__ = "panic_contract.commands.audit", "_run_task"
-    audit._run_task = _run_task  # inherited by the forked workers
-    audit.MIN_PART_BYTES = 2048
+    _run_task.__module__, _run_task.__qualname__ = "panic_contract.capture.splitting", "_run_task"
+    splitting._run_task = _run_task  # inherited by the forked workers
+    splitting.MIN_PART_BYTES = 2048
     sys.exit(cli.main(["audit", sys.argv[1], "--jobs", "2"]))
     """
 )

@@ -23,6 +23,7 @@ from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import Exchange, inspect
 from panic_contract.core.fixtures import check_record, iter_fixtures, load_fixture
 from panic_contract.mock import MOCK_TOKEN, known_callout_ids
+from panic_contract.recording import scrub as scrubbing
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-7f3a"
@@ -150,36 +151,36 @@ def test_scrubbing_keeps_types_nulls_status_and_ids(api: FakeApi, out: Path) -> 
 
 
 def test_pseudonyms_are_stable_per_key_and_keep_the_json_type() -> None:
-    key = recorder.DEFAULT_SCRUB_KEY
-    pseudonym = recorder.pseudonym(178921, key)
-    assert pseudonym == recorder.pseudonym(178921, key)
+    key = scrubbing.DEFAULT_SCRUB_KEY
+    pseudonym = scrubbing.pseudonym(178921, key)
+    assert pseudonym == scrubbing.pseudonym(178921, key)
     assert isinstance(pseudonym, int)
-    assert pseudonym not in {178921, recorder.pseudonym(178922, key), recorder.pseudonym(178921, b"other key")}
-    assert str(pseudonym) == recorder.pseudonym("178921", key)
-    assert float(pseudonym) == recorder.pseudonym(178921.0, key)
-    assert [None, True] == [recorder.pseudonym(None, key), recorder.pseudonym(True, key)]
+    assert pseudonym not in {178921, scrubbing.pseudonym(178922, key), scrubbing.pseudonym(178921, b"other key")}
+    assert str(pseudonym) == scrubbing.pseudonym("178921", key)
+    assert float(pseudonym) == scrubbing.pseudonym(178921.0, key)
+    assert [None, True] == [scrubbing.pseudonym(None, key), scrubbing.pseudonym(True, key)]
 
 
 def test_coordinates_are_coarsened_without_changing_their_type() -> None:
-    assert -33.93 == recorder.coarsen(-33.9258)
-    assert isinstance(recorder.coarsen(18.0), float)
-    assert -34 == recorder.coarsen(-34)
-    assert "-33.93,18.42" == recorder.coarsen("-33.9258,18.4233")
-    assert recorder.coarsen(None) is None
+    assert -33.93 == scrubbing.coarsen(-33.9258)
+    assert isinstance(scrubbing.coarsen(18.0), float)
+    assert -34 == scrubbing.coarsen(-34)
+    assert "-33.93,18.42" == scrubbing.coarsen("-33.9258,18.4233")
+    assert scrubbing.coarsen(None) is None
 
 
 def test_scrubbing_reaches_nested_fields_and_keeps_unknown_ones() -> None:
     body = {"message": "ok", "callout": {"customerId": 178921, "latitude": -33.9258}, "responderEta": 420}
-    scrubbed = recorder.scrub(body, recorder.DEFAULT_SCRUB_KEY)
+    scrubbed = scrubbing.scrub(body, scrubbing.DEFAULT_SCRUB_KEY)
     assert {"message", "callout", "responderEta"} == set(scrubbed)
     assert (-33.93, 420) == (scrubbed["callout"]["latitude"], scrubbed["responderEta"])
     assert 178921 != scrubbed["callout"]["customerId"]
 
 
 def test_a_non_json_body_naming_personal_fields_is_withheld_but_stays_malformed() -> None:
-    entry = recorder.body_entry(b'{"customerId": 178921, "latit', recorder.DEFAULT_SCRUB_KEY)
+    entry = scrubbing.body_entry(b'{"customerId": 178921, "latit', scrubbing.DEFAULT_SCRUB_KEY)
     assert "178921" not in entry["body_text"]
-    assert {"body_text": "<html>Bad gateway</html>"} == recorder.body_entry(b"<html>Bad gateway</html>", b"k")
+    assert {"body_text": "<html>Bad gateway</html>"} == scrubbing.body_entry(b"<html>Bad gateway</html>", b"k")
 
 
 def test_scrub_key_from_the_environment_changes_the_pseudonyms(
@@ -702,7 +703,7 @@ def test_a_body_that_is_not_utf8_is_malformed_body_kept_byte_for_byte(
 
 
 def test_a_body_that_is_not_utf8_naming_personal_fields_is_withheld_when_scrubbing() -> None:
-    entry = recorder.body_entry(b'{"customerId": 178921, "x": "\xff"}', recorder.DEFAULT_SCRUB_KEY)
+    entry = scrubbing.body_entry(b'{"customerId": 178921, "x": "\xff"}', scrubbing.DEFAULT_SCRUB_KEY)
     assert ["body_text"] == list(entry)
     assert entry["body_text"].startswith("<withheld by scrubbing: a non-JSON body of 32 bytes")
 
