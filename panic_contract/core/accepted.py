@@ -147,7 +147,7 @@ VALUE_KINDS = frozenset(_VALUE_RULES)
 # `$.responders[0]`), none for the kinds about a whole response, and the check's name for a
 # schemathesis check. An entry whose field has another shape could never match: it would be reported
 # stale ("delete it") while the drift it meant to accept still fails the run, so it is refused here.
-# tests/self/test_accepted_rules.py holds each kind to the field findings.inspect really writes.
+# tests/self/test_accepted_drift_rules.py holds each kind to the field findings.inspect really writes.
 FIELDLESS_KINDS = frozenset(
     str(kind)
     for kind in (
