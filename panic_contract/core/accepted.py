@@ -17,6 +17,7 @@ An entry cannot be written so that it silently accepts nothing or everything: a 
 (what `panic-contract accept` writes), a `field` that is not the kind's (a JSON path from `$`, a
 check's name, or none), and with a cap (`--accept-max-days`) an expiry further ahead than it allows
 are each a usage error naming the file and the line to edit.
+
 The ledger (`findings.Ledger`) asks `Acceptance.classify` once per finding, when it folds it in;
 nothing else classifies. `panic-contract accept REPORT.json` prints entries for a drift report's
 findings, ready to paste.
