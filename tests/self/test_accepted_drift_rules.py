@@ -41,8 +41,13 @@ PATH_KINDS = sorted(str(kind) for kind in Kind if str(kind) not in FIELDLESS_KIN
 
 
 def dumped(**entry: Any) -> bytes:
-    """One entry as YAML writes it, keys in the order given (so `field` is on line 2 after `kind`)."""
-    return yaml.safe_dump([entry], sort_keys=False, allow_unicode=True).encode()
+    """One entry as YAML writes it, keys in the order given (so `field` is on line 2 after `kind`).
+
+    Escaped, not written raw: YAML reads a raw NEL or LINE SEPARATOR inside a scalar as a line break.
+    """
+    raw = yaml.safe_dump([entry], sort_keys=False).encode()
+    assert [entry] == yaml.safe_load(raw)  # the file says what the test means
+    return raw
 
 
 def refused(raw: bytes) -> str:
