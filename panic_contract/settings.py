@@ -103,6 +103,15 @@ def body_size(text: str) -> int:
     return int(size)
 
 
+# How far ahead an accepted-drift entry may expire: a day at least; ten years is no cap at all.
+MAX_ACCEPT_DAYS = 3650
+
+
+def days(text: str) -> int:
+    what = f"it must be a whole number of days from 1 to {MAX_ACCEPT_DAYS}, e.g. 90"
+    return int(_number(text, integer=True, low=1, high=MAX_ACCEPT_DAYS, what=what))
+
+
 def switch(text: str) -> bool:
     folded = text.strip().casefold()
     if folded in {"1", "true", "yes", "on"}:
@@ -245,6 +254,14 @@ SETTINGS: Mapping[str, Setting] = {
             None,
             "YAML file of accepted drift (kind, field, reason, expires): matching findings do not fail",
             metavar="FILE",
+        ),
+        Setting(
+            "--accept-max-days",
+            "PANIC_API_ACCEPT_MAX_DAYS",
+            None,
+            "an accepted-drift entry may expire at most this many days from today (unset: no cap)",
+            days,
+            "DAYS",
         ),
         Setting("--drift-report", "PANIC_API_DRIFT_REPORT", None, "write the JSON drift report here", metavar="PATH"),
         Setting(

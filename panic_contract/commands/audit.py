@@ -49,7 +49,15 @@ from panic_contract.outputs import terminal_line
 PROG = "panic-contract audit"
 # The suite's settings (`settings`: command line, then environment variable, then default), so one CI
 # job can set them for both.
-AUDIT_SETTINGS = ("strict_drift", "accepted_drift", "drift_report", "drift_report_md", "max_body_size", "server")
+AUDIT_SETTINGS = (
+    "strict_drift",
+    "accepted_drift",
+    "accept_max_days",
+    "drift_report",
+    "drift_report_md",
+    "max_body_size",
+    "server",
+)
 PROGRESS_MIN_BYTES = 16 << 20  # smaller files finish before a bar is worth drawing
 
 
@@ -114,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         values = settings.from_namespace(args, AUDIT_SETTINGS, os.environ)
         strict_drift = bool(values["strict_drift"])
         contract = load_contract(args.spec) if args.spec else default_contract()
-        acceptance = load_acceptance(Path(values["accepted_drift"])) if values["accepted_drift"] else None
+        accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
+        acceptance = load_acceptance(Path(accepted_drift), None, max_days) if accepted_drift else None
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
         options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)

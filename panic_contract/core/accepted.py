@@ -10,7 +10,14 @@
 
 A finding that matches an unexpired entry is reported as accepted and does not fail the run; one
 that matches an expired entry fails it, naming the entry and its reason; an entry that matched
-nothing in a run that validated bodies is reported as stale (the provider fixed it: delete it).
+nothing in a run that validated bodies is reported as stale (the provider fixed it: delete it);
+every report names the entries that expire within `EXPIRING_DAYS` days (`Acceptance.expiring_soon`).
+
+An entry cannot be written so that it silently accepts nothing or everything: a reason still `TODO`
+(what `panic-contract accept` writes), a `field` that is not the kind's (a JSON path from `$`, a
+check's name, or none), and with a cap (`--accept-max-days`) an expiry further ahead than it allows
+are each a usage error naming the file and the line to edit.
+
 The ledger (`ledger.Ledger`) asks `Acceptance.classify` once per finding, when it folds it in;
 nothing else classifies. `panic-contract accept REPORT.json` (`commands/accept.py`) prints entries
 for a drift report's findings, ready to paste.
@@ -26,9 +33,10 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +48,9 @@ from panic_contract.errors import AcceptedDriftError
 _KEYS = ("kind", "field", "value", "reason", "expires")
 MAX_BYTES = 256 << 10  # a thousand entries or more; PyYAML's pure-Python parser reads it in a few seconds
 _SHOWN = 60  # characters of a value from the file quoted in an error line
+EXPIRING_DAYS = 7  # every report names the entries that expire within this many days
+# the setting that caps how far ahead an entry may expire (settings.SETTINGS["accept_max_days"].origin())
+CAP_ORIGIN = "--accept-max-days (or PANIC_API_ACCEPT_MAX_DAYS)"
 
 Status = Literal["accepted", "expired"]
 
@@ -123,6 +134,38 @@ _VALUE_RULES: dict[str, _ValueRule] = {
 VALUE_KINDS = frozenset(_VALUE_RULES)
 
 
+# --- what `field:` is, per kind ------------------------------------------------------------------
+# A finding's field is what findings.inspect writes: a JSON path from the root (`$.status`, `$`,
+# `$.responders[0]`), none for the kinds about a whole response, and the check's name for a
+# schemathesis check. An entry whose field has another shape could never match: it would be reported
+# stale ("delete it") while the drift it meant to accept still fails the run, so it is refused here.
+# tests/self/test_accepted_drift_rules.py holds each kind to the field findings.inspect really writes.
+FIELDLESS_KINDS = frozenset(
+    str(kind)
+    for kind in (
+        Kind.UNDOCUMENTED_STATUS_CODE,
+        Kind.SERVER_ERROR,
+        Kind.WRONG_CONTENT_TYPE,
+        Kind.MALFORMED_BODY,
+        Kind.AUTH_NOT_ENFORCED,
+    )
+)
+CHECK_KIND = str(Kind.SCHEMATHESIS_CHECK)
+_JSON_PATH = re.compile(r"\$(?:[.\[].*)?", re.DOTALL)  # `$`, `$.name`, `$[0]`: the root, then anything
+_CHECK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as schemathesis names a check: unsupported_method
+
+# A reason not yet written: `TODO` (what `panic-contract accept` writes), one whose first word is a
+# placeholder in any casing (`todo: ask them`, `FIXME`, `(TBD)`, `XXX`), or one with no letter or digit
+# at all (`-`, `...`, `?`). One that only mentions a placeholder later (`ticket 4411; TODO remove`) is written.
+PLACEHOLDERS = frozenset({"todo", "fixme", "tbd", "xxx"})
+
+
+def unwritten(reason: str) -> bool:
+    """Whether `reason` is still a placeholder rather than why the drift is accepted."""
+    words = "".join(char if char.isalnum() else " " for char in reason).split()
+    return not words or words[0].casefold() in PLACEHOLDERS
+
+
 @dataclass(frozen=True)
 class Entry:
     kind: str
@@ -140,6 +183,10 @@ class Entry:
             return True
         rule = _VALUE_RULES[self.kind]
         return rule.matches(finding.actual, rule.wanted(self.value))
+
+    def expires_in(self, today: date) -> int:
+        """Days from `today` to the last day the entry accepts: 0 on that day, negative once it expired."""
+        return (self.expires - today).days
 
     def label(self) -> str:
         value = f" = {describe_value(self.value)}" if self.has_value else ""
@@ -183,6 +230,14 @@ class Acceptance:
         used = set(used_lines)
         return [entry for entry in self.entries if entry.line not in used]
 
+    def expiring_soon(self, days: int = EXPIRING_DAYS) -> list[Entry]:
+        """Entries, used or not, that still accept today but stop within `days` days: each report names them."""
+        return [entry for entry in self.entries if 0 <= entry.expires_in(self.today) <= days]
+
+    def entry_at(self, line: int) -> Entry | None:
+        """The entry that starts on `line` (a ledger entry's `accepted_line`)."""
+        return next((entry for entry in self.entries if entry.line == line), None)
+
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
@@ -191,17 +246,20 @@ def today_utc() -> date:
 # --- reading the file ----------------------------------------------------------------------------
 
 
-def load(path: Path, today: date | None = None) -> Acceptance:
-    """Read and check the file; AcceptedDriftError (one line naming the file and line) for anything else."""
+def load(path: Path, today: date | None = None, max_days: int | None = None) -> Acceptance:
+    """Read and check the file; AcceptedDriftError (one line naming the file and line) for anything else.
+
+    `max_days` (`--accept-max-days`): an entry may expire at most that many days after `today`.
+    """
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)  # a bounded read: the path may be a FIFO or /dev/zero
     except OSError as exc:
         raise AcceptedDriftError(f"{path}: cannot read the accepted-drift file: {exc.strerror or exc}") from None
-    return loads(raw, str(path), today)
+    return loads(raw, str(path), today, max_days)
 
 
-def loads(raw: bytes, where: str, today: date | None = None) -> Acceptance:
+def loads(raw: bytes, where: str, today: date | None = None, max_days: int | None = None) -> Acceptance:
     """The entries in `raw`, the bytes of the file named `where`; AcceptedDriftError for anything malformed."""
     if len(raw) > MAX_BYTES:
         raise AcceptedDriftError(
@@ -213,13 +271,27 @@ def loads(raw: bytes, where: str, today: date | None = None) -> Acceptance:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise AcceptedDriftError(f"{where} line {line}: not UTF-8 text; save the file as UTF-8") from None
-    return Acceptance(tuple(_entries(text, where)), today or today_utc())
+    today = today or today_utc()
+    cap = _Cap(max_days, today) if max_days is not None else None
+    return Acceptance(tuple(_entries(text, where, cap)), today)
+
+
+@dataclass(frozen=True)
+class _Cap:
+    """`--accept-max-days`: an entry may expire at most `days` days after `today`."""
+
+    days: int
+    today: date
+
+    @property
+    def latest(self) -> date:
+        return self.today + timedelta(days=self.days)
 
 
 _PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 
-def _entries(text: str, where: str) -> Iterator[Entry]:
+def _entries(text: str, where: str, cap: _Cap | None = None) -> Iterator[Entry]:
     events = _events(text, where)
     next(events)  # StreamStartEvent
     event = next(events)
@@ -233,7 +305,7 @@ def _entries(text: str, where: str) -> Iterator[Entry]:
     else:
         _no_anchor(event, where)
         while not isinstance(event := next(events), yaml.SequenceEndEvent):
-            yield _entry(event, events, where)
+            yield _entry(event, events, where, cap)
     next(events)  # DocumentEndEvent
     event = next(events)
     if not isinstance(event, yaml.StreamEndEvent):
@@ -258,20 +330,30 @@ def _events(text: str, where: str) -> Iterator[Any]:
         loader.dispose()
 
 
-def _entry(event: Any, events: Iterator[Any], where: str) -> Entry:
+def _entry(event: Any, events: Iterator[Any], where: str, cap: _Cap | None) -> Entry:
     at = _at(where, event)
     if not isinstance(event, yaml.MappingStartEvent):
         raise AcceptedDriftError(f"{at}: an entry is a mapping with kind, field, reason and expires")
     _no_anchor(event, where)
     data: dict[str, Any] = {}
+    lines: dict[str, str] = {}  # where each key's value is: an error about it names the line to edit
     while not isinstance(key := next(events), yaml.MappingEndEvent):
         name = _key(key, where)
         if name in data:
             raise AcceptedDriftError(
                 f"{_at(where, key)}: {name} is given twice in this entry; keep one (a second one would silently win)"
             )
-        data[name] = _scalar(name, next(events), where)
-    return _checked(data, at, _line(event))
+        value = next(events)
+        lines[name] = _at(where, value)
+        data[name] = _scalar(name, value, where)
+    entry = _checked(data, at, _line(event), lines)
+    if cap is not None and entry.expires > cap.latest:
+        raise AcceptedDriftError(
+            f"{lines['expires']}: entry {_shown(entry.label())} expires {entry.expires.isoformat()}, "
+            f"{entry.expires_in(cap.today)} days from today, beyond the {cap.days}-day cap set by {CAP_ORIGIN}: "
+            f"set expires: {cap.latest.isoformat()} or earlier"
+        )
+    return entry
 
 
 def _key(event: Any, where: str) -> str:
@@ -311,7 +393,7 @@ def _scalar(name: str, event: Any, where: str) -> Any:
         raise AcceptedDriftError(f"{at}: {name}: {text} ({' '.join(str(exc).split())[:80]})") from None
 
 
-def _checked(data: Mapping[str, Any], at: str, line: int) -> Entry:
+def _checked(data: Mapping[str, Any], at: str, line: int, lines: Mapping[str, str]) -> Entry:
     kinds = [str(k) for k in Kind]
     kind = data.get("kind")
     if not isinstance(kind, str):
@@ -320,11 +402,15 @@ def _checked(data: Mapping[str, Any], at: str, line: int) -> Entry:
     if kind not in kinds:
         raise AcceptedDriftError(f"{at}: kind {_shown(kind)!r} is not a finding kind; allowed: {', '.join(kinds)}")
     field_ = data.get("field")
-    if field_ is not None and not isinstance(field_, str):
-        raise AcceptedDriftError(f"{at}: field must be a JSON path like $.status, or left out")
+    _check_field(kind, field_, lines.get("field", at))
     reason = data.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise AcceptedDriftError(f"{at}: reason is required: say why this drift is accepted (a ticket, a date)")
+    if unwritten(reason):
+        raise AcceptedDriftError(
+            f"{lines['reason']}: reason is {_shown(reason)!r}, not yet written (panic-contract accept writes TODO): "
+            "say why this drift is accepted, e.g. reason: reported to the provider as ticket 4411"
+        )
     expires = data.get("expires")
     if isinstance(expires, datetime):
         expires = expires.date()
@@ -346,6 +432,38 @@ def _checked(data: Mapping[str, Any], at: str, line: int) -> Entry:
                 "drop value: to accept the field whatever it holds"
             )
     return Entry(kind, field_, " ".join(reason.split()), expires, line, data.get("value"), "value" in data)
+
+
+def _check_field(kind: str, field_: Any, at: str) -> None:
+    """`field:` as a finding of `kind` names it (see FIELDLESS_KINDS); else the one line saying what to write."""
+    if kind in FIELDLESS_KINDS:
+        if field_ is not None:
+            narrow = ", or narrow it with value:" if kind in VALUE_KINDS else ""
+            raise AcceptedDriftError(
+                f"{at}: kind {kind} has no field; drop field: (the entry then covers every {kind} finding{narrow})"
+            )
+        return
+    if kind == CHECK_KIND:
+        if not isinstance(field_, str) or not _CHECK_NAME.fullmatch(field_):
+            given = f"is required for kind {kind}" if field_ is None else f"{_shown(field_)!r} is not a check name"
+            raise AcceptedDriftError(
+                f"{at}: field {given}: name the check as schemathesis does, e.g. field: unsupported_method"
+            )
+        return
+    if not isinstance(field_, str) or not _JSON_PATH.fullmatch(field_):
+        given = f"is required for kind {kind}" if field_ is None else f"{_shown(field_)!r} is not a JSON path"
+        raise AcceptedDriftError(
+            f"{at}: field {given}: write the path from the root $, e.g. field: {_path_for(field_)}"
+        )
+
+
+def _path_for(field_: Any) -> str:
+    """The JSON path a person most likely meant by `field_` (`status` -> `$.status`), for the error line."""
+    text = field_.strip() if isinstance(field_, str) else ""
+    if not text or text == "$":
+        return "$.status"
+    text = text.removeprefix("$")
+    return _shown("$" + (text if text.startswith(("[", ".")) else "." + text))
 
 
 def _no_anchor(event: Any, where: str) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from panic_contract.core.accepted import Entry
+from panic_contract.core.accepted import EXPIRING_DAYS, Entry
 from panic_contract.core.ledger import Ledger, LedgerEntry
 from panic_contract.core.verdict import Decision, verdict_line
 from panic_contract.outputs import (
@@ -49,7 +49,7 @@ def reproducer(base_url: str, request: str) -> str:
 def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
     findings = []
     for entry in ledger.sorted_entries():
-        item = entry.as_dict()
+        item = _with_expiry(ledger, entry)
         item["reproducer"] = reproducer(run.base_url, entry.first.request)
         findings.append(item)
     return {
@@ -65,9 +65,48 @@ def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
         "validated_bodies": ledger.validated_bodies,
         "signals": dict(ledger.signals),
         "findings": findings,
-        "accepted": [entry.as_dict() for entry in ledger.accepted_entries()],
+        "accepted": [_with_expiry(ledger, entry) for entry in ledger.accepted_entries()],
         "stale_acceptances": [entry.describe() for entry in stale(ledger)],
+        "expiring_soon": [
+            {
+                "entry": entry.describe(),
+                "line": entry.line,
+                "kind": entry.kind,
+                "field": entry.field,
+                "expires": entry.expires.isoformat(),
+                "expires_in_days": days,
+                "in_use": in_use,
+            }
+            for entry, days, in_use in expiring_soon(ledger)
+        ],
     }
+
+
+def _with_expiry(ledger: Ledger, entry: LedgerEntry) -> dict[str, Any]:
+    """A finding as the report lists it; one an accepted-drift entry covers says how many days that entry has left."""
+    item = entry.as_dict()
+    acceptance = ledger.acceptance
+    if acceptance is not None and entry.accepted_line is not None:
+        covering = acceptance.entry_at(entry.accepted_line)
+        if covering is not None:
+            item["expires_in_days"] = covering.expires_in(acceptance.today)
+    return item
+
+
+def expiring_soon(ledger: Ledger) -> list[tuple[Entry, int, bool]]:
+    """Accepted-drift entries that stop accepting within EXPIRING_DAYS days: each, its days left, and whether it
+    covered a finding in this run. Every report names them (a warning: the run does not fail until one expires)."""
+    if ledger.acceptance is None:
+        return []
+    used = {entry.accepted_line for entry in ledger.accepted_entries()}
+    today = ledger.acceptance.today
+    return [(entry, entry.expires_in(today), entry.line in used) for entry in ledger.acceptance.expiring_soon()]
+
+
+def _expiring_line(entry: Entry, days: int, in_use: bool) -> str:
+    when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    use = "" if in_use else ", covering nothing in this run"
+    return f"accepted drift expires {when}{use}: {entry.describe()}"
 
 
 def stale(ledger: Ledger) -> list[Entry]:
@@ -116,6 +155,15 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
     if gone:
         lines += ["", "Stale accepted drift (matched nothing: the provider fixed it, delete the entry):", ""]
         lines += [f"- {markdown_text(entry.describe())}" for entry in gone]
+    soon = expiring_soon(ledger)
+    if soon:
+        lines += [
+            "",
+            f"Accepted drift expiring within {EXPIRING_DAYS} days (renew it with a new reason and date, or fix the "
+            "drift: the run fails once an entry expires):",
+            "",
+        ]
+        lines += [f"- {markdown_text(_expiring_line(*item))}" for item in soon]
     if entries:
         lines += [
             "",
@@ -142,6 +190,7 @@ def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[st
         )
         lines.append(f"    accepted by: {entry.accepted_by}")
     lines += [f"stale accepted drift (matched nothing; delete it): {entry.describe()}" for entry in stale(ledger)]
+    lines += [_expiring_line(*item) for item in expiring_soon(ledger)]
     lines.append(verdict_line(decision))
     return [terminal_line(line) for line in lines]
 

@@ -176,7 +176,8 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     contract = _contract()
     worker: dict[str, Any] = getattr(config, "workerinput", {})
     today = date.fromisoformat(worker[WORKER_TODAY]) if WORKER_TODAY in worker else None
-    acceptance = load_acceptance(Path(values["accepted_drift"]), today) if values["accepted_drift"] else None
+    accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
+    acceptance = load_acceptance(Path(accepted_drift), today, max_days) if accepted_drift else None
     url = live_url(values["target"], values["base_url"])
     drift = tuple(config.getoption("panic_mock_drift"))
     ids = values["callout_ids"] or ()

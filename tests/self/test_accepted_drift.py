@@ -65,7 +65,10 @@ def test_the_ledger_keeps_accepted_findings_apart_and_finds_stale_entries(tmp_pa
     [
         ("kind: unknown-status\n", "line 1: expected a list of entries*"),
         ("- kind: unknown-status\n  field: $.status\n  expires: 2026-12-31\n", "line 1: reason is required*"),
-        ("- kind: unknown-status\n  reason: x\n  expires: soon\n", "line 1: expires must be a date*"),
+        (
+            "- kind: unknown-status\n  field: $.status\n  reason: x\n  expires: soon\n",
+            "line 1: expires must be a date*",
+        ),
         ("- kind: nope\n  reason: x\n  expires: 2026-12-31\n", "line 1: kind 'nope' is not a finding kind*"),
         (
             entry("new-field", "$.a", "2026-12-31") + "- kind: new-field\n  colour: red\n",
@@ -115,7 +118,7 @@ def test_an_entry_that_matched_nothing_is_reported_stale(run_suite, tmp_path: Pa
 
 
 def test_a_malformed_accepted_drift_file_is_a_usage_error(run_suite, tmp_path: Path) -> None:
-    path = write(tmp_path, "- kind: unknown-status\n  expires: 2026-12-31\n")
+    path = write(tmp_path, "- kind: unknown-status\n  field: $.status\n  expires: 2026-12-31\n")
     run = run_suite(f"--accepted-drift={path}")
     assert 4 == run.result.ret, run.output
     run.result.stderr.fnmatch_lines([f"ERROR: {path} line 1: reason is required*"])

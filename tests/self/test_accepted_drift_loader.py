@@ -8,6 +8,7 @@ line, never a traceback, and never with memory that grows with what the YAML wou
 from __future__ import annotations
 
 import json
+import re
 import time
 import tracemalloc
 from datetime import date
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from panic_contract.commands import cli
-from panic_contract.core.accepted import MAX_BYTES, Acceptance, load, loads
+from panic_contract.core.accepted import FIELDLESS_KINDS, MAX_BYTES, Acceptance, load, loads
 from panic_contract.core.findings import Kind
 from panic_contract.errors import AcceptedDriftError
 from tests.self.samples import DOCUMENTED_CALLOUT
@@ -171,7 +172,8 @@ def holds(raw: bytes) -> Acceptance | None:
         assert entry.reason.strip()
         assert "\n" not in entry.reason
         assert isinstance(entry.expires, date)
-        assert entry.field is None or isinstance(entry.field, str)
+        assert field_fits(entry.kind, entry.field), entry  # an entry that could match a finding
+        assert reason_written(entry.reason), entry  # and says why
         assert entry.line >= 1
         entry.describe()  # and every entry can be shown
     return acceptance
@@ -207,13 +209,37 @@ SCALARS = st.one_of(
 )  # fmt: skip
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner))
 KEYS = st.sampled_from(["kind", "field", "value", "reason", "expires", "colour"])
+
+
+def field_fits(kind: str, field: Any) -> bool:
+    """The field rule, stated on its own: none for a whole-response kind, a check's name, else a JSON path."""
+    if kind in FIELDLESS_KINDS:
+        return field is None
+    if kind == "schemathesis-check":
+        return isinstance(field, str) and field.isascii() and field.isidentifier()
+    return isinstance(field, str) and (field == "$" or field.startswith(("$.", "$[")))
+
+
+def reason_written(reason: Any) -> bool:
+    """The reason rule, stated on its own: some letter or digit, and a first word that is no placeholder."""
+    if not isinstance(reason, str):
+        return False
+    words = re.findall(r"[^\W_]+", reason)
+    return bool(words) and words[0].lower() not in {"todo", "fixme", "tbd", "xxx"}
+
+
+FIELDS = (
+    st.none()
+    | st.sampled_from(["$.status", "$.responderEta", "$", "$[0]", "unsupported_method"])
+    | st.text(max_size=10)
+)
 VALID_ENTRY = st.fixed_dictionaries(
     {
         "kind": st.sampled_from([str(kind) for kind in Kind]),
-        "reason": st.text(min_size=1, max_size=20).filter(str.strip),
+        "reason": st.text(min_size=1, max_size=20).filter(str.strip) | st.sampled_from(["TODO", "todo: x", "FIXME"]),
         "expires": st.dates(),
     },
-    optional={"field": st.none() | st.sampled_from(["$.status", "$.responderEta"]) | st.text(max_size=10)},
+    optional={"field": FIELDS},
 )
 # mostly sound entries, some with a key replaced or added, some not entries at all
 ENTRY = st.one_of(
@@ -234,9 +260,8 @@ def test_yaml_documents_of_any_shape_give_entries_or_one_line(document: Any, sty
         and set(item) <= {"kind", "field", "reason", "expires"}
         and isinstance(item.get("kind"), str)
         and item["kind"] in {str(kind) for kind in Kind}
-        and (item.get("field") is None or isinstance(item.get("field"), str))
-        and isinstance(item.get("reason"), str)
-        and item["reason"].strip()
+        and field_fits(item["kind"], item.get("field"))
+        and reason_written(item.get("reason"))
         and isinstance(item.get("expires"), date)
         for item in document
     )

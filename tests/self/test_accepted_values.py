@@ -149,7 +149,7 @@ def test_a_value_on_a_kind_without_one_is_refused_naming_the_line(kind: Kind, tm
 )
 def test_a_value_that_cannot_match_is_refused(kind: str, value: str, means: str, tmp_path: Path) -> None:
     with pytest.raises(AcceptedDriftError, match=means):
-        loaded(tmp_path, entry_text(kind, "$.status" if kind == "unknown-status" else None, value))
+        loaded(tmp_path, entry_text(kind, {"unknown-status": "$.status", "id-mismatch": "$.id"}.get(kind), value))
 
 
 def test_an_accepted_status_matches_in_any_casing_as_known_ones_do(tmp_path: Path) -> None:
