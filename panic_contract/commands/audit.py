@@ -38,12 +38,13 @@ from panic_contract import settings
 from panic_contract.capture.reading import STDIN
 from panic_contract.capture.result import AuditInputError, AuditInterruptedError, AuditResult, ReadOptions
 from panic_contract.capture.splitting import PART_BYTES_ENV, audit_files, file_size, sigterm_stops, usable_cores
+from panic_contract.commands.cli import option_error
 from panic_contract.core import reports
 from panic_contract.core.accepted import load as load_acceptance
 from panic_contract.core.contract import Contract, default_contract, load_contract
 from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
-from panic_contract.errors import UsageError
+from panic_contract.errors import OptionError, UsageError
 from panic_contract.outputs import terminal_line
 
 PROG = "panic-contract audit"
@@ -127,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
         options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)
-    except (AuditInputError, UsageError) as exc:  # a capture, the spec, a setting, the accepted drift: one line
+    except OptionError as exc:  # a setting: the command line, not a verdict
+        return option_error(PROG, str(exc))
+    except (AuditInputError, UsageError) as exc:  # a capture, the spec, the accepted drift: one line
         return fail(Decision(Verdict.USAGE, str(exc)))
     interrupted: str | None = None
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from panic_contract.core.contract import JSON_MEDIA_TYPE, Contract
-from panic_contract.core.findings import Exchange, Inspection, Kind, exchange_of, inspect
+from panic_contract.core.findings import Exchange, Inspection, Kind, exchange_of, inspect, redirect_target
 from panic_contract.core.fixtures import exchange_from_record, fixture_text, load_fixture
 from panic_contract.core.verdict import Decision, Verdict
 from panic_contract.errors import FixtureError, UsageError
@@ -78,6 +78,8 @@ class Recorded:
     planned: Planned
     record: dict[str, Any]
     inspection: Inspection
+    # where a redirect led (scheme://host[:port]/path): a fixture keeps no Location, so the record cannot say
+    redirected_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ def refusal(recorded: Sequence[Recorded], options: Options) -> Refusal | None:
     blocked = [(item, f) for item in recorded for f in item.inspection.findings if f.kind not in options.allow_drift]
     if not blocked:
         return None
-    kinds = ",".join(dict.fromkeys(str(finding.kind) for _, finding in blocked))
+    # every kind the recording carries, those already allowed too: the flag to give is the whole list
+    kinds = ",".join(dict.fromkeys(str(f.kind) for item in recorded for f in item.inspection.findings))
     files = len({item.planned.path for item, _ in blocked})
     reason = (
         f"{len(blocked)} finding(s) in {files} fixture(s), which the fixture tests would fail on; nothing was "
@@ -132,8 +135,7 @@ def refusal(recorded: Sequence[Recorded], options: Options) -> Refusal | None:
 
 def _redirect_reason(redirected: Sequence[Recorded], total: int) -> str:
     first = redirected[0]
-    said = [f for f in first.inspection.findings if f.kind is Kind.UNDOCUMENTED_STATUS_CODE]
-    answer = said[0].actual if said else str(first.record["response"]["status"])
+    answer = f"{first.record['response']['status']} redirecting to {first.redirected_to}"
     more = f" ({len(redirected)} of {total} exchanges redirected)" if len(redirected) > 1 else ""
     return (
         f"GET {first.record['request']['path']} answered {answer}{more}: a redirect is not a fixture, and record "
@@ -247,7 +249,8 @@ def make_recorded(
         "request": {"method": exchange.method, "path": exchange.path, "credentials": exchange.credentials},
         "response": response,
     }
-    return Recorded(planned, data, inspect(exchange_from_record(data), contract))
+    redirected_to = redirect_target(exchange.headers.get("location", "")) if is_redirect(exchange.status) else None
+    return Recorded(planned, data, inspect(exchange_from_record(data), contract), redirected_to)
 
 
 def describe(planned: Planned, options: Options) -> str:
