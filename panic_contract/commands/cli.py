@@ -32,6 +32,7 @@ DESCRIPTION = "The panic-contract command: serve the mock, record fixtures, audi
 DISTRIBUTION = "panic-contract"
 UNRECOGNIZED = "unrecognized arguments: "
 _INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)$")
+_EXPLICIT_VALUE = re.compile(r"^argument (?P<option>\S+): ignored explicit argument .*$", re.DOTALL)
 
 
 def version() -> str:
@@ -89,6 +90,10 @@ def _worded(message: str, parser: argparse.ArgumentParser) -> tuple[str, str | N
     """argparse's message, with no value that may be a credential, and a hint: the option or choice meant."""
     if message.startswith(UNRECOGNIZED):
         return _unrecognized(message[len(UNRECOGNIZED) :].split(), option_names(parser))
+    given_a_value = _EXPLICIT_VALUE.match(message)
+    if given_a_value is not None:  # `--update=VALUE`: the value is not shown, it may be anything
+        option = given_a_value["option"].split("/")[0]
+        return f"argument {option}: takes no value, and one was given after = (not shown)", f"give {option} alone"
     invalid = _INVALID_CHOICE.search(message)
     if invalid is not None:
         choices = [choice.strip().strip("'") for choice in invalid["choices"].split(",")]

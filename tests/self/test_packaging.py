@@ -199,26 +199,32 @@ def test_every_package_the_code_imports_is_declared() -> None:
         (["mock", "--port", "70000"], "panic-contract mock", "'70000' is not a port"),
         (["mock", "--drift", "sideways"], "panic-contract mock", "invalid choice: 'sideways'"),
         (["record", "--target", "production"], "panic-contract record", "invalid choice: 'production'"),
-        (["record", "--update=yes"], "panic-contract record", "ignored explicit argument 'yes'"),
+        (["record", "--update=sentinel-value"], "panic-contract record", "--update: takes no value, and one was given"),
+        (["record", "--updte"], "panic-contract record", "--updte; did you mean --update?"),
+        (["recrd"], "panic-contract", "invalid choice: 'recrd' (choose from 'mock', 'record', 'audit', 'accept')"),
     ],
 )
 def test_every_usage_error_of_every_command_is_one_line_and_exit_4(
     argv: list[str], prog: str, says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A command line argparse refuses is an error of the command named, not a verdict: nothing ran."""
     assert 4 == cli.main(argv)
     out, err = capsys.readouterr()
     assert "" == out
     assert 1 == err.count("\n"), err
-    assert err.startswith(f"{prog}: verdict: usage (exit 4): ")
+    assert err.startswith(f"{prog}: error: ")
+    assert "verdict" not in err
+    assert "sentinel-value" not in err
     assert says in err
-    assert err.endswith(f"(see {prog} --help)\n")
+    assert err.endswith((f"; see {prog} --help\n", f" (see {prog} --help)\n"))  # what is wrong; how to fix it
 
 
 def test_unrecognized_arguments_are_named_without_their_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert 4 == cli.main(["record", "--token", "sentinel-value-1", "--key=sentinel-value-2"])
-    err = capsys.readouterr().err
-    assert "unrecognized arguments: --token, --key=... and 1 other argument(s), not shown" in err
-    assert "sentinel-value" not in err
+    assert [
+        "panic-contract record: error: unrecognized arguments: --token, --key=... and 1 other argument(s), not shown; "
+        "see panic-contract record --help"
+    ] == capsys.readouterr().err.splitlines()
 
 
 @pytest.mark.parametrize("command", [[], ["mock"], ["record"], ["audit"], ["accept"]])
@@ -242,4 +248,4 @@ def test_record_help_names_the_credential_variables(capsys: pytest.CaptureFixtur
 def test_the_console_script_exits_4_on_a_usage_error(installed: Installed) -> None:
     done = installed.run("mock", "--port", "-1")
     assert 4 == done.returncode
-    assert "panic-contract mock: verdict: usage (exit 4): argument --port: '-1' is not a port" in done.stderr
+    assert "panic-contract mock: error: argument --port: '-1' is not a port" in done.stderr
