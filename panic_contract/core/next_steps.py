@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import yaml
+
 from panic_contract.core.contract import SPEC_PATH
 from panic_contract.core.findings import Kind
 from panic_contract.core.ledger import LedgerEntry
@@ -249,8 +251,26 @@ def _status_values(actuals: Iterable[str]) -> list[str]:
             continue
         if isinstance(value, str):
             plain = _PLAIN.fullmatch(value) and value.lower() not in _YAML_WORDS
-            values.append(value if plain else json.dumps(value, ensure_ascii=False))
+            values.append(value if plain else _double_quoted(value))
     return values
+
+
+def _double_quoted(value: str) -> str:
+    """`value` as a YAML double-quoted scalar on one printable line: written by YAML's own emitter (a NEL, which
+    YAML reads as a line break, as `\\N`), and what it leaves that a terminal would not print (a no-break
+    space) as YAML's escape of it."""
+    item = yaml.safe_dump([value], default_style='"', allow_unicode=True, width=_ONE_LINE)
+    return "".join(map(_printable, item.removeprefix("- ").rstrip("\n")))
+
+
+def _printable(char: str) -> str:
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}" if code < 0x10000 else f"\\U{code:08X}"
+
+
+_ONE_LINE = 1 << 30  # the emitter's line width: it never folds
 
 
 def _shown(path: Path) -> str:
