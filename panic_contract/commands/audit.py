@@ -153,13 +153,15 @@ def run(args: argparse.Namespace) -> int:
         spec=contract.spec_path.name,
         started_at=started_at,
         duration_s=time.monotonic() - started,
+        json_report=values["drift_report"],
+        spec_path=contract.spec_path,
     )
     errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
     print(terminal_line(f"{PROG}: {shown} ({kinds}): {result.summary()}"))
     for line in where_lines(result.ledger):
         print(terminal_line(line))
-    lines = reports.terminal_lines(result.ledger, decision, run_info.base_url)
+    lines = reports.terminal_lines(result.ledger, decision, run_info)
     for line in lines[:-1]:
         print(terminal_line(line))
     for line in errors:

@@ -391,19 +391,29 @@ def _run_info(run: SuiteRun) -> reports.RunInfo:
         spec=str(run.contract.spec_path.name),
         started_at=run.started_at,
         duration_s=time.monotonic() - run.started,
+        json_report=run.report_paths[0],
+        spec_path=run.contract.spec_path,
+        mock_drift=run.target.drift,
     )
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+# Around pytest's own end of the session (wrapper, tryfirst: outside the terminal reporter's), so the "API
+# drift" section comes after pytest's short summary and its final `N failed, M passed` line, and the verdict
+# line is the last line a run prints. A `pytest_terminal_summary` hook, even trylast, runs before both.
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_api_drift_last(session: pytest.Session) -> Any:
+    result = yield
+    config = session.config
     decision = config.stash.get(_DECISION, None)
     run = current_run()
-    if decision is None or run is None:
-        return
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if decision is None or run is None or terminalreporter is None:
+        return result
     terminalreporter.section("API drift")
-    lines = reports.terminal_lines(run.ledger, decision, run.target.display_url)
+    lines = reports.terminal_lines(run.ledger, decision, _run_info(run))
     notes = [note] if (note := run.ids_note()) else []
     if os.environ.get("GITHUB_ACTIONS") == "true":
         notes += reports.github_annotations(run.ledger)
     for line in [*lines[:-1], *notes, *config.stash.get(_REPORT_ERRORS, []), lines[-1]]:
         terminalreporter.write_line(terminal_line(line))
+    return result

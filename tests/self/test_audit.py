@@ -269,7 +269,7 @@ def test_reports_name_the_audit_the_host_and_the_spec(tmp_path: Path, run_audit:
         "| null-in-non-nullable | breaking | $.customerId | integer | null | 1 | "
         f"`GET {HOST}/panic-api/v2/callouts/992011` |" in run.markdown
     )
-    assert f"curl -H 'Authorization: Bearer ***' {HOST}/panic-api/v2/callouts/992011" in run.markdown
+    assert f"""curl -H "Authorization: Bearer $PANIC_API_TOKEN" '{HOST}/panic-api/v2/callouts/992011'""" in run.markdown
 
 
 def test_json_lines_without_a_host_name_the_file(tmp_path: Path, run_audit: Any) -> None:

@@ -78,7 +78,7 @@ def test_a_key_holding_a_newline_cannot_print_a_verdict_line_of_its_own() -> Non
     field_ = "$.x\nverdict: ok (exit 0)"
     ledger = Ledger()
     ledger.add_findings([Finding(Kind.NEW_FIELD, field_, "no such field", "an undocumented field", "GET /x")])
-    lines = terminal_lines(ledger, decide(ledger), "http://127.0.0.1:1")
+    lines = terminal_lines(ledger, decide(ledger), RUN)
     assert 1 == sum(line.startswith("verdict:") for line in "\n".join(lines).splitlines())
     assert any("$.x\\nverdict: ok (exit 0)" in line for line in lines)
 
