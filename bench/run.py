@@ -186,7 +186,7 @@ def bench_rate_limited(rows: list[list[str]]) -> None:
     against the bare CLI (its defaults), on one loopback mock, clean and drifting. Requests are counted by
     the server; one run each, as sending at the rate limit, not the CPU, sets the time."""
     from panic_contract.mock import known_callout_ids
-    from panic_contract.pytest.run import minimal_probe_count
+    from panic_contract.pytest.probes import minimal_probe_count
 
     ids = known_callout_ids()[:3]
     minimal = minimal_probe_count(ids)

@@ -64,6 +64,7 @@ from panic_contract.core import reports
 from panic_contract.core.accepted import Acceptance, AcceptedDriftError
 from panic_contract.core.accepted import load as load_acceptance
 from panic_contract.core.contract import Contract, SpecError, default_contract, load_contract
+from panic_contract.core.ending import end_run
 from panic_contract.core.findings import (
     NOT_PARSED,
     NOT_SAVED,
@@ -77,7 +78,7 @@ from panic_contract.core.findings import (
     signal_of,
 )
 from panic_contract.core.fixtures import FIXTURE_SCHEMA, lower_headers, raw_body
-from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
+from panic_contract.core.verdict import Decision, Verdict, command_stopped, decide
 from panic_contract.outputs import terminal_line
 from panic_contract.redaction import MASK, MIN_SECRET_LENGTH, redact, register
 from panic_contract.settings import size_text
@@ -1762,19 +1763,15 @@ def run(args: argparse.Namespace) -> int:
         started_at=started_at,
         duration_s=time.monotonic() - started,
     )
-    errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
+    head = [f"{PROG}: {shown} ({kinds}): {result.summary()}", *where_lines(result.ledger)]
+    ending = end_run(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"], head=head)
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
-    print(terminal_line(f"{PROG}: {shown} ({kinds}): {result.summary()}"))
-    for line in where_lines(result.ledger):
+    for line in ending.lines:
         print(terminal_line(line))
-    lines = reports.terminal_lines(result.ledger, decision, run_info.base_url)
-    for line in lines[:-1]:
-        print(terminal_line(line))
-    for line in errors:
+    for line in ending.errors:
         print(terminal_line(f"{PROG}: {line}"), file=sys.stderr)
-    print(terminal_line(lines[-1]))
-    # An unwritable report fails a clean audit, but never hides the verdict or masks its exit code.
-    return EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
+    print(terminal_line(ending.verdict_line))
+    return ending.exit_code
 
 
 _terminated = threading.Event()  # set by the SIGTERM handler: a worker that died of the same SIGTERM is no error

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from panic_contract.mock import MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, Drift, create_app, known_callout_ids, serve
-from panic_contract.pytest.run import minimal_probe_count
+from panic_contract.pytest.probes import minimal_probe_count
 from tests.self.conftest import LIVE_ENV, SUITE, SuiteResult, live_args
 from tests.self.samples import DRIFT_FINDINGS
 
