@@ -1,4 +1,5 @@
-"""Fixtures for the project's own tests: run the contract suite in a subprocess and read its verdict."""
+"""Fixtures for the project's own tests: run the contract suite (in this process, or as a user starts it in a
+process of its own) and read its verdict."""
 
 from __future__ import annotations
 
@@ -51,17 +52,21 @@ def _secrets_of_this_test_only() -> Iterator[None]:
 
 @pytest.fixture
 def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Run `pytest tests/contract ARGS` as a user would, in a subprocess, with reports written."""
+    """Run `pytest tests/contract ARGS` with reports written: in this process (pytester's in-process run: the
+    plugin keeps a run's state in its config, so runs do not see each other), or with `subprocess=True` in a
+    process of its own, as a user starts it, where the process is what is tested."""
     for name in list(os.environ):
         # GITHUB_*: run inside GitHub Actions, these runs must not write to the job's own summary
         if name.startswith("PANIC_API_") or name in {"GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"}:
             monkeypatch.delenv(name)
 
-    def run(*args: str, env: dict[str, str] | None = None, suite: Path = SUITE) -> SuiteResult:
+    def run(
+        *args: str, env: dict[str, str] | None = None, suite: Path = SUITE, subprocess: bool = False
+    ) -> SuiteResult:
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
         out = pytester.path
-        result = pytester.runpytest_subprocess(
+        argv = (
             str(suite),
             "-p",
             "no:cacheprovider",
@@ -70,8 +75,11 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any
             f"--drift-report-md={out / 'drift.md'}",
             f"--junitxml={out / 'junit.xml'}",
             *args,
-            timeout=300,
         )
+        if subprocess:
+            result = pytester.runpytest_subprocess(*argv, timeout=300)
+        else:
+            result = pytester.runpytest_inprocess(*argv)
         report_path, md_path, junit_path = out / "drift.json", out / "drift.md", out / "junit.xml"
         return SuiteResult(
             result,

@@ -150,7 +150,9 @@ def test_a_live_run_that_deselects_the_auth_probes_is_inconclusive(run_suite, op
     )
 
 
-@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["one-process", "xdist"])
+@pytest.mark.parametrize(
+    "xdist", [pytest.param((), id="one-process"), pytest.param(("-n", "2"), id="xdist", marks=pytest.mark.e2e)]
+)
 def test_a_live_run_of_the_fixture_tests_alone_is_inconclusive(xdist: tuple[str, ...], run_suite, open_server) -> None:
     """They check the recorded fixtures and send nothing: a live run that judged no response passes nothing."""
     base_url, server = open_server
