@@ -258,7 +258,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def panic_run(request: pytest.FixtureRequest) -> SuiteRun:
-    """The run's target, ledger and sender; a test that asks for it is a suite test, judged by the verdict."""
+    """The run's target, ledger and sender; a test that asks for it is a suite test, one the verdict counts."""
     run = run_of(request.config)
     if run is None:
         raise RuntimeError("the panic-api plugin is not active: run the suite with pytest from the project root")

@@ -21,7 +21,7 @@ from panic_contract.redaction import Secret
 
 WORKER_TOKEN = "panic_api_token"  # noqa: S105 - the key under which a worker receives the token
 WORKER_QUOTA = "panic_api_quota"
-WORKER_TODAY = "panic_api_today"  # the controller's day: every process judges accepted drift against the same one
+WORKER_TODAY = "panic_api_today"  # the controller's day: every process classifies accepted drift against the same one
 LEDGER_KEY = "panic_api_ledger"
 
 

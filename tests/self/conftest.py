@@ -3,14 +3,21 @@ process of its own) and read its verdict."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from panic_contract import redaction
 from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
@@ -20,6 +27,12 @@ pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "tests" / "contract"
 SENTINEL_TOKEN = "sentinel-token-5b1e9c"  # must never appear in any output, report or file
+# The suite's `ci` profile (derandomized: every run sees the same cases) with a quarter of its generated cases,
+# for the runs of the suite in this process: each is one self-test, and what they check of a run (its verdict,
+# finding kinds and fields, lines, exit code) shows on the embedded mock at 25 cases as at 100. A run in a
+# process of its own, or under -n 2 (its workers), has only the suite's profiles: `ci`.
+SELF_TEST_PROFILE = "self-test"
+settings.register_profile(SELF_TEST_PROFILE, parent=settings.get_profile("ci"), max_examples=25)
 
 
 @dataclass
@@ -40,6 +53,37 @@ class SuiteResult:
 
     def fields(self, kind: str) -> set[str | None]:
         return {f["field"] for f in self.report.get("findings", []) if f["kind"] == kind}
+
+
+_WARMING = threading.Lock()
+_WARM: list[Path] = []
+
+
+def warm_hypothesis_home() -> Path:
+    """A `.hypothesis` folder with Hypothesis's Unicode tables built, once per process of these tests.
+
+    A process of the suite in a fresh folder builds them first (about 2 s of CPU and 150 MB more): the
+    runs that start one (subprocesses, the workers of `-n 2`) are given these instead.
+    """
+    with _WARMING:
+        if not _WARM:
+            home = Path(tempfile.mkdtemp(prefix="panic-hypothesis-"))
+            atexit.register(shutil.rmtree, home, ignore_errors=True)
+            warm = (
+                "from hypothesis import strategies as st; st.text().example(); st.characters(codec='utf-8').example()"
+            )
+            subprocess.run([sys.executable, "-W", "ignore", "-c", warm], cwd=home, check=True, timeout=120)
+            _WARM.append(home / ".hypothesis")
+        return _WARM[0]
+
+
+def lend_unicode_tables(folder: Path) -> None:
+    """Processes started in `folder` read the Unicode tables of `warm_hypothesis_home` (only those: their
+    examples stay their own)."""
+    link = folder / ".hypothesis" / "unicode_data"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(warm_hypothesis_home() / "unicode_data", target_is_directory=True)
 
 
 @pytest.fixture(autouse=True)
@@ -66,16 +110,19 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
         out = pytester.path
+        own_processes = subprocess or "-n" in args  # the run itself, or its workers, are processes of their own
         argv = (
             str(suite),
             "-p",
             "no:cacheprovider",
-            "--hypothesis-profile=ci",
+            f"--hypothesis-profile={'ci' if own_processes else SELF_TEST_PROFILE}",
             f"--drift-report={out / 'drift.json'}",
             f"--drift-report-md={out / 'drift.md'}",
             f"--junitxml={out / 'junit.xml'}",
             *args,
         )
+        if own_processes:  # started in pytester's folder
+            lend_unicode_tables(out)
         if subprocess:
             result = pytester.runpytest_subprocess(*argv, timeout=300)
         else:

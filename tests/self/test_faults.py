@@ -18,7 +18,6 @@ whatever the server echoes.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import os
@@ -43,7 +42,7 @@ import pytest
 
 from panic_contract.commands import cli
 from panic_contract.mock import DOCUMENTED_ID, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, create_app, serve
-from tests.self.conftest import SENTINEL_TOKEN, SUITE
+from tests.self.conftest import SENTINEL_TOKEN, SUITE, lend_unicode_tables, warm_hypothesis_home
 from tests.self.faulty_servers import FAULTS, faulty_server, forward_proxy, free_port, redirect_target_requests
 
 SUITE_ARGS = ("--callout-ids", str(DOCUMENTED_ID), "--hypothesis-profile=live")
@@ -148,28 +147,6 @@ def user_env(env: dict[str, str]) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith(("PANIC_API_", "PANIC_CONTRACT_")) and k not in dropped
     }
     return {**kept, **env}
-
-
-_WARMING = threading.Lock()
-_WARM: list[Path] = []
-
-
-def warm_hypothesis_home() -> Path:
-    """A `.hypothesis` folder with Hypothesis's Unicode tables built, copied into each run's folder.
-
-    A run in a fresh folder builds them first (about 2 s and 150 MB more): without them a run's memory
-    would measure Hypothesis's one-off table, not the suite.
-    """
-    with _WARMING:
-        if not _WARM:
-            home = Path(tempfile.mkdtemp(prefix="panic-hypothesis-"))
-            atexit.register(shutil.rmtree, home, ignore_errors=True)
-            warm = (
-                "from hypothesis import strategies as st; st.text().example(); st.characters(codec='utf-8').example()"
-            )
-            subprocess.run([sys.executable, "-W", "ignore", "-c", warm], cwd=home, check=True, timeout=120)
-            _WARM.append(home / ".hypothesis")
-        return _WARM[0]
 
 
 @dataclass
@@ -364,6 +341,8 @@ class InProcess:
         command += [f"--drift-report={reports[0]}", f"--drift-report-md={reports[1]}", f"--junitxml={reports[2]}"]
         started = time.monotonic()
         with self.environment(env, workdir):
+            if "-n" in args:  # the workers are processes of their own, started in `workdir`
+                lend_unicode_tables(workdir)
             result = self.pytester.runpytest_inprocess(*command, *args)
         report, markdown, junit = (path.read_text() if path.exists() else "" for path in reports)
         return SuiteOutcome(

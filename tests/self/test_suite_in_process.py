@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from panic_contract.mock import MOCK_TOKEN, create_app, serve
+from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
 from panic_contract.pytest.schema import suite_schema
 from tests.self.conftest import SUITE
 
-UNKNOWN_ID = "2147483647"  # the probes' id that no callout has (probes.UNKNOWN_ID)
+KNOWN_IDS = {str(callout_id) for callout_id in known_callout_ids()}  # what the mock serves
 
 
 class PathLog:
@@ -36,9 +36,10 @@ class PathLog:
         await self.app(scope, receive, send)
 
     def ids(self) -> set[str]:
-        """The integer ids asked for, the probes' unknown id left out."""
-        tails = {path.rsplit("/", 1)[-1] for path in self.paths if path.startswith("/panic-api/v2/callouts/")}
-        return {tail for tail in tails if tail.isdigit()} - {UNKNOWN_ID}
+        """The ids of existing callouts asked for (negative cases may ask for any other)."""
+        return {
+            path.rsplit("/", 1)[-1] for path in self.paths if path.startswith("/panic-api/v2/callouts/")
+        } & KNOWN_IDS
 
 
 @pytest.fixture
