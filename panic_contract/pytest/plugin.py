@@ -294,14 +294,24 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """The suite's tests over what this run knows: each id known to exist, each fixture file."""
+    """The suite's tests over what this run knows: a suite test (one that asks for `panic_run`) taking
+    `callout_id` runs for each id known to exist; a test taking `fixture_file`, for each fixture file."""
     run = run_of(metafunc.config)
     if run is None:
         return
-    if "known_callout_id" in metafunc.fixturenames:
-        metafunc.parametrize("known_callout_id", run.target.callout_ids)
-    if "fixture_file" in metafunc.fixturenames:
+    if {"panic_run", "callout_id"} <= set(metafunc.fixturenames) and not _parametrizes(metafunc, "callout_id"):
+        metafunc.parametrize("callout_id", run.target.callout_ids)
+    if "fixture_file" in metafunc.fixturenames and not _parametrizes(metafunc, "fixture_file"):
         metafunc.parametrize("fixture_file", fixture_paths(run.contracts_dir), ids=lambda path: path.name)
+
+
+def _parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the test's own `parametrize` marks already give `name` its values."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if name in ([n.strip() for n in names.split(",")] if isinstance(names, str) else names):
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

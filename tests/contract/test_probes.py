@@ -18,5 +18,6 @@ def test_callout_id_that_is_not_an_integer_is_refused(panic_run: SuiteRun) -> No
 
 def test_another_method_is_refused_with_405_and_allow(panic_run: SuiteRun) -> None:
     """On a callout that exists: only there must another method be answered 405 rather than 404."""
-    known = panic_run.target.callout_ids
-    panic_run.probe(known[0] if known else EXAMPLE_ID, method=OTHER_METHOD)
+    panic_run.probe(
+        panic_run.target.callout_ids[0] if panic_run.target.callout_ids else EXAMPLE_ID, method=OTHER_METHOD
+    )
