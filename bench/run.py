@@ -186,7 +186,7 @@ def bench_rate_limited(rows: list[list[str]]) -> None:
     against the bare CLI (its defaults), on one loopback mock, clean and drifting. Requests are counted by
     the server; one run each, as sending at the rate limit, not the CPU, sets the time."""
     from panic_contract.mock import known_callout_ids
-    from panic_contract.pytest.run import minimal_probe_count
+    from panic_contract.pytest.probes import minimal_probe_count
 
     ids = known_callout_ids()[:3]
     minimal = minimal_probe_count(ids)
@@ -721,7 +721,8 @@ def bench_audit_bounds(mib: int = 400, rows: list[list[str]] | None = None, root
     each in its own child process importing the package from `root`: what one oversized record costs."""
     table = rows if rows is not None else Table(f"6. audit bounds: one {mib} MiB record, and a file that never ends")
     child_code = (
-        "import json, sys; sys.path[:0] = [sys.argv[2], sys.argv[1]]; from panic_contract import cli; import run; "
+        "import json, sys; sys.path[:0] = [sys.argv[2], sys.argv[1]]; "
+        "from panic_contract.commands import cli; import run; "
         "code = cli.main(['audit', sys.argv[3]]); print(json.dumps({'code': code, 'peak_mb': run._peak_rss_mb()}))"
     )
     callout = captures.callout(992011)

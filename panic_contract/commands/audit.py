@@ -42,8 +42,9 @@ from panic_contract.commands.cli import option_error
 from panic_contract.core import reports
 from panic_contract.core.accepted import load as load_acceptance
 from panic_contract.core.contract import Contract, default_contract, load_contract
+from panic_contract.core.ending import end_run
 from panic_contract.core.ledger import Ledger
-from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, decide
+from panic_contract.core.verdict import Decision, Verdict, command_stopped, decide
 from panic_contract.errors import OptionError, UsageError
 from panic_contract.outputs import terminal_line
 
@@ -156,19 +157,15 @@ def run(args: argparse.Namespace) -> int:
         json_report=values["drift_report"],
         spec_path=contract.spec_path,
     )
-    errors = reports.write_reports(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"])
+    head = [f"{PROG}: {shown} ({kinds}): {result.summary()}", *where_lines(result.ledger)]
+    ending = end_run(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"], head=head)
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
-    print(terminal_line(f"{PROG}: {shown} ({kinds}): {result.summary()}"))
-    for line in where_lines(result.ledger):
+    for line in ending.lines:
         print(terminal_line(line))
-    lines = reports.terminal_lines(result.ledger, decision, run_info)
-    for line in lines[:-1]:
-        print(terminal_line(line))
-    for line in errors:
+    for line in ending.errors:
         print(terminal_line(f"{PROG}: {line}"), file=sys.stderr)
-    print(terminal_line(lines[-1]))
-    # An unwritable report fails a clean audit, but never hides the verdict or masks its exit code.
-    return EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
+    print(terminal_line(ending.verdict_line))
+    return ending.exit_code
 
 
 def verdict_for(result: AuditResult, *, strict_drift: bool, source: str, interrupted: str | None = None) -> Decision:

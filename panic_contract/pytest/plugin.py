@@ -2,8 +2,10 @@
 
 - options and precedence: `settings` (command line, environment, ini, default)
 - the target and its token: `target`; every request: `sending`
-- the run, its ledger and the schema: `suite`; one ledger across workers: `xdist`
-- the verdict: `verdict`; JSON, Markdown and terminal renderings: `reports`
+- where a run keeps its state (the config's stash): `keys`; the run's data and lifecycle: `run`
+- what a suite test sends: `probes`; schemathesis's checks as findings: `checks`; a test's findings: `tally`
+- the schemathesis schema of a run: `schema`; one ledger across workers: `xdist`
+- the verdict: `verdict`; the reports, final lines and exit code: `ending` (shared with the audit)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +29,18 @@ from hypothesis.errors import InvalidArgument
 from panic_contract.core import reports
 from panic_contract.core.accepted import load as load_acceptance
 from panic_contract.core.contract import SPEC_PATH, Contract, load_contract
-from panic_contract.core.fixtures import CONTRACTS_DIR
+from panic_contract.core.ending import end_run
+from panic_contract.core.fixtures import CONTRACTS_DIR, fixture_paths
 from panic_contract.core.ledger import Ledger
-from panic_contract.core.verdict import EXIT_CODES, Decision, LiveEvidence, Verdict, decide
+from panic_contract.core.verdict import Decision, LiveEvidence, Verdict, decide
 from panic_contract.errors import CredentialError, SettingError, SpecError, UsageError
 from panic_contract.faults import Halt, Interrupted
 from panic_contract.outputs import terminal_line
 from panic_contract.pytest import xdist
-from panic_contract.pytest.run import (
-    SuiteRun,
-    activate,
-    active_run,
-    budget_problem,
-    current_run,
-    interrupted_decision,
-    stop_on_signals,
-)
+from panic_contract.pytest.keys import ENDING, RUN, UNDO, run_of
+from panic_contract.pytest.probes import budget_problem
+from panic_contract.pytest.run import SuiteRun, interrupted_decision, stop_on_signals
+from panic_contract.pytest.schema import collecting
 from panic_contract.pytest.xdist import WORKER_QUOTA, WORKER_TODAY, handed_token
 from panic_contract.redaction import Secret, redact, registered
 from panic_contract.sending.auth import TOKEN_VARIABLE
@@ -69,10 +68,6 @@ settings.register_profile(
     database=None,
 )
 
-_DECISION = pytest.StashKey[Decision | None]()
-_REPORT_ERRORS = pytest.StashKey[list[str]]()
-_RESTORE_SIGNALS = pytest.StashKey[Callable[[], None]]()
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("panic-api", "Panic API contract suite")
@@ -95,27 +90,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # first: the hypothesis profile in force before any plugin loads one
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", LIVE_MARKER)
     if config.option.help:
         return
+    # A run changes the whole process's hypothesis profile (hypothesis has one default); a second run in
+    # the same process (pytester's in-process runs) must start from what was there before.
+    undo: list[Callable[[], None]] = [partial(settings.load_profile, settings.get_current_profile_name())]
+    config.stash[UNDO] = undo
     try:
         _check_profile(config.getoption("hypothesis_profile", None))
         run = _start_run(config)
     except UsageError as exc:
         raise pytest.UsageError(redact(str(exc))) from None
-    activate(run)
+    config.stash[RUN] = run
+    undo.append(run.close)
     if not config.pluginmanager.is_registered(xdist):
         config.pluginmanager.register(xdist, "panic_api_xdist")
     if not _is_worker(config):  # workers are the controller's to stop (xdist tears them down)
-        config.stash[_RESTORE_SIGNALS] = stop_on_signals(run)
+        undo.append(stop_on_signals(run))
     given = config.getoption("hypothesis_profile", None)
     profile = given or ("live" if run.target.live else "ci" if os.environ.get("CI") else "dev")
     _keep_examples_where_they_can_be_written()
     if given is None:
         settings.load_profile(profile)  # else hypothesis's plugin loads the one given, after this hook
-    config.stash[_DECISION] = None
-    config.stash[_REPORT_ERRORS] = []
 
 
 def _check_profile(name: str | None) -> None:
@@ -214,7 +213,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         raise
     return SuiteRun(
         ledger=Ledger(acceptance),
-        judged=target.live,  # a live run always ends with a verdict, even one that sent nothing
+        ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
         contract=contract,
         strict_drift=bool(values["strict_drift"]),
@@ -253,21 +252,32 @@ def _contract() -> Contract:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    config.stash.get(_RESTORE_SIGNALS, lambda: None)()
-    run = current_run()
-    if run is not None:
-        run.close()
-        activate(None)
+    """Undo, last first, what configure did: the signal handlers, the run (its mock, its quota folder), the
+    hypothesis profile. Also after a configure that stopped on a usage error."""
+    undo: list[Callable[[], None]] = config.stash.get(UNDO, [])
+    config.stash[UNDO] = []
+    for step in reversed(undo):
+        step()
 
 
 @pytest.fixture(scope="session")
-def panic_run() -> SuiteRun:
-    """The run's target, ledger and sender."""
-    return active_run()
+def panic_run(request: pytest.FixtureRequest) -> SuiteRun:
+    """The run's target, ledger and sender; a test that asks for it is a suite test, one the verdict counts."""
+    run = run_of(request.config)
+    if run is None:
+        raise RuntimeError("the panic-api plugin is not active: run the suite with pytest from the project root")
+    return run
+
+
+@pytest.fixture(scope="session")
+def panic_contracts_dir(request: pytest.FixtureRequest) -> Path:
+    """The folder of fixtures the run checks (and the embedded mock serves); no request is sent."""
+    run = run_of(request.config)
+    return CONTRACTS_DIR if run is None else run.contracts_dir
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    run = current_run()
+    run = run_of(config)
     if run is None:
         return []
     t = run.target
@@ -280,17 +290,45 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    """A suite module imported while this config collects builds its schema from this run (`schema`)."""
+    with collecting(collector.config):
+        return (yield)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The suite's tests over what this run knows: a suite test (one that asks for `panic_run`) taking
+    `callout_id` runs for each id known to exist; a test taking `fixture_file`, for each fixture file."""
+    run = run_of(metafunc.config)
+    if run is None:
+        return
+    if {"panic_run", "callout_id"} <= set(metafunc.fixturenames) and not _parametrizes(metafunc, "callout_id"):
+        metafunc.parametrize("callout_id", run.target.callout_ids)
+    if "fixture_file" in metafunc.fixturenames and not _parametrizes(metafunc, "fixture_file"):
+        metafunc.parametrize("fixture_file", fixture_paths(run.contracts_dir), ids=lambda path: path.name)
+
+
+def _parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the test's own `parametrize` marks already give `name` its values."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if name in ([n.strip() for n in names.split(",")] if isinstance(names, str) else names):
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run = current_run()
+    run = run_of(config)
     if run is None:
         return
     # A verdict belongs to runs of the contract suite, not to the project's own tests.
-    run.judged = run.target.live or any("panic_run" in getattr(item, "fixturenames", ()) for item in items)
-    if run.judged and run.quota.halted() is not None:  # the token exchange failed: nothing can be checked
+    run.ends_with_verdict = run.target.live or any("panic_run" in getattr(item, "fixturenames", ()) for item in items)
+    if run.ends_with_verdict and run.quota.halted() is not None:  # the token exchange failed: nothing to check
         config.hook.pytest_deselected(items=list(items))
         items.clear()
         return
-    if run.judged:
+    if run.ends_with_verdict:
         items.sort(key=_sending_order)
     if run.target.live:
         return
@@ -314,14 +352,14 @@ def _sending_order(item: pytest.Item) -> int:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """A suite test records every finding; it fails once, at its end, with their lines and no traceback."""
-    run = current_run()
+    run = run_of(item.config)
     if run is None or "panic_run" not in getattr(item, "fixturenames", ()):
         return (yield)
-    run.begin_test()
+    run.tally.begin()
     try:
         result = yield
     finally:
-        lines = run.failing_lines()
+        lines = run.tally.failing_lines(strict_drift=run.strict_drift)
     if lines:
         pytest.fail("\n".join(lines), pytrace=False)
     return result
@@ -346,16 +384,16 @@ def _is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    run = current_run()
+    run = run_of(session.config)
     if run is None or _is_worker(session.config):
         return
     stopped = exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR) or (
         exitstatus == pytest.ExitCode.INTERRUPTED and run.interrupted is None  # pytest.exit(), xdist's -x
     )
-    if not run.judged or session.config.option.collectonly or stopped:
+    if not run.ends_with_verdict or session.config.option.collectonly or stopped:
         return
     if run.interrupted is not None:
-        # stop every worker's sending before xdist tears them down; fold in what they judged so far
+        # stop every worker's sending before xdist tears them down; fold in what they recorded so far
         run.quota.halt(Interrupted(f"interrupted by {run.interrupted}"))
         xdist.fold_snapshots(run)
     halted = run.quota.halted()  # the first fault of the whole run, whichever worker met it
@@ -374,14 +412,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         decision = interrupted_decision(run)
     if run.budget_note and decision.verdict is Verdict.OK:
         decision = Decision(decision.verdict, f"{decision.reason}; {run.budget_note}")
-    session.config.stash[_DECISION] = decision
-    info = _run_info(run)
-    errors = reports.write_reports(run.ledger, decision, info, *run.report_paths)
-    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):  # in GitHub Actions: the job summary, without a flag
-        errors += filter(None, [reports.append_step_summary(summary, reports.as_markdown(run.ledger, decision, info))])
-    session.config.stash[_REPORT_ERRORS] = errors
-    # An unwritable report fails a clean run, but never masks what the target did (10, 11, 12) or drift.
-    session.exitstatus = EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
+    notes = [note] if (note := run.ids_note()) else []
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        notes += reports.github_annotations(run.ledger)
+    ending = end_run(
+        run.ledger,
+        decision,
+        _run_info(run),
+        *run.report_paths,
+        notes=notes,
+        step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),  # in GitHub Actions: the job summary, without a flag
+    )
+    session.config.stash[ENDING] = ending
+    session.exitstatus = ending.exit_code
 
 
 def _run_info(run: SuiteRun) -> reports.RunInfo:
@@ -403,17 +446,11 @@ def _run_info(run: SuiteRun) -> reports.RunInfo:
 @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
 def pytest_sessionfinish_api_drift_last(session: pytest.Session) -> Any:
     result = yield
-    config = session.config
-    decision = config.stash.get(_DECISION, None)
-    run = current_run()
-    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
-    if decision is None or run is None or terminalreporter is None:
+    ending = session.config.stash.get(ENDING, None)
+    terminalreporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if ending is None or terminalreporter is None:
         return result
     terminalreporter.section("API drift")
-    lines = reports.terminal_lines(run.ledger, decision, _run_info(run))
-    notes = [note] if (note := run.ids_note()) else []
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        notes += reports.github_annotations(run.ledger)
-    for line in [*lines[:-1], *notes, *config.stash.get(_REPORT_ERRORS, []), lines[-1]]:
+    for line in ending.ordered():
         terminalreporter.write_line(terminal_line(line))
     return result

@@ -15,19 +15,20 @@ from typing import Any
 
 import pytest
 
-from panic_contract.pytest.run import SuiteRun, current_run
+from panic_contract.pytest.keys import run_of
+from panic_contract.pytest.run import SuiteRun
 from panic_contract.redaction import Secret
 
 WORKER_TOKEN = "panic_api_token"  # noqa: S105 - the key under which a worker receives the token
 WORKER_QUOTA = "panic_api_quota"
-WORKER_TODAY = "panic_api_today"  # the controller's day: every process judges accepted drift against the same one
+WORKER_TODAY = "panic_api_today"  # the controller's day: every process classifies accepted drift against the same one
 LEDGER_KEY = "panic_api_ledger"
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """Controller: before a worker starts, give it the token it would otherwise fetch again, and the quota."""
-    run = current_run()
+    run = run_of(node.config)
     if run is None:
         return
     if run.target.live:
@@ -52,7 +53,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     them in; the merge keeps that classification.
     """
     data = getattr(node, "workeroutput", {}).get(LEDGER_KEY)
-    run = current_run()
+    run = run_of(node.config)
     if data is not None and run is not None:
         _fold(run, data)
         run.merged_workers.add(str(node.workerinput.get("workerid")))
@@ -60,7 +61,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def _fold(run: SuiteRun, data: dict[str, Any]) -> None:
     run.ledger.merge(data)
-    run.judged = run.judged or data.get("judged", False)
+    run.ends_with_verdict = run.ends_with_verdict or data.get("ends_with_verdict", False)
     run.budget_note = run.budget_note or data.get("budget_note")
     run.auth_probed.update(data.get("auth_probed", ()))
 
@@ -69,7 +70,7 @@ def _worker_data(run: SuiteRun) -> dict[str, Any]:
     """A worker's ledger and what it knows of the run, as plain data (execnet serialises no enums or dataclasses)."""
     return {
         **run.ledger.as_dict(),
-        "judged": run.judged,
+        "ends_with_verdict": run.ends_with_verdict,
         "budget_note": run.budget_note,
         "auth_probed": sorted(run.auth_probed),
     }
@@ -77,7 +78,7 @@ def _worker_data(run: SuiteRun) -> dict[str, Any]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Worker: hand its ledger back."""
-    run = current_run()
+    run = run_of(session.config)
     workeroutput = getattr(session.config, "workeroutput", None)
     if run is None or workeroutput is None:
         return
@@ -92,14 +93,17 @@ def _snapshot(run: SuiteRun, worker_id: str) -> Path | None:
     return None if run.quota.path is None else run.quota.path.parent / f"ledger-{worker_id}.json"
 
 
-def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     """Worker: after each test, its ledger so far (written whole, then renamed into place)."""
-    run = current_run()
+    result = yield
+    run = run_of(item.config)
     if run is None or run.worker_id is None or (path := _snapshot(run, run.worker_id)) is None:
-        return
+        return result
     staged = path.with_suffix(".tmp")
     staged.write_text(json.dumps(_worker_data(run)), encoding="utf-8")
     os.replace(staged, path)
+    return result
 
 
 def fold_snapshots(run: SuiteRun) -> None:

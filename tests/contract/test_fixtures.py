@@ -2,6 +2,8 @@
 
 A fixture that names no operation or status in the spec fails here, so fixtures cannot rot.
 A malformed file fails its own test with the one-line reason, instead of breaking collection.
+The plugin parametrizes `fixture_file` with the files of the run's folder (`--contracts-dir`); these tests
+send nothing, so they ask for the folder (`panic_contracts_dir`), not for the run.
 """
 
 from __future__ import annotations
@@ -15,26 +17,24 @@ import pytest
 from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import inspect
 from panic_contract.core.fixtures import (
+    CONTRACTS_DIR,
     Fixture,
     FixtureError,
-    fixture_paths,
     iter_fixtures,
     load_fixture,
     served_callout,
 )
-from panic_contract.pytest.run import active_run
 
 CONTRACT = default_contract()
-FIXTURES = active_run().contracts_dir
 NULLABLE = sorted(
     name for name, prop in CONTRACT.responses[200].schema["properties"].items() if "null" in prop.get("type", ())
 )
 
 
-def loaded(path: Path | None = None) -> list[Fixture]:
-    """One fixture file, or all of them; a bad file fails the test with its one-line reason."""
+def loaded(*, path: Path | None = None, folder: Path = CONTRACTS_DIR) -> list[Fixture]:
+    """One fixture file, or all of the folder's; a bad file fails the test with its one-line reason."""
     try:
-        fixtures = [load_fixture(path)] if path else list(iter_fixtures(FIXTURES))
+        fixtures = [load_fixture(path)] if path else list(iter_fixtures(folder))
         for fixture in fixtures:
             served_callout(fixture)  # a 200 body that is not a callout object is a fixture error too
     except FixtureError as exc:
@@ -44,39 +44,40 @@ def loaded(path: Path | None = None) -> list[Fixture]:
     pytest.fail(reason, pytrace=False)  # outside `except`, so no chained traceback is shown
 
 
-def callouts() -> list[tuple[Fixture, Mapping[str, Any]]]:
+def callouts(folder: Path) -> list[tuple[Fixture, Mapping[str, Any]]]:
     """Each callout fixture with its body: a 200 answered to a request with a valid token."""
-    return [(fixture, body) for fixture in loaded() if (body := served_callout(fixture)) is not None]
+    return [(fixture, body) for fixture in loaded(folder=folder) if (body := served_callout(fixture)) is not None]
 
 
-@pytest.mark.parametrize("path", fixture_paths(FIXTURES), ids=lambda path: path.name)
-def test_fixture_names_an_operation_and_status_of_the_spec(path: Path) -> None:
-    (fixture,) = loaded(path)
-    assert CONTRACT.operation_id == fixture.operation, f"{path.name}: no operation {fixture.operation!r} in the spec"
-    assert fixture.status in CONTRACT.documented_statuses, f"{path.name}: status {fixture.status} is not in the spec"
+def test_fixture_names_an_operation_and_status_of_the_spec(fixture_file: Path) -> None:
+    (fixture,) = loaded(path=fixture_file)
+    name = fixture_file.name
+    assert CONTRACT.operation_id == fixture.operation, f"{name}: no operation {fixture.operation!r} in the spec"
+    assert fixture.status in CONTRACT.documented_statuses, f"{name}: status {fixture.status} is not in the spec"
 
 
-@pytest.mark.parametrize("path", fixture_paths(FIXTURES), ids=lambda path: path.name)
-def test_fixture_honours_the_contract(path: Path) -> None:
-    (fixture,) = loaded(path)
+def test_fixture_honours_the_contract(fixture_file: Path) -> None:
+    (fixture,) = loaded(path=fixture_file)
     inspection = inspect(fixture.to_exchange(), CONTRACT)
-    assert inspection.signal is None, f"{path.name}: {fixture.status} with valid credentials is {inspection.signal}"
-    messages = [f"{path.name}: {finding.message()}" for finding in inspection.findings]
+    name = fixture_file.name
+    assert inspection.signal is None, f"{name}: {fixture.status} with valid credentials is {inspection.signal}"
+    messages = [f"{name}: {finding.message()}" for finding in inspection.findings]
     if messages:
         pytest.fail("\n".join(messages), pytrace=False)
 
 
-def test_callout_fixtures_cover_every_known_status_in_any_casing() -> None:
-    covered = {str(body["status"]).casefold() for _, body in callouts()}
+def test_callout_fixtures_cover_every_known_status_in_any_casing(panic_contracts_dir: Path) -> None:
+    covered = {str(body["status"]).casefold() for _, body in callouts(panic_contracts_dir)}
     assert set() == CONTRACT.known_statuses_folded - covered
 
 
 @pytest.mark.parametrize("field", NULLABLE)
-def test_callout_fixtures_show_each_nullable_field_null(field: str) -> None:
-    assert any(body.get(field, "") is None for _, body in callouts()), f"no 200 fixture has {field} null"
+def test_callout_fixtures_show_each_nullable_field_null(field: str, panic_contracts_dir: Path) -> None:
+    bodies = callouts(panic_contracts_dir)
+    assert any(body.get(field, "") is None for _, body in bodies), f"no 200 fixture has {field} null"
 
 
-def test_callout_fixture_ids_are_unique_within_a_provenance() -> None:
+def test_callout_fixture_ids_are_unique_within_a_provenance(panic_contracts_dir: Path) -> None:
     """A recording may shadow a synthetic callout of the same id (the mock serves the recording)."""
-    keys = [(fixture.data["provenance"]["source"], repr(body["id"])) for fixture, body in callouts()]
+    keys = [(fixture.data["provenance"]["source"], repr(body["id"])) for fixture, body in callouts(panic_contracts_dir)]
     assert sorted(set(keys)) == sorted(keys)

@@ -2,13 +2,13 @@
 
 import pytest
 
-from panic_contract.pytest.run import SuiteRun, active_run
+from panic_contract.pytest.run import SuiteRun
 
-KNOWN_IDS = active_run().target.callout_ids
 EXAMPLE_ID = 992011  # the reference page's example, tried when no id was given
 
 
-@pytest.mark.parametrize("callout_id", KNOWN_IDS)
+# A suite test's `callout_id`: the plugin runs the test once for each id the run knows (`--callout-ids`,
+# or the mock's own ids).
 def test_known_callout_honours_the_contract(callout_id: int, panic_run: SuiteRun) -> None:
     _, inspection = panic_run.probe(callout_id, "valid")
     assert inspection.validated_body, (
@@ -20,7 +20,7 @@ def test_known_callout_honours_the_contract(callout_id: int, panic_run: SuiteRun
 @pytest.mark.parametrize("credentials", ["missing", "invalid"])
 def test_callout_needs_a_valid_token(credentials, panic_run: SuiteRun) -> None:
     """The 401 this probes for, on a callout that exists: a 404 would prove nothing about auth."""
-    callout_id = KNOWN_IDS[0] if KNOWN_IDS else EXAMPLE_ID
+    callout_id = panic_run.target.callout_ids[0] if panic_run.target.callout_ids else EXAMPLE_ID
     status = panic_run.probe(callout_id, credentials)[0].status
     token = "no token" if credentials == "missing" else "a wrong token"
     assert status != 404, (

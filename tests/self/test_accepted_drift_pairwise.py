@@ -130,6 +130,7 @@ def capture(base_url: str, folder: Path) -> dict[str, Path]:
     return {"jsonl": jsonl, "har": har}
 
 
+@pytest.mark.e2e
 def test_one_process_xdist_and_audit_jobs_classify_alike(
     run_suite: Any, live_mock: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -45,7 +45,7 @@ def finding_of(kind: Kind, made: Exchange | Finding) -> Finding:
 
 
 def check(name: str, actual: str) -> Finding:
-    """A schemathesis check's failure, as `suite.check_finding` words it."""
+    """A schemathesis check's failure, as `checks.check_finding` words it."""
     return Finding(Kind.SCHEMATHESIS_CHECK, name, "that schemathesis check passes", f"failing: {actual}", "GET /x")
 
 

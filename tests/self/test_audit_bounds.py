@@ -394,6 +394,7 @@ def _running(pid: int) -> bool:
     return state not in {"Z", "X"}
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads a process's children from /proc (Linux)")
 @pytest.mark.parametrize(("signum", "how"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")])
 def test_sigterm_or_ctrl_c_ends_every_worker_and_prints_the_verdict(signum: int, how: str, tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def steps() -> list[dict[str, Any]]:
 # --- the checkers GitHub and GitLab users run -------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_every_workflow_passes_actionlint_with_shellcheck(workflow: Path) -> None:
     result = subprocess.run(
@@ -66,6 +67,7 @@ def test_every_workflow_passes_actionlint_with_shellcheck(workflow: Path) -> Non
     assert 0 == result.returncode, result.stdout + result.stderr
 
 
+@pytest.mark.e2e
 def test_actionlint_holds_a_workflow_to_the_actions_declared_inputs(tmp_path: Path) -> None:
     """The check above can fail: an input the action does not declare is an error."""
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
@@ -80,6 +82,7 @@ def test_actionlint_holds_a_workflow_to_the_actions_declared_inputs(tmp_path: Pa
     assert 'input "targt" is not defined in action "panic-contract check"' in result.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("schema", "path"),
     [
@@ -96,6 +99,7 @@ def test_every_template_is_valid_against_its_published_schema(schema: str, path:
     assert 0 == result.returncode, result.stdout + result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("schema", "source", "broken"),
     [
@@ -121,6 +125,7 @@ def shellcheck(script: str, shell: str, tmp_path: Path) -> subprocess.CompletedP
     return subprocess.run([tool("shellcheck"), "-s", shell, str(path)], capture_output=True, text=True, check=False)
 
 
+@pytest.mark.e2e
 def test_the_actions_scripts_and_the_gitlab_script_pass_shellcheck(tmp_path: Path) -> None:
     """actionlint checks the scripts of workflows, not of an action: shellcheck reads these directly."""
     for step in steps():
@@ -130,6 +135,7 @@ def test_the_actions_scripts_and_the_gitlab_script_pass_shellcheck(tmp_path: Pat
     assert 0 == result.returncode, result.stdout
 
 
+@pytest.mark.e2e
 def test_shellcheck_finds_what_it_is_there_to_find(tmp_path: Path) -> None:
     assert 1 == shellcheck("args=$1\npanic-contract check $args\n", "bash", tmp_path).returncode
 
@@ -485,6 +491,7 @@ CASES = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("code", "verdict", "reason", "job_exit"), CASES, ids=[c[1] for c in CASES])
 def test_each_verdict_gives_its_outputs_and_fails_the_job_or_not(
     runner: Runner, code: int, verdict: str, reason: str, job_exit: int
@@ -506,6 +513,7 @@ def test_each_verdict_gives_its_outputs_and_fails_the_job_or_not(
     assert SENTINEL not in json.dumps(run.argv) + run.stdout + json.dumps(run.outputs)  # ...and nothing else
 
 
+@pytest.mark.e2e
 def test_an_outage_is_a_warning_that_says_it_will_be_checked_again(runner: Runner) -> None:
     run = runner.run(env=fake(10, "outage", "cannot reach staging-panic.aura.services: connection refused"))
     assert 0 == run.exit_code
@@ -516,6 +524,7 @@ def test_an_outage_is_a_warning_that_says_it_will_be_checked_again(runner: Runne
     assert [] == run.annotations("error")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("credentials", "secret"),
     [
@@ -543,6 +552,7 @@ def test_a_rejected_token_fails_naming_the_secret_to_refresh(
     assert SENTINEL not in run.stdout
 
 
+@pytest.mark.e2e
 def test_drift_adds_no_annotation_of_its_own(runner: Runner) -> None:
     """The command annotates each breaking finding and writes the job summary: the action repeats neither."""
     run = runner.run(env=fake(1, "drift", "1 finding(s) of kind missing-field"))
@@ -550,6 +560,7 @@ def test_drift_adds_no_annotation_of_its_own(runner: Runner) -> None:
     assert [] == run.annotations("error") + run.annotations("warning")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("fail_on", "code", "verdict", "job_exit", "level"),
     [
@@ -570,6 +581,7 @@ def test_fail_on_says_which_verdicts_fail_the_job(
         assert "::why" in annotation
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("inputs", "reason"),
     [
@@ -592,6 +604,7 @@ def test_a_bad_input_is_a_usage_error_before_anything_is_sent(
     assert annotation.startswith(f"::error title=panic-contract::{reason}")
 
 
+@pytest.mark.e2e
 def test_the_inputs_become_the_documented_options(runner: Runner) -> None:
     (runner.workspace / "out").mkdir()
     run = runner.run(
@@ -618,6 +631,7 @@ def test_the_inputs_become_the_documented_options(runner: Runner) -> None:
     assert ("out/d.json", "out/d.md") == (run.action_outputs["drift-report"], run.action_outputs["drift-report-md"])
 
 
+@pytest.mark.e2e
 def test_empty_inputs_give_no_option_so_the_environment_speaks(runner: Runner) -> None:
     run = runner.run(
         {"target": "", "drift-report": "", "drift-report-md": ""},
@@ -629,6 +643,7 @@ def test_empty_inputs_give_no_option_so_the_environment_speaks(runner: Runner) -
     )
 
 
+@pytest.mark.e2e
 def test_a_base_url_is_the_target(runner: Runner) -> None:
     run = runner.run({"base-url": "http://127.0.0.1:8080"}, env=fake(0, "ok"))
     assert ["check", "--base-url=http://127.0.0.1:8080"] == run.argv[0][:2]
@@ -641,6 +656,7 @@ any_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="
 input_values = st.lists(st.one_of(any_text, st.sampled_from(INJECTIONS)), min_size=1, max_size=3).map("".join)
 
 
+@pytest.mark.e2e
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ids=input_values, accepted=input_values, base_url=input_values)
 def test_any_input_reaches_the_command_verbatim_as_one_argument_and_runs_nothing(
@@ -662,6 +678,7 @@ def test_any_input_reaches_the_command_verbatim_as_one_argument_and_runs_nothing
     assert not (runner.workspace / "pwned").exists()
 
 
+@pytest.mark.e2e
 def test_shell_code_in_fail_on_is_not_run(runner: Runner) -> None:
     run = runner.run({"fail-on": "drift $(touch pwned) `touch pwned`"}, env=fake(0, "ok"))
     assert not (runner.workspace / "pwned").exists()
@@ -669,6 +686,7 @@ def test_shell_code_in_fail_on_is_not_run(runner: Runner) -> None:
     assert [] == run.argv
 
 
+@pytest.mark.e2e
 def test_a_report_from_an_earlier_run_is_never_read_as_this_ones(runner: Runner) -> None:
     (runner.workspace / "drift.json").write_text(report("ok", 0, "yesterday's run"))
     run = runner.run(env=fake(10, None, FAKE_SAYS="verdict: outage (exit 10): cannot reach staging-panic"))
@@ -681,6 +699,7 @@ def test_a_report_from_an_earlier_run_is_never_read_as_this_ones(runner: Runner)
     assert not (runner.workspace / "drift.json").exists()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("code", "says", "written", "verdict", "reason", "job_exit"),
     [
@@ -720,6 +739,7 @@ def test_without_a_report_for_this_exit_code_the_exit_code_and_the_last_line_spe
         assert [f"::error title=panic-contract::{reason}"] == run.annotations("error")
 
 
+@pytest.mark.e2e
 def test_a_reason_with_line_breaks_stays_one_output_and_forges_none(runner: Runner) -> None:
     run = runner.run(env=fake(1, "drift", "first line\nverdict=ok\r\nexit-code=0"))
     assert "drift" == run.action_outputs["verdict"]
@@ -728,12 +748,14 @@ def test_a_reason_with_line_breaks_stays_one_output_and_forges_none(runner: Runn
     assert 1 == run.exit_code
 
 
+@pytest.mark.e2e
 def test_a_percent_sign_in_the_reason_is_escaped_in_the_annotation(runner: Runner) -> None:
     run = runner.run(env=fake(10, "outage", "100% of 3 attempts failed"))
     (warning,) = run.annotations("warning")
     assert "::100%25 of 3 attempts failed" in warning
 
 
+@pytest.mark.e2e
 def test_the_install_step_installs_the_actions_own_checkout_without_extras(runner: Runner) -> None:
     run = runner.run(env=fake(0, "ok"))
     assert 0 == run.exit_code
@@ -741,6 +763,7 @@ def test_the_install_step_installs_the_actions_own_checkout_without_extras(runne
     assert f"{runner.temp / 'panic-contract-venv' / 'bin'}\n" == (runner.temp / "github-path").read_text()
 
 
+@pytest.mark.e2e
 def test_the_install_step_installs_the_requirement_given(runner: Runner) -> None:
     requirement = "panic-contract @ git+https://github.com/o/panic-contract@v1"
     runner.run({"package": requirement}, env=fake(0, "ok"))
@@ -749,6 +772,7 @@ def test_the_install_step_installs_the_requirement_given(runner: Runner) -> None
     ] == runner.pip_log.read_text().splitlines()
 
 
+@pytest.mark.e2e
 def test_a_failed_install_fails_with_pips_code_and_never_echoes_the_requirement(runner: Runner) -> None:
     requirement = f"panic-contract @ git+https://{SENTINEL}@github.com/o/panic-contract@v1"
     run = runner.run({"package": requirement}, env={"FAKE_PIP_EXIT": "1", **fake(0, "ok")})
@@ -781,6 +805,7 @@ def drifted(*findings: dict[str, Any]) -> dict[str, str]:
     return {"FAKE_EXIT": "1", "FAKE_REPORT": report("drift", 1, f"{len(findings)} finding(s)", list(findings))}
 
 
+@pytest.mark.e2e
 def test_each_drift_opens_one_issue_and_later_runs_update_it_never_duplicate(runner: Runner) -> None:
     first = drifted(
         finding("null-in-non-nullable", "$.customerId", fingerprint="f1a2b3"),
@@ -806,6 +831,7 @@ def test_each_drift_opens_one_issue_and_later_runs_update_it_never_duplicate(run
     assert 3 == len(runner.issues())
 
 
+@pytest.mark.e2e
 def test_a_run_with_many_findings_opens_twenty_issues_and_says_so(runner: Runner) -> None:
     many = drifted(*(finding("missing-field", f"$.field{n}") for n in range(25)))
     run = runner.run({"open-issues": "true"}, env=many)
@@ -814,6 +840,7 @@ def test_a_run_with_many_findings_opens_twenty_issues_and_says_so(runner: Runner
     assert "25 drift findings: issues for the first 20 only; the report lists all" in warning
 
 
+@pytest.mark.e2e
 def test_with_strict_drift_an_additive_finding_opens_an_issue_too(runner: Runner) -> None:
     runner.run(
         {"open-issues": "true", "strict-drift": "true"}, env=drifted(finding("new-field", "$.x", severity="additive"))
@@ -821,6 +848,7 @@ def test_with_strict_drift_an_additive_finding_opens_an_issue_too(runner: Runner
     assert ["API drift: new-field at $.x"] == [i["title"] for i in runner.issues()]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("inputs", "env"),
     [
@@ -837,6 +865,7 @@ def test_no_issue_is_touched_unless_asked_and_drifted(
     assert [] == runner.gh_calls()
 
 
+@pytest.mark.e2e
 def test_a_failing_gh_is_a_warning_and_the_drift_still_fails_the_job(runner: Runner) -> None:
     run = runner.run({"open-issues": "true"}, env={"FAKE_GH_FAIL": "1", **drifted(finding("missing-field", "$.id"))})
     assert 1 == run.exit_code
@@ -917,6 +946,7 @@ def test_the_gitlab_job_allows_an_outage_and_keeps_the_reports() -> None:
     assert {"schedule", "web"} == {re.search(r'"(\w+)"', r["if"])[1] for r in job["rules"]}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("code", "says"),
     [

@@ -1,17 +1,23 @@
 """Every fault a target can show, seen from both sides as a user sees them: one verdict, one line.
 
-Each fault of `faulty_servers` is run through the suite in one process, the suite under `-n 2`, and
-`panic-contract record`, each a subprocess as a user starts it (the three at once, to keep the file
-fast). They must agree: one verdict, one exit code, one reason line (the suite's JSON `reason`, which
-`record` repeats). The servers accept only `SENTINEL_TOKEN`, the token every run is given, so every
-run also checks that the token appears in no output, report or fixture, whatever the server echoes.
-Every run's peak memory is measured (the high-water mark of each of its processes), so a fault that
-would grow it shows as a number.
+Three ways, as a user starts them: for a representative set of faults (`THREE_WAYS`: a refused connection,
+a hang, a dripping body, a body over the cap on the wire and one over it once decoded, a rejected token, a
+server echoing the token, a redirect to another host), the suite in one process, the suite under `-n 2`,
+and `panic-contract record` each run as a subprocess (the three at once, to keep the file fast), and every
+run's peak memory is measured (the high-water mark of each of its processes), so a fault that would grow it
+shows as a number. They must agree: one verdict, one exit code, one reason line (the suite's JSON
+`reason`, which `record` repeats).
+
+In this process: every other fault of `faulty_servers` (`IN_PROCESS`), through the suite (pytester's
+in-process run) and `record` (its `main`), held to the same verdict, reason, report, record and leak checks;
+and the tests after the fault table, each in this process, with `-n 2` where the workers are what is tested
+(marked `e2e`: they start the workers as processes). The servers accept only `SENTINEL_TOKEN`, the token
+every run is given, so every run also checks that the token appears in no output, report or fixture,
+whatever the server echoes.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import os
@@ -34,8 +40,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from panic_contract.commands import cli
 from panic_contract.mock import DOCUMENTED_ID, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, create_app, serve
-from tests.self.conftest import SENTINEL_TOKEN, SUITE
+from tests.self.conftest import SENTINEL_TOKEN, SUITE, lend_unicode_tables, warm_hypothesis_home
 from tests.self.faulty_servers import FAULTS, faulty_server, forward_proxy, free_port, redirect_target_requests
 
 SUITE_ARGS = ("--callout-ids", str(DOCUMENTED_ID), "--hypothesis-profile=live")
@@ -117,6 +124,19 @@ FAULT_TABLE: dict[str, Expected] = {
     "token-endpoint-hangs": Expected("outage", 10, "token exchange", env=tuple(CLIENT_ENV.items())),
     "clean": Expected("ok", 0, "callout bodies held to the contract", no_findings=True),
 }
+# Run three ways, each as a subprocess: every verdict a fault causes (outage, drift, auth, ok), a deadline of
+# each kind, both body caps (memory measured), the token echoed and a redirect. The rest run in this process.
+THREE_WAYS = (
+    "refused",
+    "hang",
+    "drip-body",
+    "oversized-body",
+    "gzip-bomb",
+    "token-rejected",
+    "echo-authorization",
+    "redirect-other-host",
+)
+IN_PROCESS = tuple(fault for fault in FAULTS if fault not in THREE_WAYS)
 
 
 # --- running the suite and the recorder as a user does ------------------------------------------
@@ -132,28 +152,6 @@ def user_env(env: dict[str, str]) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith(("PANIC_API_", "PANIC_CONTRACT_")) and k not in dropped
     }
     return {**kept, **env}
-
-
-_WARMING = threading.Lock()
-_WARM: list[Path] = []
-
-
-def warm_hypothesis_home() -> Path:
-    """A `.hypothesis` folder with Hypothesis's Unicode tables built, copied into each run's folder.
-
-    A run in a fresh folder builds them first (about 2 s and 150 MB more): without them a run's memory
-    would measure Hypothesis's one-off table, not the suite.
-    """
-    with _WARMING:
-        if not _WARM:
-            home = Path(tempfile.mkdtemp(prefix="panic-hypothesis-"))
-            atexit.register(shutil.rmtree, home, ignore_errors=True)
-            warm = (
-                "from hypothesis import strategies as st; st.text().example(); st.characters(codec='utf-8').example()"
-            )
-            subprocess.run([sys.executable, "-W", "ignore", "-c", warm], cwd=home, check=True, timeout=120)
-            _WARM.append(home / ".hypothesis")
-        return _WARM[0]
 
 
 @dataclass
@@ -243,7 +241,7 @@ class SuiteOutcome:
     report: dict[str, Any]
     markdown: str
     junit: str
-    peak_mb: float = 0.0
+    peak_mb: float | None = None  # measured for a subprocess only
     wall_s: float = 0.0
 
     @property
@@ -290,7 +288,7 @@ class RecordOutcome:
     stdout: str
     stderr: str
     out: Path
-    peak_mb: float = 0.0
+    peak_mb: float | None = None  # measured for a subprocess only
     wall_s: float = 0.0
 
     @property
@@ -319,6 +317,63 @@ def run_record(workdir: Path, env: dict[str, str], base_url: str | None, *args: 
     command += ["--base-url", base_url] if base_url else []
     done = run_measured([*command, *args, "--out", "contracts"], workdir, env, timeout=120)
     return RecordOutcome(done.ret, done.stdout, done.stderr, workdir / "contracts", done.peak_mb, done.wall_s)
+
+
+class InProcess:
+    """The suite (pytester's in-process run) and `record` (its `main`) in this process, each with its own
+    folder and the environment a user's run would have (`user_env`)."""
+
+    def __init__(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        self.pytester, self.monkeypatch, self.capsys = pytester, monkeypatch, capsys
+
+    @contextmanager
+    def environment(self, env: dict[str, str], workdir: Path) -> Iterator[None]:
+        workdir.mkdir(parents=True)
+        with self.monkeypatch.context() as patch:
+            for name in set(os.environ) - set(user_env({})):
+                patch.delenv(name)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            patch.chdir(workdir)
+            yield
+
+    def suite(self, label: str, env: dict[str, str], *args: str) -> SuiteOutcome:
+        workdir = self.pytester.path / label
+        reports = [workdir / name for name in ("drift.json", "drift.md", "junit.xml")]
+        command = [str(SUITE), "-p", "no:cacheprovider"]
+        command += [f"--drift-report={reports[0]}", f"--drift-report-md={reports[1]}", f"--junitxml={reports[2]}"]
+        started = time.monotonic()
+        with self.environment(env, workdir):
+            if "-n" in args:  # the workers are processes of their own, started in `workdir`
+                lend_unicode_tables(workdir)
+            result = self.pytester.runpytest_inprocess(*command, *args)
+        report, markdown, junit = (path.read_text() if path.exists() else "" for path in reports)
+        return SuiteOutcome(
+            int(result.ret),
+            result.stdout.str(),
+            result.stderr.str(),
+            json.loads(report or "{}"),
+            markdown,
+            junit,
+            wall_s=time.monotonic() - started,
+        )
+
+    def record(self, label: str, env: dict[str, str], base_url: str | None, *args: str) -> RecordOutcome:
+        workdir = self.pytester.path / label
+        command = ["record", "--ids", str(DOCUMENTED_ID), *(["--base-url", base_url] if base_url else [])]
+        self.capsys.readouterr()
+        started = time.monotonic()
+        with self.environment(env, workdir):
+            code = cli.main([*command, *args, "--out", "contracts"])
+        captured = self.capsys.readouterr()
+        return RecordOutcome(code, captured.out, captured.err, workdir / "contracts", wall_s=time.monotonic() - started)
+
+
+@pytest.fixture
+def here(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcess:
+    return InProcess(pytester, monkeypatch, capsys)
 
 
 def concurrently(*calls: Callable[[], Any]) -> list[Any]:
@@ -405,14 +460,14 @@ def record_problems(run: RecordOutcome, expected: Expected, suite_reason: str | 
     return problems
 
 
-def redirect_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordOutcome) -> list[str]:
+def redirect_problems(base_url: str, runs: dict[str, SuiteOutcome], record: RecordOutcome) -> list[str]:
     """The 302 is judged, never followed: a finding names the other host, which gets no token from anyone."""
     with httpx.Client() as http:
         location = http.get(f"{base_url}/panic-api/v2/callouts/{DOCUMENTED_ID}").headers["location"]
     # scheme://host:port/path of the Location, never its query (the redirect carries ours along)
     want = f"302 redirecting to http://localhost:{urlsplit(location).port}/panic-api/v2/callouts/"
     problems = []
-    for label, run in zip(("single", "-n 2"), runs, strict=True):
+    for label, run in runs.items():
         actuals = [f["actual"] for f in run.report.get("findings", []) if f["kind"] == "undocumented-status-code"]
         if len(actuals) != 1 or not actuals[0].startswith(want) or "?" in actuals[0]:
             problems.append(f"{label}: undocumented-status-code findings say {actuals}, expected [{want!r}...]")
@@ -434,10 +489,10 @@ def redirect_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: Rec
     return problems
 
 
-def echo_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordOutcome) -> list[str]:
+def echo_problems(base_url: str, runs: dict[str, SuiteOutcome], record: RecordOutcome) -> list[str]:
     """The server did echo the token back (so the leak checks mean something), and it arrived masked."""
     problems = []
-    for label, run in zip(("single", "-n 2"), runs, strict=True):
+    for label, run in runs.items():
         actuals = [f["actual"] for f in run.report.get("findings", []) if f["field"] == "$.echo"]
         if len(actuals) != 1 or "Bearer ***" not in actuals[0]:
             problems.append(f"{label}: the $.echo finding says {actuals}, expected the token masked")
@@ -446,11 +501,12 @@ def echo_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordO
     return problems
 
 
-def cap_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordOutcome) -> list[str]:
-    """Every response judged once, as too large; none of them costs the memory of what the server sent."""
+def cap_problems(base_url: str, runs: dict[str, SuiteOutcome], record: RecordOutcome) -> list[str]:
+    """Every response judged once, as too large; in a process of its own, none costs the memory of what the
+    server sent (measured where the run is a subprocess: the three-way faults)."""
     problems = []
-    for label, run in (*zip(("single", "-n 2"), runs, strict=True), ("record", record)):
-        if run.peak_mb >= MEMORY_BOUND_MB:
+    for label, run in (*runs.items(), ("record", record)):
+        if run.peak_mb is not None and run.peak_mb >= MEMORY_BOUND_MB:
             problems.append(f"{label}: peak memory {run.peak_mb:.0f} MB, bound {MEMORY_BOUND_MB} MB")
         if isinstance(run, SuiteOutcome):
             bodies = [f["message"] for f in run.report.get("findings", []) if f["kind"] == "malformed-body"]
@@ -459,7 +515,7 @@ def cap_problems(base_url: str, runs: tuple[SuiteOutcome, ...], record: RecordOu
     return problems
 
 
-EXTRA_CHECKS: dict[str, Callable[[str, tuple[SuiteOutcome, ...], RecordOutcome], list[str]]] = {
+EXTRA_CHECKS: dict[str, Callable[[str, dict[str, SuiteOutcome], RecordOutcome], list[str]]] = {
     "redirect-other-host": redirect_problems,
     "echo-authorization": echo_problems,
     "oversized-body": cap_problems,
@@ -469,46 +525,74 @@ EXTRA_CHECKS: dict[str, Callable[[str, tuple[SuiteOutcome, ...], RecordOutcome],
 
 
 @contextmanager
-def servers(fault: str, expected: Expected) -> Iterator[list[str]]:
-    """Base URLs for the three runs: one server for all, or a fresh one for each."""
+def servers(fault: str, expected: Expected, runs: int) -> Iterator[list[str]]:
+    """Base URLs for the runs: one server for all, or a fresh one for each."""
     with ExitStack() as stack:
 
         def start() -> str:
             return stack.enter_context(faulty_server(fault, token=SENTINEL_TOKEN))
 
         shared = None if expected.fresh_server_per_run else start()
-        yield [shared or start() for _ in range(3)]
+        yield [shared or start() for _ in range(runs)]
 
 
-# --- 1, 2: every fault, three ways ---------------------------------------------------------------
+def fault_problems(fault: str, urls: list[str], runs: dict[str, SuiteOutcome], record: RecordOutcome) -> list[str]:
+    """How the runs against one fault differ from its row of the table, and from each other; [] when not."""
+    expected = FAULT_TABLE[fault]
+    host = urlsplit(urls[0]).netloc
+    problems = [problem for label, run in runs.items() for problem in suite_problems(label, run, expected, host)]
+    lines = {label: printed_verdict(run.output) for label, run in runs.items()}
+    if len(set(lines.values())) > 1:
+        problems.append(f"the reason differs: {lines}")
+    single = runs["single"]
+    suite_reason = single.report.get("reason") or (lines["single"][2] if lines["single"] else None)
+    problems += record_problems(record, expected, suite_reason)
+    problems += EXTRA_CHECKS.get(fault, lambda *_: [])(urls[0], runs, record)
+    texts = {key: text for label, run in runs.items() for key, text in run.texts(label).items()}
+    problems += leaks(texts | record.texts())
+    if fault in THREE_WAYS and any(run.peak_mb is None for run in (*runs.values(), record)):
+        problems.append("a three-way run's peak memory was not measured")
+    return problems
+
+
+# --- 1, 2: every fault: a representative set three ways as a user starts them, the rest in this process ---
 
 
 def test_the_table_names_every_fault() -> None:
     assert set(FAULTS) == set(FAULT_TABLE)
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+def test_the_three_way_faults_cause_every_verdict_a_fault_can() -> None:
+    assert set(THREE_WAYS) <= set(FAULTS)
+    assert {"outage", "drift", "auth", "ok"} == {FAULT_TABLE[fault].verdict for fault in THREE_WAYS}
+    assert {expected.verdict for expected in FAULT_TABLE.values()} == {FAULT_TABLE[f].verdict for f in THREE_WAYS}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("fault", THREE_WAYS)
 def test_fault_ends_in_one_verdict_single_under_xdist_and_recording(fault: str, tmp_path: Path) -> None:
     expected = FAULT_TABLE[fault]
     env = dict(expected.env)
     fast = limits(expected.retries)
-    with servers(fault, expected) as urls:
+    with servers(fault, expected, 3) as urls:
         single, xdist, record = concurrently(
             partial(run_suite, tmp_path / "single", env, "--base-url", urls[0], *SUITE_ARGS, *fast),
             partial(run_suite, tmp_path / "xdist", env, "--base-url", urls[1], *SUITE_ARGS, *fast, *XDIST),
             partial(run_record, tmp_path / "record", env, urls[2], *fast, *expected.record_args),
         )
-        extra = EXTRA_CHECKS.get(fault, lambda *_: [])(urls[0], (single, xdist), record)
+        problems = fault_problems(fault, urls, {"single": single, "-n 2": xdist}, record)
+    assert [] == problems, "\n".join(problems)
 
-    host = urlsplit(urls[0]).netloc
-    problems = [*suite_problems("single", single, expected, host), *suite_problems("-n 2", xdist, expected, host)]
-    single_line, xdist_line = printed_verdict(single.output), printed_verdict(xdist.output)
-    if single_line != xdist_line:
-        problems.append(f"the reason differs: single printed {single_line}, -n 2 printed {xdist_line}")
-    suite_reason = single.report.get("reason") or (single_line[2] if single_line else None)
-    problems += record_problems(record, expected, suite_reason)
-    problems += extra
-    problems += leaks(single.texts("single") | xdist.texts("-n 2") | record.texts())
+
+@pytest.mark.parametrize("fault", IN_PROCESS)
+def test_fault_ends_in_one_verdict_in_the_suite_and_recording_in_this_process(fault: str, here: InProcess) -> None:
+    expected = FAULT_TABLE[fault]
+    env = dict(expected.env)
+    fast = limits(expected.retries)
+    with servers(fault, expected, 2) as urls:
+        single = here.suite("single", env, "--base-url", urls[0], *SUITE_ARGS, *fast)
+        record = here.record("record", env, urls[1], *fast)
+        problems = fault_problems(fault, urls, {"single": single}, record)
     assert [] == problems, "\n".join(problems)
 
 
@@ -518,16 +602,13 @@ WALL_BOUND_S = 30
 
 
 @pytest.mark.parametrize("fault", ["drip-body", "drip-headers"])
-def test_a_dripping_server_is_an_outage_one_timeout_after_the_request(fault: str, tmp_path: Path) -> None:
+def test_a_dripping_server_is_an_outage_one_timeout_after_the_request(fault: str, here: InProcess) -> None:
     fast = limits(retries=0)
     with faulty_server(fault, token=SENTINEL_TOKEN) as base_url:
-        single, xdist, record = concurrently(
-            partial(run_suite, tmp_path / "single", TOKEN_ENV, "--base-url", base_url, *SUITE_ARGS, *fast),
-            partial(run_suite, tmp_path / "xdist", TOKEN_ENV, "--base-url", base_url, *SUITE_ARGS, *fast, *XDIST),
-            partial(run_record, tmp_path / "record", TOKEN_ENV, base_url, *fast),
-        )
+        single = here.suite("single", TOKEN_ENV, "--base-url", base_url, *SUITE_ARGS, *fast)
+        record = here.record("record", TOKEN_ENV, base_url, *fast)
     reason = f"cannot reach {urlsplit(base_url).netloc}: {NOT_IN_TIME} (1 attempt)"
-    for label, run in (("single", single), ("-n 2", xdist), ("record", record)):
+    for label, run in (("single", single), ("record", record)):
         assert run.ret == 10, f"{label}\n{run.output[-2000:]}"
         assert run.wall_s < WALL_BOUND_S, f"{label} took {run.wall_s:.0f} s"
         assert printed_verdict(run.output) == ("outage", "10", reason + (NOTHING_WRITTEN if run is record else ""))
@@ -537,14 +618,16 @@ def test_a_dripping_server_is_an_outage_one_timeout_after_the_request(fault: str
 # --- 3: the token stays secret, whatever the target echoes and however it is misconfigured -------
 
 
-def test_echoed_token_reaches_no_output_report_or_junit_when_findings_fail(tmp_path: Path) -> None:
-    """--strict-drift makes the echoed field a failing finding, so the response shows in failure texts."""
+@pytest.mark.e2e
+def test_echoed_token_reaches_no_output_report_or_junit_when_findings_fail(here: InProcess) -> None:
+    """--strict-drift makes the echoed field a failing finding, so the response shows in failure texts; under
+    -n 2 they are the workers' reports, sent to this (the controller's) process."""
     args = (*SUITE_ARGS, *LIMITS, "--strict-drift", "-v", "-rA")
     with faulty_server("echo-authorization", token=SENTINEL_TOKEN) as base_url:
-        runs = concurrently(
-            partial(run_suite, tmp_path / "single", TOKEN_ENV, "--base-url", base_url, *args),
-            partial(run_suite, tmp_path / "xdist", TOKEN_ENV, "--base-url", base_url, *args, *XDIST),
-        )
+        runs = [
+            here.suite("single", TOKEN_ENV, "--base-url", base_url, *args),
+            here.suite("xdist", TOKEN_ENV, "--base-url", base_url, *args, *XDIST),
+        ]
     for run in runs:
         assert 1 == run.ret, run.output
         assert "drift" == run.report["verdict"]
@@ -553,9 +636,9 @@ def test_echoed_token_reaches_no_output_report_or_junit_when_findings_fail(tmp_p
     assert [] == leaks(runs[0].texts("single") | runs[1].texts("-n 2"))
 
 
-def test_echoed_token_reaches_no_output_or_fixture_even_unscrubbed(tmp_path: Path) -> None:
+def test_echoed_token_reaches_no_output_or_fixture_even_unscrubbed(here: InProcess) -> None:
     with faulty_server("echo-authorization", token=SENTINEL_TOKEN) as base_url:
-        record = run_record(tmp_path / "record", TOKEN_ENV, base_url, *LIMITS, "--no-scrub", "--allow-drift=new-field")
+        record = here.record("record", TOKEN_ENV, base_url, *LIMITS, "--no-scrub", "--allow-drift=new-field")
     assert 0 == record.ret, record.output
     assert RECORDED_FILES == set(record.files)
     assert "Bearer ***" == record.fixture(CALLOUT_FIXTURE)["response"]["body"]["echo"]
@@ -564,14 +647,12 @@ def test_echoed_token_reaches_no_output_or_fixture_even_unscrubbed(tmp_path: Pat
 
 
 @pytest.mark.parametrize("how", ["flag", "environment"])
-def test_base_url_with_a_password_is_a_usage_error_that_hides_it(how: str, tmp_path: Path) -> None:
+def test_base_url_with_a_password_is_a_usage_error_that_hides_it(how: str, here: InProcess) -> None:
     with faulty_server("clean", token=SENTINEL_TOKEN) as base_url:
         url = f"http://user:{SENTINEL_TOKEN}@{urlsplit(base_url).netloc}"
         flag, env = (url, TOKEN_ENV) if how == "flag" else (None, {**TOKEN_ENV, "PANIC_API_BASE_URL": url})
-        suite, record = concurrently(
-            partial(run_suite, tmp_path / "suite", env, *(["--base-url", url] if flag else []), *SUITE_ARGS, *LIMITS),
-            partial(run_record, tmp_path / "record", env, flag, *LIMITS),
-        )
+        suite = here.suite("suite", env, *(["--base-url", url] if flag else []), *SUITE_ARGS, *LIMITS)
+        record = here.record("record", env, flag, *LIMITS)
     problem = "--base-url (or PANIC_API_BASE_URL) has user:password@ in it (not shown)"
     assert 4 == suite.ret, suite.output
     assert f"ERROR: {problem}; put credentials in PANIC_API_TOKEN, not in the URL" in suite.stderr.splitlines()
@@ -587,13 +668,11 @@ def test_base_url_with_a_password_is_a_usage_error_that_hides_it(how: str, tmp_p
     [f"{SENTINEL_TOKEN}\r\nX-Injected: 1", f"Bearer {SENTINEL_TOKEN}", f"{SENTINEL_TOKEN} {SENTINEL_TOKEN}"],
     ids=["crlf", "bearer-prefix", "inner-space"],
 )
-def test_token_that_cannot_go_in_a_header_is_a_usage_error_that_hides_it(token: str, tmp_path: Path) -> None:
+def test_token_that_cannot_go_in_a_header_is_a_usage_error_that_hides_it(token: str, here: InProcess) -> None:
     env = {"PANIC_API_TOKEN": token}
     with faulty_server("clean", token=SENTINEL_TOKEN) as base_url:
-        suite, record = concurrently(
-            partial(run_suite, tmp_path / "suite", env, "--base-url", base_url, *SUITE_ARGS, *LIMITS),
-            partial(run_record, tmp_path / "record", env, base_url, *LIMITS),
-        )
+        suite = here.suite("suite", env, "--base-url", base_url, *SUITE_ARGS, *LIMITS)
+        record = here.record("record", env, base_url, *LIMITS)
     problem = "PANIC_API_TOKEN holds characters that cannot go in an HTTP header"
     assert 4 == suite.ret, suite.output
     assert any(line.startswith(f"ERROR: live target {base_url}: {problem}") for line in suite.stderr.splitlines())
@@ -611,14 +690,21 @@ def test_token_that_cannot_go_in_a_header_is_a_usage_error_that_hides_it(token: 
 # JUnit XML. A real token (a JWT) is long; so is this one, and no 12 characters of it may show anywhere.
 LONG_TOKEN = "".join(hashlib.sha256(f"long-{i}".encode()).hexdigest() for i in range(5))  # 320 characters
 # Stands for any error a send can meet that is not a fault of the target: it crosses every frame of the
-# send path (ours, httpx's, httpcore's) on its way out, as a traceback.
+# send path (ours, httpx's, httpcore's) on its way out, as a traceback. A plugin: in force for one run (in
+# this process, or in each worker), undone at its end.
 CONNECT_FAILS = """
 import socket
+
+_real = socket.create_connection
 
 def _broken(*args, **kwargs):
     raise RuntimeError("the network layer failed unexpectedly")
 
-socket.create_connection = _broken
+def pytest_configure(config):
+    socket.create_connection = _broken
+
+def pytest_unconfigure(config):
+    socket.create_connection = _real
 """
 
 
@@ -627,29 +713,33 @@ def long_token_pieces(texts: dict[str, str]) -> list[str]:
     return sorted({name for name, text in texts.items() for piece in pieces if piece in text})
 
 
-def test_pytest_l_with_an_error_in_the_send_path_prints_no_piece_of_the_token(tmp_path: Path) -> None:
-    (tmp_path / "plugin").mkdir()
-    (tmp_path / "plugin" / "connect_fails.py").write_text(CONNECT_FAILS)
-    env = {"PANIC_API_TOKEN": LONG_TOKEN, "PYTHONPATH": str(tmp_path / "plugin")}
+@pytest.mark.e2e
+def test_pytest_l_with_an_error_in_the_send_path_prints_no_piece_of_the_token(here: InProcess, tmp_path: Path) -> None:
+    plugins = tmp_path / "plugin"
+    plugins.mkdir()
+    (plugins / "connect_fails.py").write_text(CONNECT_FAILS)
+    here.pytester.syspathinsert(plugins)
+    env = {"PANIC_API_TOKEN": LONG_TOKEN, "PYTHONPATH": str(plugins)}
     args = ("-p", "connect_fails", "-l", "--tb=long", *SUITE_ARGS, *limits(retries=0))
     with faulty_server("clean", token=LONG_TOKEN) as base_url:
-        single, xdist = concurrently(
-            partial(run_suite, tmp_path / "single", env, "--base-url", base_url, *args),
-            partial(run_suite, tmp_path / "xdist", env, "--base-url", base_url, *args, *XDIST),
-        )
+        single = here.suite("single", env, "--base-url", base_url, *args)
+        # A process of its own: xdist gives its workers the sys.path this process started with, not PYTHONPATH.
+        xdist = run_suite(tmp_path / "xdist", env, "--base-url", base_url, *args, *XDIST)
     for label, run in (("single", single), ("-n 2", xdist)):
         assert "RuntimeError: the network layer failed unexpectedly" in run.stdout, f"{label}\n{run.output[-3000:]}"
-        assert "panic_contract/sending.py" in run.stdout  # the tracebacks went through the send path
+        assert "panic_contract/sending/" in run.stdout  # the tracebacks went through the send path
     assert [] == long_token_pieces(single.texts("single") | xdist.texts("-n 2"))
 
 
-def test_pytest_l_with_a_missing_ssl_cert_file_is_one_usage_line_and_no_piece_of_the_token(tmp_path: Path) -> None:
+def test_pytest_l_with_a_missing_ssl_cert_file_is_one_usage_line_and_no_piece_of_the_token(
+    here: InProcess, tmp_path: Path
+) -> None:
     """It used to be a traceback in every test, the token's pieces among the locals; now it stops the run first."""
     env = {"PANIC_API_TOKEN": LONG_TOKEN, "SSL_CERT_FILE": str(tmp_path / "missing.pem")}
     args = ("-l", "--tb=long", *SUITE_ARGS, *limits(retries=0))
     with faulty_server("clean", token=LONG_TOKEN) as base_url:
         https = base_url.replace("http://", "https://")
-        run = run_suite(tmp_path / "single", env, "--base-url", https, *args)
+        run = here.suite("single", env, "--base-url", https, *args)
     assert 4 == run.ret, run.output[-3000:]
     missing = tmp_path / "missing.pem"
     line = f"ERROR: SSL_CERT_FILE is '{missing}': no such file; point it at a PEM file of CA certificates, or unset it"
@@ -682,15 +772,13 @@ def test_every_verdict_a_target_can_cause_is_checked_single_and_under_xdist() ->
     assert {"ok", "drift", "outage", "auth", "inconclusive", "failed"} <= both_ways
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("verdict", VERDICT_CASES)
-def test_verdict_is_the_same_single_and_under_xdist(verdict: str, tmp_path: Path) -> None:
+def test_verdict_is_the_same_single_and_under_xdist(verdict: str, here: InProcess, tmp_path: Path) -> None:
     exit_code, ids, fragment = VERDICT_CASES[verdict]
     with server_for(verdict, tmp_path) as base_url:
         args = ("--base-url", base_url, "--callout-ids", ids, "--hypothesis-profile=live", *LIMITS)
-        runs = concurrently(
-            partial(run_suite, tmp_path / "single", TOKEN_ENV, *args),
-            partial(run_suite, tmp_path / "xdist", TOKEN_ENV, *args, *XDIST),
-        )
+        runs = [here.suite("single", TOKEN_ENV, *args), here.suite("xdist", TOKEN_ENV, *args, *XDIST)]
     for run in runs:
         assert exit_code == run.ret, run.output
         assert (verdict, exit_code) == (run.report["verdict"], run.report["exit_code"])
@@ -702,13 +790,11 @@ def test_verdict_is_the_same_single_and_under_xdist(verdict: str, tmp_path: Path
 # --- 5: one request budget for all workers -------------------------------------------------------
 
 
-def test_request_budget_holds_across_workers_and_is_named(tmp_path: Path) -> None:
+@pytest.mark.e2e
+def test_request_budget_holds_across_workers_and_is_named(here: InProcess) -> None:
     with faulty_server("clean", token=SENTINEL_TOKEN) as base_url:
         args = ("--base-url", base_url, *SUITE_ARGS, *LIMITS, "--request-budget", "6")
-        runs = concurrently(
-            partial(run_suite, tmp_path / "single", TOKEN_ENV, *args),
-            partial(run_suite, tmp_path / "xdist", TOKEN_ENV, *args, *XDIST),
-        )
+        runs = [here.suite("single", TOKEN_ENV, *args), here.suite("xdist", TOKEN_ENV, *args, *XDIST)]
     for run in runs:
         assert run.report["requests"] <= 6, run.output
         assert run.report["verdict"] in {"ok", "inconclusive"}, run.output
@@ -724,34 +810,30 @@ def every_proxy_variable(url: str) -> dict[str, str]:
     return {name: url for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY") for name in (base, base.lower())}
 
 
-def test_loopback_targets_are_reached_without_the_proxy(tmp_path: Path) -> None:
+def test_loopback_targets_are_reached_without_the_proxy(here: InProcess) -> None:
     """The embedded mock and a live target on 127.0.0.1 never go through a proxy, whatever the environment says."""
     env = every_proxy_variable(DEAD_PROXY)
     with faulty_server("clean", token=SENTINEL_TOKEN) as base_url:
-        offline, live, record = concurrently(
-            partial(run_suite, tmp_path / "offline", env, *SUITE_ARGS),
-            partial(run_suite, tmp_path / "live", {**env, **TOKEN_ENV}, "--base-url", base_url, *SUITE_ARGS, *LIMITS),
-            partial(run_record, tmp_path / "record", {**env, **TOKEN_ENV}, base_url, *LIMITS),
-        )
+        offline = here.suite("offline", env, *SUITE_ARGS)
+        live = here.suite("live", {**env, **TOKEN_ENV}, "--base-url", base_url, *SUITE_ARGS, *LIMITS)
+        record = here.record("record", {**env, **TOKEN_ENV}, base_url, *LIMITS)
     for label, run in (("offline", offline), ("live", live)):
         assert (0, "ok") == (run.ret, run.report.get("verdict")), f"{label}\n{run.output[-2000:]}"
     assert 0 == record.ret, record.output
     assert RECORDED_FILES == set(record.files)
 
 
-def test_a_live_target_goes_through_the_proxy_and_no_proxy_is_honoured(tmp_path: Path) -> None:
+PROXIED_ARGS = ("--base-url", "http://panic.test", *SUITE_ARGS, *LIMITS)
+
+
+def test_a_live_target_goes_through_the_proxy_and_no_proxy_is_honoured(here: InProcess) -> None:
     """`panic.test` resolves nowhere: the run reaches it only through the proxy, and NO_PROXY sends it direct."""
     with forward_proxy(token=SENTINEL_TOKEN) as (proxy, received):
         env = {**TOKEN_ENV, "HTTP_PROXY": proxy}
-        args = ("--base-url", "http://panic.test", *SUITE_ARGS, *LIMITS)
-        single, xdist, record, bypassed = concurrently(
-            partial(run_suite, tmp_path / "single", env, *args),
-            partial(run_suite, tmp_path / "xdist", env, *args, *XDIST),
-            partial(run_record, tmp_path / "record", env, "http://panic.test", *LIMITS),
-            partial(run_suite, tmp_path / "bypassed", {**env, "NO_PROXY": "example.org, .test"}, *args),
-        )
-    for label, run in (("single", single), ("-n 2", xdist)):
-        assert (0, "ok") == (run.ret, run.report.get("verdict")), f"{label}\n{run.output[-2000:]}"
+        single = here.suite("single", env, *PROXIED_ARGS)
+        record = here.record("record", env, "http://panic.test", *LIMITS)
+        bypassed = here.suite("bypassed", {**env, "NO_PROXY": "example.org, .test"}, *PROXIED_ARGS)
+    assert (0, "ok") == (single.ret, single.report.get("verdict")), single.output[-2000:]
     assert 0 == record.ret, record.output
     assert f"http://panic.test/panic-api/v2/callouts/{DOCUMENTED_ID}" in received
     assert all(target.startswith("http://panic.test/") for target in received)
@@ -759,6 +841,16 @@ def test_a_live_target_goes_through_the_proxy_and_no_proxy_is_honoured(tmp_path:
         bypassed.ret,
         bypassed.report.get("reason"),
     ), bypassed.output[-2000:]
+
+
+@pytest.mark.e2e
+def test_each_worker_goes_through_the_proxy(here: InProcess) -> None:
+    """Under -n 2 each worker reads the route from its own environment."""
+    with forward_proxy(token=SENTINEL_TOKEN) as (proxy, received):
+        xdist = here.suite("xdist", {**TOKEN_ENV, "HTTP_PROXY": proxy}, *PROXIED_ARGS, *XDIST)
+    assert (0, "ok") == (xdist.ret, xdist.report.get("verdict")), xdist.output[-2000:]
+    assert f"http://panic.test/panic-api/v2/callouts/{DOCUMENTED_ID}" in received
+    assert all(target.startswith("http://panic.test/") for target in received)
 
 
 @pytest.fixture
@@ -802,20 +894,19 @@ BAD_ROUTES = {
 
 @pytest.mark.parametrize("case", BAD_ROUTES)
 def test_a_bad_proxy_or_tls_variable_is_one_usage_line_before_anything_is_sent(
-    case: str, not_pem: str, tmp_path: Path
+    case: str, not_pem: str, here: InProcess
 ) -> None:
-    """For a live https target; the offline run does not use them at all, and passes."""
+    """For a live https target; the offline run does not use them at all, and passes. Under -n 2 the line
+    comes from the controller's configure, before any worker starts."""
     variables, line = BAD_ROUTES[case]
     variables = {name: value.replace("NOT_PEM", not_pem) for name, value in variables.items()}
     line = line.replace("NOT_PEM", not_pem)
     env = {**TOKEN_ENV, **variables}
     url = "https://panic.test"
-    single, xdist, record, offline = concurrently(
-        partial(run_suite, tmp_path / "single", env, "--base-url", url, *SUITE_ARGS, *LIMITS),
-        partial(run_suite, tmp_path / "xdist", env, "--base-url", url, *SUITE_ARGS, *LIMITS, *XDIST),
-        partial(run_record, tmp_path / "record", env, url, *LIMITS),
-        partial(run_suite, tmp_path / "offline", variables, *SUITE_ARGS),
-    )
+    single = here.suite("single", env, "--base-url", url, *SUITE_ARGS, *LIMITS)
+    xdist = here.suite("xdist", env, "--base-url", url, *SUITE_ARGS, *LIMITS, *XDIST)
+    record = here.record("record", env, url, *LIMITS)
+    offline = here.suite("offline", variables, *SUITE_ARGS)
     for label, run in (("single", single), ("-n 2", xdist)):
         assert 4 == run.ret, f"{label}\n{run.output[-2000:]}"
         assert [f"ERROR: {line}"] == [text for text in run.stderr.splitlines() if text.strip()], label

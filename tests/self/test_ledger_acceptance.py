@@ -21,6 +21,7 @@ from panic_contract.core.findings import Finding, Kind
 from panic_contract.core.fixtures import CONTRACTS_DIR
 from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import Verdict, decide
+from panic_contract.pytest.probes import record_findings
 from panic_contract.pytest.run import SuiteRun
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
@@ -156,9 +157,9 @@ def suite_run(acceptance: Acceptance, strict_drift: bool = False) -> SuiteRun:
 @given(findings=st.lists(st.sampled_from(POOL), min_size=1, max_size=12), strict_drift=st.booleans())
 def test_a_tests_failure_lines_count_what_the_verdict_counts(findings: list[Finding], strict_drift: bool) -> None:
     run = suite_run(ACCEPTANCE, strict_drift)
-    run.begin_test()
-    run.record(findings)
-    lines = run.failing_lines()
+    run.tally.begin()
+    record_findings(run, findings)
+    lines = run.tally.failing_lines(strict_drift=strict_drift)
     counted = [entry for entry in run.ledger.sorted_entries() if entry.counts(strict_drift)]
     expected = [f"{entry.first.message()} (x{entry.count})" for entry in counted]
     assert sorted(expected) == sorted(line.split(" (accepted drift expired:")[0] for line in lines)

@@ -296,6 +296,7 @@ def test_mock_command_says_so_in_one_line_when_the_port_is_taken(capsys: pytest.
     assert 1 == err.count("\n")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "command",
     [

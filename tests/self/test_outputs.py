@@ -12,8 +12,6 @@ import json
 import os
 import stat
 import string
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +39,7 @@ from panic_contract.outputs import (
     write_atomically,
 )
 from panic_contract.redaction import MASK
-from tests.self.conftest import SUITE, live_args
+from tests.self.conftest import live_args
 from tests.self.test_masking import TOKEN_77, only_secrets
 from tests.self.test_verdict_and_reports import RUN
 
@@ -265,17 +263,17 @@ def test_a_report_to_a_regular_file_replaces_it_whole(tmp_path: Path) -> None:
     assert before != path.stat().st_ino  # a new file renamed into place, not the old one rewritten
 
 
+@pytest.mark.e2e
 def test_the_suite_reports_to_stdout_and_a_device_and_leaves_the_device_alone(
-    char_device: Path, live_mock: Any, tmp_path: Path
+    char_device: Path, live_mock: Any, run_suite: Any
 ) -> None:
-    """As a CI job runs it: `--drift-report=/dev/stdout --drift-report-md=/dev/null` (a device of our own here)."""
+    """As a CI job runs it: `--drift-report=/dev/stdout --drift-report-md=/dev/null` (a device of our own here).
+    A process of its own: /dev/stdout is the process's standard output."""
     base_url = live_mock("null-in-non-nullable")
-    env = {**os.environ, "PANIC_API_TOKEN": MOCK_TOKEN}
-    command = [sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider", *live_args(base_url)]
-    command += ["--drift-report=/dev/stdout", f"--drift-report-md={char_device}"]
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert 1 == done.returncode, done.stdout + done.stderr
-    assert '"verdict": "drift"' in done.stdout
+    reports = ["--drift-report=/dev/stdout", f"--drift-report-md={char_device}"]  # the last of a flag given wins
+    run = run_suite(*live_args(base_url), *reports, env={"PANIC_API_TOKEN": MOCK_TOKEN}, subprocess=True)
+    assert 1 == run.result.ret, run.output
+    assert '"verdict": "drift"' in run.result.stdout.str()
     assert stat.S_ISCHR(char_device.stat().st_mode)
     assert stat.S_ISCHR(Path("/dev/null").stat().st_mode)
 
@@ -339,7 +337,7 @@ def test_the_suite_reaches_its_verdict_whatever_a_body_holds(
 ) -> None:
     """Extra fields are additive: the verdict is ok, exit 0, every report written, one verdict line.
 
-    All of MEMBERS in one body, one run (a subprocess: the suite keeps state for a run per process).
+    All of MEMBERS in one body, one run.
     """
     summary = tmp_path / "summary.md"
     base_url = extra_field_server(", ".join(MEMBERS.values()))

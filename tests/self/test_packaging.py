@@ -87,6 +87,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(wheel, site, workdir, env)
 
 
+@pytest.mark.e2e
 def test_the_wheel_carries_the_spec_and_every_fixture(installed: Installed) -> None:
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
@@ -96,6 +97,7 @@ def test_the_wheel_carries_the_spec_and_every_fixture(installed: Installed) -> N
     assert set() == fixtures - names
 
 
+@pytest.mark.e2e
 def test_the_installed_package_reads_its_own_copy_of_the_spec_and_fixtures(installed: Installed) -> None:
     code = (
         "import json, panic_contract.core.contract as c, panic_contract.core.fixtures as f;"
@@ -118,6 +120,7 @@ def test_the_installed_package_reads_its_own_copy_of_the_spec_and_fixtures(insta
     assert in_checkout is False
 
 
+@pytest.mark.e2e
 def test_audit_runs_from_the_installed_wheel_outside_the_checkout(installed: Installed) -> None:
     record = {
         "request": {"method": "GET", "path": "/panic-api/v2/callouts/992011"},
@@ -130,6 +133,7 @@ def test_audit_runs_from_the_installed_wheel_outside_the_checkout(installed: Ins
     assert "" == done.stderr
 
 
+@pytest.mark.e2e
 def test_mock_runs_from_the_installed_wheel_outside_the_checkout(installed: Installed) -> None:
     with subprocess.Popen(
         [str(installed.site / "bin" / "panic-contract"), "mock", "--port", "0"],
@@ -245,6 +249,7 @@ def test_record_help_names_the_credential_variables(capsys: pytest.CaptureFixtur
         assert variable in out
 
 
+@pytest.mark.e2e
 def test_the_console_script_exits_4_on_a_usage_error(installed: Installed) -> None:
     done = installed.run("mock", "--port", "-1")
     assert 4 == done.returncode

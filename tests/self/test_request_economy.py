@@ -12,7 +12,7 @@ import pytest
 
 from panic_contract.core.findings import Kind
 from panic_contract.mock import DRIFTS, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, Extra, create_app, known_callout_ids, serve
-from panic_contract.pytest.run import minimal_probe_count
+from panic_contract.pytest.probes import minimal_probe_count
 from tests.self.conftest import LIVE_ENV, SUITE, SuiteResult, live_args
 from tests.self.samples import DRIFT_FINDINGS
 
@@ -151,7 +151,9 @@ def test_a_live_run_that_deselects_the_auth_probes_is_inconclusive(run_suite, op
     )
 
 
-@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["one-process", "xdist"])
+@pytest.mark.parametrize(
+    "xdist", [pytest.param((), id="one-process"), pytest.param(("-n", "2"), id="xdist", marks=pytest.mark.e2e)]
+)
 def test_a_live_run_of_the_fixture_tests_alone_is_inconclusive(xdist: tuple[str, ...], run_suite, open_server) -> None:
     """They check the recorded fixtures and send nothing: a live run that judged no response passes nothing."""
     base_url, server = open_server

@@ -877,6 +877,7 @@ quota.take()
 """
 
 
+@pytest.mark.e2e
 def test_a_process_killed_while_it_writes_the_quota_leaves_the_last_whole_state(tmp_path: Path) -> None:
     path = tmp_path / "quota.json"
     done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], check=False, timeout=60)

@@ -296,12 +296,13 @@ def test_an_audit_path_with_a_non_ascii_digit_is_judged_not_a_traceback(
 def test_space_separated_options_work_outside_the_checkout_and_on_a_second_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """pytester runs in a temporary folder outside the repo; the report file exists on the second run."""
+    """pytester runs in a temporary folder outside the repo; the report file exists on the second run (both in
+    this process: the second run starts from nothing the first one left)."""
     monkeypatch.delenv("PANIC_API_TARGET", raising=False)
     suite = Path(__file__).resolve().parents[1] / "contract"
     contracts = suite.parents[1] / "contracts"
     for _ in range(2):
-        result = pytester.runpytest_subprocess(
+        result = pytester.runpytest_inprocess(
             "--drift-report", "report.json", "--contracts-dir", str(contracts), str(suite), "-p", "no:cacheprovider"
         )
         assert 0 == result.ret, result.stdout.str() + result.stderr.str()

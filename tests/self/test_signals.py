@@ -71,6 +71,7 @@ def in_flight(server: Any, process: subprocess.Popen[str], requests: int = 3, wi
         time.sleep(0.1)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("xdist", "how"),
     [(("-n", "2"), "SIGTERM"), (("-n", "2"), "Ctrl-C"), ((), "SIGTERM")],

@@ -85,6 +85,7 @@ def test_findings_are_deduplicated_with_counts(run_suite) -> None:
     assert finding["reproducer"].startswith("""curl -H "Authorization: Bearer $PANIC_API_TOKEN" 'http""")
 
 
+@pytest.mark.e2e
 def test_xdist_workers_end_up_in_one_report(run_suite) -> None:
     run = run_suite("-n", "2", "--mock-drift", "unknown-status")
     assert run.result.ret == 1, run.output

@@ -35,6 +35,7 @@ def read_only_command(folder: Path, command: list[str]) -> list[str]:
     return ["unshare", "--mount", "sh", "-c", mount, str(folder), *command]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["one-process", "xdist"])
 def test_a_read_only_checkout_runs_the_suite_to_its_verdict(args: tuple[str, ...], tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
