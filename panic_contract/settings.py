@@ -23,8 +23,8 @@ class HiddenValueError(ValueError):
     """A value that must not be echoed back (it may hold a credential)."""
 
 
-def _number(text: str, *, integer: bool, low: float, high: float, what: str) -> float:
-    """`text` as a number from `low` to `high`; else ValueError(`what`), which names the bounds.
+def _number(text: str, *, integer: bool, low: float, high: float, rule: str) -> float:
+    """`text` as a number from `low` to `high`; else ValueError(`rule`), which names the bounds.
 
     Bounded above too: a finite number can still be too large to sleep or wait on (1e300 seconds is an
     OverflowError deep in the socket layer), and far past any sensible value it is a typo, not a wish.
@@ -32,9 +32,9 @@ def _number(text: str, *, integer: bool, low: float, high: float, what: str) -> 
     try:
         value = int(text) if integer else float(text)
     except ValueError:
-        raise ValueError(what) from None
+        raise ValueError(rule) from None
     if not (integer or math.isfinite(value)) or not low <= value <= high:  # an int is finite, and may be huge
-        raise ValueError(what)
+        raise ValueError(rule)
     return value
 
 
@@ -44,8 +44,8 @@ MIN_TIMEOUT_S, MAX_TIMEOUT_S = 0.001, 3600
 
 
 def seconds(text: str) -> float:
-    what = f"it must be from {MIN_TIMEOUT_S:g} to {MAX_TIMEOUT_S:g} seconds, e.g. 10"
-    return _number(text, integer=False, low=MIN_TIMEOUT_S, high=MAX_TIMEOUT_S, what=what)
+    rule = f"it must be from {MIN_TIMEOUT_S:g} to {MAX_TIMEOUT_S:g} seconds, e.g. 10"
+    return _number(text, integer=False, low=MIN_TIMEOUT_S, high=MAX_TIMEOUT_S, rule=rule)
 
 
 # 0 is no limit. Slower than one request per 100 s, the n + 5 deterministic probes alone take over ten
@@ -54,10 +54,10 @@ MIN_RATE, MAX_RATE = 0.01, 1000
 
 
 def requests_per_second(text: str) -> float:
-    what = f"it must be 0 (no limit) or from {MIN_RATE:g} to {MAX_RATE:g} requests per second, e.g. 0.5"
-    value = _number(text, integer=False, low=0, high=MAX_RATE, what=what)
+    rule = f"it must be 0 (no limit) or from {MIN_RATE:g} to {MAX_RATE:g} requests per second, e.g. 0.5"
+    value = _number(text, integer=False, low=0, high=MAX_RATE, rule=rule)
     if 0 < value < MIN_RATE:
-        raise ValueError(what)
+        raise ValueError(rule)
     return value
 
 
@@ -67,16 +67,16 @@ MAX_BUDGET = 1_000_000
 
 
 def request_budget(text: str) -> int:
-    what = f"it must be a whole number from 1 to {MAX_BUDGET}, e.g. 400"
-    return int(_number(text, integer=True, low=1, high=MAX_BUDGET, what=what))
+    rule = f"it must be a whole number from 1 to {MAX_BUDGET}, e.g. 400"
+    return int(_number(text, integer=True, low=1, high=MAX_BUDGET, rule=rule))
 
 
 MAX_RETRIES = 10
 
 
 def retries(text: str) -> int:
-    what = f"it must be a whole number from 0 to {MAX_RETRIES}"
-    return int(_number(text, integer=True, low=0, high=MAX_RETRIES, what=what))
+    rule = f"it must be a whole number from 0 to {MAX_RETRIES}"
+    return int(_number(text, integer=True, low=0, high=MAX_RETRIES, rule=rule))
 
 
 # A callout is under 1 KiB: 10 KiB is the least that leaves room for any honest answer. The cap is also what
@@ -88,18 +88,18 @@ _SIZE = re.compile(r"\s*([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*([a-z]*)\s*", re.ASCII 
 
 def body_size(text: str) -> int:
     """A size in bytes: a number of MiB (`4`, `0.5`), or a number with its unit (`512KiB`, `16MiB`, `1GB`)."""
-    what = (
+    rule = (
         f"it must be from {MIN_BODY_MIB:g} to {MAX_BODY_MIB:g} MiB: a number of MiB (e.g. 4 or 0.5) or a size "
         "with its unit (512KiB, 16MiB)"
     )
     matched = _SIZE.fullmatch(text)
     if matched is None:
-        raise ValueError(what)
+        raise ValueError(rule)
     unit = matched[2].casefold()
     factor = _UNITS.get(unit, 0) if unit else 1 << 20
     size = float(matched[1]) * factor
     if not MIN_BODY_MIB * (1 << 20) <= size <= MAX_BODY_MIB * (1 << 20):
-        raise ValueError(what)
+        raise ValueError(rule)
     return int(size)
 
 
@@ -108,8 +108,8 @@ MAX_ACCEPT_DAYS = 3650
 
 
 def days(text: str) -> int:
-    what = f"it must be a whole number of days from 1 to {MAX_ACCEPT_DAYS}, e.g. 90"
-    return int(_number(text, integer=True, low=1, high=MAX_ACCEPT_DAYS, what=what))
+    rule = f"it must be a whole number of days from 1 to {MAX_ACCEPT_DAYS}, e.g. 90"
+    return int(_number(text, integer=True, low=1, high=MAX_ACCEPT_DAYS, rule=rule))
 
 
 def switch(text: str) -> bool:

@@ -55,11 +55,11 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     data = getattr(node, "workeroutput", {}).get(LEDGER_KEY)
     run = run_of(node.config)
     if data is not None and run is not None:
-        _fold(run, data)
+        _merge_worker(run, data)
         run.merged_workers.add(str(node.workerinput.get("workerid")))
 
 
-def _fold(run: SuiteRun, data: dict[str, Any]) -> None:
+def _merge_worker(run: SuiteRun, data: dict[str, Any]) -> None:
     run.ledger.merge(data)
     run.ends_with_verdict = run.ends_with_verdict or data.get("ends_with_verdict", False)
     run.budget_note = run.budget_note or data.get("budget_note")
@@ -117,5 +117,5 @@ def fold_snapshots(run: SuiteRun) -> None:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a worker that never finished a test has nothing to add
-        _fold(run, data)
+        _merge_worker(run, data)
         run.merged_workers.add(worker_id)

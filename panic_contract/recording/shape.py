@@ -13,23 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from panic_contract.core.contract import Contract
-from panic_contract.core.findings import Inspection, Kind, describe_value, inspect
+from panic_contract.core.findings import JSON_TYPE_NAMES, Inspection, Kind, describe_value, inspect
 from panic_contract.core.fixtures import exchange_from_record
 from panic_contract.outputs import terminal_line
 from panic_contract.recording.recorder import Recorded
 
-_JSON_TYPES: Mapping[type, str] = {
-    bool: "boolean",
-    int: "integer",
-    float: "number",
-    str: "string",
-    list: "array",
-    dict: "object",
-}
-
 
 def json_type(value: Any) -> str:
-    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+    return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 def shape_of(body: Any) -> dict[str, str]:
