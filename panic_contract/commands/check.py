@@ -37,9 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.usage = f"{PROG} [OPTIONS] [-- PYTEST_ARGS]"
     parser.description = (
-        f"{parser.description}. The contract suite, from any folder: the tests, options, reports and exit "
-        "codes of `pytest` in the panic-contract repository, against the embedded mock unless a live target is "
-        "named (--target staging, or --base-url)."
+        f"{parser.description}: the tests, options, reports and exit codes of pytest in the panic-contract "
+        "repository, against the embedded mock unless a live target is named (--target staging, or --base-url)."
     )
     parser.epilog = (
         "Each option also reads its environment variable (shown in brackets). The token comes only from the "
