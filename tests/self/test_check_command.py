@@ -346,3 +346,19 @@ def test_the_suite_by_its_package_name_or_the_entry_point_by_its_name_asks_for_i
     assert not asks(fake_config(tmp_path, "panic_contract.suites", pyargs=True))
     assert not asks(fake_config(tmp_path, plugins=("panic_contract.pytest.entry",)))
     assert not asks(fake_config(tmp_path))
+
+
+def test_a_flag_another_plugin_defines_is_one_line_and_exit_4_not_a_clash(pytester: pytest.Pytester) -> None:
+    """pytest-base-url (pytest-playwright's, pytest-selenium's) defines --base-url: argparse would stop the run on
+    the clash with a traceback."""
+    pytester.makepyfile(base_url_plugin=TEAM_CONFTEST)
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess(
+        "--disable-plugin-autoload", "-p", "base_url_plugin", "-p", check.PLUGIN, "-W", NOT_REWRITTEN
+    )
+    assert pytest.ExitCode.USAGE_ERROR == result.ret
+    assert [
+        "ERROR: --target, --base-url: another pytest plugin of this run defines it too, so the contract suite's "
+        "option cannot be added; run the suite with panic-contract check, which loads no other plugin, or leave "
+        "that plugin out of this run (-p no:NAME)"
+    ] == [line for line in result.errlines if line.strip()]
