@@ -47,6 +47,7 @@ from panic_contract.sending.auth import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
 from panic_contract.settings import SETTINGS, resolve
+from panic_contract.shipped import SUITE_PACKAGE
 from panic_contract.target import Target, live_target, live_url, mock_target
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -445,6 +446,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     if decision.verdict is Verdict.INTERRUPTED:
         decision = interrupted_decision(run)
+    if decision.verdict is Verdict.INCONCLUSIVE and session.testscollected == 0:  # e.g. `-p` the plugin, no suite
+        decision = Decision(
+            Verdict.INCONCLUSIVE,
+            f"no test was collected, so nothing was sent to {run.target.host}: name the contract suite "
+            f"(pytest --pyargs {SUITE_PACKAGE}) or run panic-contract check",
+        )
     if run.budget_note and decision.verdict is Verdict.OK:
         decision = Decision(decision.verdict, f"{decision.reason}; {run.budget_note}")
     notes = [note] if (note := run.ids_note()) else []

@@ -28,7 +28,7 @@ from panic_contract.commands import check, cli
 from panic_contract.pytest import entry
 from panic_contract.settings import SETTINGS
 from panic_contract.shipped import SUITE_PACKAGE, suite_folder
-from tests.self.conftest import REPO, SELF_TEST_PROFILE, SUITE, lend_unicode_tables
+from tests.self.conftest import REPO, SELF_TEST_PROFILE, SENTINEL_TOKEN, SUITE, lend_unicode_tables
 
 SUITE_MODULES = ("test_fixtures.py", "test_known_callouts.py", "test_probes.py", "test_properties.py")
 # Flags of the settings table the suite does not read: --server is the audit's alone.
@@ -362,3 +362,18 @@ def test_a_flag_another_plugin_defines_is_one_line_and_exit_4_not_a_clash(pytest
         "option cannot be added; run the suite with panic-contract check, which loads no other plugin, or leave "
         "that plugin out of this run (-p no:NAME)"
     ] == [line for line in result.errlines if line.strip()]
+
+
+def test_the_plugin_named_in_a_folder_without_the_suite_says_where_the_suite_is(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pytest -p panic_contract.pytest.plugin --base-url=...` in a team's folder collects nothing of the suite."""
+    monkeypatch.setenv("PANIC_API_TOKEN", SENTINEL_TOKEN)
+    argv = ("--disable-plugin-autoload", "-p", "no:cacheprovider", "-W", NOT_REWRITTEN, "-p", check.PLUGIN)
+    result = pytester.runpytest_inprocess(*argv, "--base-url=http://127.0.0.1:9")
+    assert 12 == result.ret, result.stdout.str()
+    assert (
+        "verdict: inconclusive (exit 12): no test was collected, so nothing was sent to 127.0.0.1:9: name the "
+        f"contract suite (pytest --pyargs {SUITE_PACKAGE}) or run panic-contract check"
+    ) == result.outlines[-1]
+    assert SENTINEL_TOKEN not in result.stdout.str() + result.stderr.str()
