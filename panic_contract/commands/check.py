@@ -77,6 +77,7 @@ def pytest_argv(args: argparse.Namespace, suite: Path | None = None) -> list[str
         str(folder),
         f"--config-file={CONFIG}",
         f"--rootdir={folder}",
+        f"--confcutdir={folder}",  # conftest.py files: the suite's own (it has none), none of a folder above it
         "-p",
         "no:cacheprovider",  # nothing written into the suite's folder (read-only where installed) or elsewhere
     ]
