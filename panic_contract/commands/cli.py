@@ -28,7 +28,7 @@ from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_s
 from panic_contract.errors import CommandLineError, OptionError, UsageError
 from panic_contract.outputs import terminal_line
 
-DESCRIPTION = "The panic-contract command: serve the mock, record fixtures, audit captured traffic."
+DESCRIPTION = "The panic-contract command: check the contract, serve the mock, record fixtures, audit captured traffic."
 DISTRIBUTION = "panic-contract"
 UNRECOGNIZED = "unrecognized arguments: "
 _INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)$")
@@ -144,6 +144,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> 
 
 # The subcommands, in the order `--help` lists them, except that `check` (the gate) comes first wherever it is.
 SUBCOMMANDS = {
+    "check": ("panic_contract.commands.check", "run the contract suite (the gate) from any folder"),
     "mock": ("panic_contract.commands.mock", "serve the embedded mock on 127.0.0.1"),
     "record": ("panic_contract.commands.record", "record fixtures from a live target and diff their shape"),
     "audit": ("panic_contract.commands.audit", "hold a HAR or JSON Lines capture to the contract"),

@@ -47,6 +47,7 @@ from panic_contract.sending.auth import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
 from panic_contract.settings import SETTINGS, resolve
+from panic_contract.shipped import SUITE_PACKAGE
 from panic_contract.target import Target, live_target, live_url, mock_target
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -69,7 +70,11 @@ settings.register_profile(
 )
 
 
+MOCK_DRIFT_FLAG = "--mock-drift"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
+    _refuse_flags_taken(parser, [*(s.flag for s in SETTINGS.values()), MOCK_DRIFT_FLAG])
     group = parser.getgroup("panic-api", "Panic API contract suite")
     for s in SETTINGS.values():
         if s.is_switch:
@@ -80,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from panic_contract.mock import DRIFTS
 
     group.addoption(
-        "--mock-drift",
+        MOCK_DRIFT_FLAG,
         dest="panic_mock_drift",
         action="append",
         default=[],
@@ -88,6 +93,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KIND",
         help=f"switch a drift or fault on in the embedded mock (repeatable): {', '.join(DRIFTS)}",
     )
+
+
+def _refuse_flags_taken(parser: pytest.Parser, flags: list[str]) -> None:
+    """One line, exit 4, where a plugin loaded before this one defines one of its flags (pytest-base-url's
+    `--base-url`, which pytest-playwright and pytest-selenium install): else argparse stops the run on the clash
+    with a traceback. A flag another plugin defines is not left over (unknown) when parsed."""
+    try:
+        _, unknown = parser.parse_known_and_unknown_args([f"{flag}=" for flag in flags])
+    except pytest.UsageError:  # a flag defined as a switch refuses a value: it is taken too
+        unknown = []
+    left = {word.removesuffix("=") for word in unknown}
+    if left == set(flags):
+        return
+    taken = [flag for flag in flags if flag not in left] if left else _each_taken(parser, flags)
+    raise pytest.UsageError(
+        f"{', '.join(taken)}: another pytest plugin of this run defines it too, so the contract suite's option "
+        "cannot be added; run the suite with panic-contract check, which loads no other plugin, or leave that "
+        "plugin out of this run (-p no:NAME)"
+    )
+
+
+def _each_taken(parser: pytest.Parser, flags: list[str]) -> list[str]:
+    taken = []
+    for flag in flags:
+        try:
+            _, unknown = parser.parse_known_and_unknown_args([f"{flag}="])
+        except pytest.UsageError:
+            unknown = []
+        if not unknown:
+            taken.append(flag)
+    return taken
 
 
 @pytest.hookimpl(tryfirst=True)  # first: the hypothesis profile in force before any plugin loads one
@@ -410,6 +446,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     if decision.verdict is Verdict.INTERRUPTED:
         decision = interrupted_decision(run)
+    if decision.verdict is Verdict.INCONCLUSIVE and session.testscollected == 0:  # e.g. `-p` the plugin, no suite
+        decision = Decision(
+            Verdict.INCONCLUSIVE,
+            f"no test was collected, so nothing was sent to {run.target.host}: name the contract suite "
+            f"(pytest --pyargs {SUITE_PACKAGE}) or run panic-contract check",
+        )
     if run.budget_note and decision.verdict is Verdict.OK:
         decision = Decision(decision.verdict, f"{decision.reason}; {run.budget_note}")
     notes = [note] if (note := run.ids_note()) else []
