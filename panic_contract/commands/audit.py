@@ -52,6 +52,7 @@ PROG = "panic-contract audit"
 # The suite's settings (`settings`: command line, then environment variable, then default), so one CI
 # job can set them for both.
 AUDIT_SETTINGS = (
+    "spec",
     "strict_drift",
     "accepted_drift",
     "accept_max_days",
@@ -102,9 +103,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "input and a gzip file cannot be cut: each is read by one process",
     )
     settings.add_arguments(parser, AUDIT_SETTINGS)
-    parser.add_argument(
-        "--spec", type=Path, default=None, help="the OpenAPI spec to hold the capture to (default: spec/)"
-    )
 
 
 def jobs_count(text: str) -> int:
@@ -123,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         values = settings.from_namespace(args, AUDIT_SETTINGS, os.environ)
         strict_drift = bool(values["strict_drift"])
-        contract = load_contract(args.spec) if args.spec else default_contract()
+        contract = load_contract(values["spec"]) if values["spec"] else default_contract()
         accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
         acceptance = load_acceptance(Path(accepted_drift), None, max_days) if accepted_drift else None
         files = expand(args.files)

@@ -61,6 +61,12 @@ class Contract:
         return frozenset(value.casefold() for value in self.known_statuses)
 
     @property
+    def nullable_fields(self) -> tuple[str, ...]:
+        """The callout's top-level fields the 200 schema allows to be null, sorted."""
+        properties = self.responses[200].schema.get("properties", {}) if 200 in self.responses else {}
+        return tuple(sorted(name for name, prop in properties.items() if "null" in prop.get("type", ())))
+
+    @property
     def operation(self) -> str:
         return f"{self.method} {self.path_template}"
 

@@ -208,7 +208,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     contracts = Path(values["contracts_dir"]) if values["contracts_dir"] else CONTRACTS_DIR
     if not contracts.is_dir():
         raise SettingError(f"{SETTINGS['contracts_dir'].origin()} is {str(contracts)!r}; no such folder of fixtures")
-    contract = _contract()
+    contract = _contract(values["spec"])
     worker: dict[str, Any] = getattr(config, "workerinput", {})
     today = date.fromisoformat(worker[WORKER_TODAY]) if WORKER_TODAY in worker else None
     accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
@@ -280,7 +280,9 @@ def _live_target(
         return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token=Secret(""))
 
 
-def _contract() -> Contract:
+def _contract(spec: str | None) -> Contract:
+    if spec:  # a team's own spec (--spec): its errors are theirs to fix
+        return load_contract(spec)
     try:
         return load_contract(SPEC_PATH)
     except SpecError as exc:
@@ -303,6 +305,13 @@ def panic_run(request: pytest.FixtureRequest) -> SuiteRun:
     if run is None:
         raise RuntimeError("the panic-api plugin is not active: run the suite with pytest from the project root")
     return run
+
+
+@pytest.fixture(scope="session")
+def panic_contract(request: pytest.FixtureRequest) -> Contract:
+    """The contract the run holds the API to (`--spec`, else the shipped spec); no request is sent."""
+    run = run_of(request.config)
+    return _contract(None) if run is None else run.contract
 
 
 @pytest.fixture(scope="session")
@@ -343,6 +352,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("callout_id", run.target.callout_ids)
     if "fixture_file" in metafunc.fixturenames and not _parametrizes(metafunc, "fixture_file"):
         metafunc.parametrize("fixture_file", fixture_paths(run.contracts_dir), ids=lambda path: path.name)
+    if "nullable_field" in metafunc.fixturenames and not _parametrizes(metafunc, "nullable_field"):
+        metafunc.parametrize("nullable_field", run.contract.nullable_fields)
 
 
 def _parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import json
 import os
 import re
 import shlex
@@ -377,3 +378,36 @@ def test_the_plugin_named_in_a_folder_without_the_suite_says_where_the_suite_is(
         f"contract suite (pytest --pyargs {SUITE_PACKAGE}) or run panic-contract check"
     ) == result.outlines[-1]
     assert SENTINEL_TOKEN not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.usefixtures("suite_modules_dropped")
+def test_check_holds_the_api_to_a_team_s_own_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--spec`: a team's copy of the spec that no longer lists a status the API sends is drift against it,
+    found by the fixture tests and the probes alike, while the shipped spec passes the same traffic."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("PANIC_API_")]:
+        monkeypatch.delenv(name)
+    shipped = (REPO / "spec" / "panic-api.openapi.yaml").read_text(encoding="utf-8")
+    assert "- Responder Cancelled\n" in shipped
+    (tmp_path / "ours.yaml").write_text(shipped.replace("- Responder Cancelled\n", "", 1), encoding="utf-8")
+    argv = ["check", "--spec=ours.yaml", "--drift-report=d.json", "--", f"--hypothesis-profile={SELF_TEST_PROFILE}"]
+    assert 1 == cli.main(argv)
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1].startswith("verdict: drift (exit 1): ")
+    report = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))
+    assert {("unknown-status", "$.status")} == {(f["kind"], f["field"]) for f in report["findings"]}
+    assert report["spec"] == "ours.yaml"
+    assert "test_fixture_honours_the_contract[" in out  # the fixtures are held to the team's spec too
+
+
+def test_a_spec_that_cannot_be_read_is_one_line_and_exit_4(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert 4 == cli.main(["check", "--spec=missing.yaml"])
+    captured = capsys.readouterr()
+    lines = [line for line in (captured.out + captured.err).splitlines() if "missing.yaml" in line]
+    assert 1 == len(lines), captured
+    assert "Traceback" not in captured.out + captured.err
