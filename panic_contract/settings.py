@@ -242,6 +242,13 @@ SETTINGS: Mapping[str, Setting] = {
         ),
         Setting("--strict-drift", "PANIC_API_STRICT_DRIFT", "0", "fail on additive findings (new fields) too", switch),
         Setting(
+            "--spec",
+            "PANIC_API_SPEC",
+            None,
+            "the OpenAPI spec to hold the API to (default: the shipped spec/panic-api.openapi.yaml)",
+            metavar="PATH",
+        ),
+        Setting(
             "--contracts-dir",
             "PANIC_API_CONTRACTS_DIR",
             None,

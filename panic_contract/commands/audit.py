@@ -38,19 +38,21 @@ from panic_contract import settings
 from panic_contract.capture.reading import STDIN
 from panic_contract.capture.result import AuditInputError, AuditInterruptedError, AuditResult, ReadOptions
 from panic_contract.capture.splitting import PART_BYTES_ENV, audit_files, file_size, sigterm_stops, usable_cores
+from panic_contract.commands.cli import option_error
 from panic_contract.core import reports
 from panic_contract.core.accepted import load as load_acceptance
 from panic_contract.core.contract import Contract, default_contract, load_contract
 from panic_contract.core.ending import end_run
 from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import Decision, Verdict, command_stopped, decide
-from panic_contract.errors import UsageError
+from panic_contract.errors import OptionError, UsageError
 from panic_contract.outputs import terminal_line
 
 PROG = "panic-contract audit"
 # The suite's settings (`settings`: command line, then environment variable, then default), so one CI
 # job can set them for both.
 AUDIT_SETTINGS = (
+    "spec",
     "strict_drift",
     "accepted_drift",
     "accept_max_days",
@@ -101,9 +103,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "input and a gzip file cannot be cut: each is read by one process",
     )
     settings.add_arguments(parser, AUDIT_SETTINGS)
-    parser.add_argument(
-        "--spec", type=Path, default=None, help="the OpenAPI spec to hold the capture to (default: spec/)"
-    )
 
 
 def jobs_count(text: str) -> int:
@@ -122,13 +121,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         values = settings.from_namespace(args, AUDIT_SETTINGS, os.environ)
         strict_drift = bool(values["strict_drift"])
-        contract = load_contract(args.spec) if args.spec else default_contract()
+        contract = load_contract(values["spec"]) if values["spec"] else default_contract()
         accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
         acceptance = load_acceptance(Path(accepted_drift), None, max_days) if accepted_drift else None
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
         options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)
-    except (AuditInputError, UsageError) as exc:  # a capture, the spec, a setting, the accepted drift: one line
+    except OptionError as exc:  # a setting: the command line, not a verdict
+        return option_error(PROG, str(exc))
+    except (AuditInputError, UsageError) as exc:  # a capture, the spec, the accepted drift: one line
         return fail(Decision(Verdict.USAGE, str(exc)))
     interrupted: str | None = None
     try:
@@ -151,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         spec=contract.spec_path.name,
         started_at=started_at,
         duration_s=time.monotonic() - started,
+        json_report=values["drift_report"],
+        spec_path=contract.spec_path,
     )
     head = [f"{PROG}: {shown} ({kinds}): {result.summary()}", *where_lines(result.ledger)]
     ending = end_run(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"], head=head)

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,22 +20,7 @@ import jsonschema_rs
 import yaml
 
 from panic_contract.errors import SpecError
-
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # panic_contract/
-
-
-def shipped_folder(name: str) -> Path:
-    """`spec/` or `contracts/`, wherever the package is installed.
-
-    The repo's top-level folders are the single source. A built wheel carries them as package data
-    (`panic_contract/spec`, `panic_contract/contracts`, read with importlib.resources); a checkout or
-    an editable install has no such folder inside the package, and reads the repo's own.
-    """
-    packaged = resources.files("panic_contract") / name
-    if isinstance(packaged, Path) and packaged.is_dir():
-        return packaged
-    return PACKAGE_DIR.parent / name
-
+from panic_contract.shipped import shipped_folder
 
 SPEC_PATH = shipped_folder("spec") / "panic-api.openapi.yaml"
 KNOWN_VALUES_KEY = "x-known-values"
@@ -75,6 +59,12 @@ class Contract:
     @cached_property  # read on every 200 the audit judges: build the set once per contract
     def known_statuses_folded(self) -> frozenset[str]:
         return frozenset(value.casefold() for value in self.known_statuses)
+
+    @property
+    def nullable_fields(self) -> tuple[str, ...]:
+        """The callout's top-level fields the 200 schema allows to be null, sorted."""
+        properties = self.responses[200].schema.get("properties", {}) if 200 in self.responses else {}
+        return tuple(sorted(name for name, prop in properties.items() if "null" in prop.get("type", ())))
 
     @property
     def operation(self) -> str:

@@ -46,6 +46,6 @@ def end_run(
     errors = reports.write_reports(ledger, decision, info, json_path, markdown_path)
     if step_summary:
         errors += filter(None, [reports.append_step_summary(step_summary, reports.as_markdown(ledger, decision, info))])
-    *findings, verdict_line = reports.terminal_lines(ledger, decision, info.base_url)
+    *findings, verdict_line = reports.terminal_lines(ledger, decision, info)
     exit_code = EXIT_CODES[Verdict.USAGE] if errors and decision.exit_code == 0 else decision.exit_code
     return Ending(decision, (*head, *findings, *notes), tuple(errors), verdict_line, exit_code)

@@ -7,6 +7,7 @@ render what it returns. `exchange_of` is where a response the sender got becomes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -204,6 +205,9 @@ class Finding:
     expected: str
     actual: str
     request: str
+    # What the request carried, so a reproducer sends it again as it was (no token, a wrong one). How it was
+    # asked, not what was found: findings that differ only in it compare equal.
+    credentials: Credentials = dataclasses.field(default="valid", compare=False)
 
     @property
     def severity(self) -> Severity:
@@ -285,7 +289,9 @@ def inspect(exchange: Exchange, contract: Contract) -> Inspection:
     """Everything the contract says about one exchange with its one operation."""
     if exchange.oversized is not None:  # a body not read whole cannot be judged further, nor should it be
         size = f"larger than {exchange.oversized / (1 << 20):g} MiB (--max-body-size)"
-        return _single(Kind.MALFORMED_BODY, None, "a JSON object", size, exchange.request)
+        return _single(
+            Kind.MALFORMED_BODY, None, "a JSON object", size, exchange.request, credentials=exchange.credentials
+        )
     return inspect_fields(
         contract,
         exchange.method,
@@ -325,7 +331,14 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
     if 300 <= status < 400:  # never followed: a redirect could carry our token to another host
         documented = ", ".join(str(code) for code in contract.documented_statuses)
         actual = f"{status} redirecting to {redirect_target(headers.get('location', ''))}"
-        return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", actual, f"{method} {path}")
+        return _single(
+            Kind.UNDOCUMENTED_STATUS_CODE,
+            None,
+            f"one of {documented}",
+            actual,
+            f"{method} {path}",
+            credentials=credentials,
+        )
     # "unknown": the source does not say. Two comparisons cost less than a set lookup, once per audited record.
     if 200 <= status < 300 and credentials != "valid" and credentials != "unknown":  # noqa: PLR1714
         return Inspection(
@@ -336,27 +349,49 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
                     "401 for a request without a valid token",
                     f"{status} for a request with {'no' if credentials == 'missing' else 'a wrong'} token",
                     f"{method} {path}",
+                    credentials,
                 ),
             )
         )
     if status >= 500:
-        return _single(Kind.SERVER_ERROR, None, "no 5xx for a well-formed request", str(status), f"{method} {path}")
+        return _single(
+            Kind.SERVER_ERROR,
+            None,
+            "no 5xx for a well-formed request",
+            str(status),
+            f"{method} {path}",
+            credentials=credentials,
+        )
     response = contract.responses.get(status)
     if response is None:
         documented = ", ".join(str(code) for code in contract.documented_statuses)
-        return _single(Kind.UNDOCUMENTED_STATUS_CODE, None, f"one of {documented}", str(status), f"{method} {path}")
+        return _single(
+            Kind.UNDOCUMENTED_STATUS_CODE,
+            None,
+            f"one of {documented}",
+            str(status),
+            f"{method} {path}",
+            credentials=credentials,
+        )
     media = headers.get("content-type", "")
     if media != response.media_type:  # the exact media type is the common case: no need to normalise it
         media = _media(media)
         if media != response.media_type:
-            return _single(Kind.WRONG_CONTENT_TYPE, None, response.media_type, media or "missing", f"{method} {path}")
+            return _single(
+                Kind.WRONG_CONTENT_TYPE,
+                None,
+                response.media_type,
+                media or "missing",
+                f"{method} {path}",
+                credentials=credentials,
+            )
     if parsed is NOT_PARSED:
         parsed = read_body(body)
     if not isinstance(parsed, dict):  # the checks below cost nothing on the common path: a dict
         if parsed is NOT_SAVED:
             return CLEAN  # nothing more to judge without the body
         actual = parsed.reason if isinstance(parsed, Unreadable) else describe_value(parsed)
-        return _single(Kind.MALFORMED_BODY, None, "a JSON object", actual, f"{method} {path}")
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", actual, f"{method} {path}", credentials=credentials)
     is_callout = status == 200
     requested = None if raw_id is None or not is_callout else parse_callout_id(raw_id)  # parsed once, here
     # Fast path: most responses conform; the audit leans on this being cheap.
@@ -366,7 +401,9 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
         parsed = _surrogates_escaped(parsed)
         schema_valid = response.validator.is_valid(parsed)
     except ValueError:  # jsonschema_rs takes in no value nested deeper than ~250 levels ("Recursion limit reached")
-        return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, f"{method} {path}")
+        return _single(
+            Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, f"{method} {path}", credentials=credentials
+        )
     if (
         schema_valid
         and response.properties.issuperset(parsed)
@@ -376,12 +413,16 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
     request = f"{method} {path}"
     # iter_errors costs ten is_valid calls: only ask it when is_valid said there is something to find
     try:
-        findings = [] if schema_valid else list(_schema_findings(parsed, response.schema, response.validator, request))
+        findings = (
+            []
+            if schema_valid
+            else list(_schema_findings(parsed, response.schema, response.validator, request, credentials))
+        )
     except UnicodeEncodeError:
         parsed = _surrogates_escaped(parsed)
-        findings = list(_schema_findings(parsed, response.schema, response.validator, request))
+        findings = list(_schema_findings(parsed, response.schema, response.validator, request, credentials))
     except ValueError:  # as above: is_valid may stop at the first error before it meets the deep value
-        return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, request)
+        return _single(Kind.MALFORMED_BODY, None, "a JSON object", TOO_DEEP, request, credentials=credentials)
     findings.extend(
         Finding(
             Kind.NEW_FIELD,
@@ -389,12 +430,13 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
             "no such field",
             f"an undocumented field ({describe_value(parsed[name])})",
             request,
+            credentials,
         )
         for name in parsed
         if name not in response.properties
     )
     if is_callout:
-        findings.extend(_callout_findings(parsed, request, requested, contract))
+        findings.extend(_callout_findings(parsed, request, requested, contract, credentials))
     return Inspection(findings=tuple(findings), validated_body=is_callout)
 
 
@@ -437,12 +479,14 @@ def _surrogates_escaped(value: Any) -> Any:
     return value
 
 
-def _single(kind: Kind, field_: str | None, expected: str, actual: str, request: str) -> Inspection:
-    return Inspection(findings=(Finding(kind, field_, expected, actual, request),))
+def _single(
+    kind: Kind, field_: str | None, expected: str, actual: str, request: str, *, credentials: Credentials
+) -> Inspection:
+    return Inspection(findings=(Finding(kind, field_, expected, actual, request, credentials),))
 
 
 def _schema_findings(
-    body: Mapping[str, Any], schema: Mapping[str, Any], validator: Any, request: str
+    body: Mapping[str, Any], schema: Mapping[str, Any], validator: Any, request: str, credentials: Credentials
 ) -> Iterator[Finding]:
     properties = schema.get("properties", {})
     for error in validator.iter_errors(body):
@@ -451,15 +495,19 @@ def _schema_findings(
         if kind_name == "Required":
             name = error.kind.property
             expected = describe_type(properties.get(name, {}))
-            yield Finding(Kind.MISSING_FIELD, json_path([*path, name]), f"{expected} (required)", "missing", request)
+            yield Finding(
+                Kind.MISSING_FIELD, json_path([*path, name]), f"{expected} (required)", "missing", request, credentials
+            )
             continue
         prop = properties.get(path[0], {}) if len(path) == 1 else {}
         expected = describe_type(prop) if prop else error.message
         if kind_name == "Type":
             kind = Kind.NULL_IN_NON_NULLABLE if error.instance is None else Kind.TYPE_CHANGED
-            yield Finding(kind, json_path(path), expected, describe_value(error.instance), request)
+            yield Finding(kind, json_path(path), expected, describe_value(error.instance), request, credentials)
         elif kind_name == "Format":
-            yield Finding(Kind.FORMAT_VIOLATED, json_path(path), expected, describe_value(error.instance), request)
+            yield Finding(
+                Kind.FORMAT_VIOLATED, json_path(path), expected, describe_value(error.instance), request, credentials
+            )
         else:  # any other keyword the spec may grow: still a breaking change of the value's type
             yield Finding(
                 Kind.TYPE_CHANGED,
@@ -467,6 +515,7 @@ def _schema_findings(
                 expected,
                 f"{describe_value(error.instance)} ({error.message})",
                 request,
+                credentials,
             )
 
 
@@ -478,13 +527,22 @@ def _callout_semantics_hold(body: Mapping[str, Any], requested: int | None, cont
 
 
 def _callout_findings(
-    body: Mapping[str, Any], request: str, requested: int | None, contract: Contract
+    body: Mapping[str, Any], request: str, requested: int | None, contract: Contract, credentials: Credentials
 ) -> Iterator[Finding]:
     status = body.get("status")
     if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
         known = ", ".join(contract.known_statuses)
-        yield Finding(Kind.UNKNOWN_STATUS, "$.status", f"one of {known} (any casing)", describe_value(status), request)
+        yield Finding(
+            Kind.UNKNOWN_STATUS,
+            "$.status",
+            f"one of {known} (any casing)",
+            describe_value(status),
+            request,
+            credentials,
+        )
     returned = body.get("id")
     # `type() is int`: a boolean id is a type change, not also a mismatch
     if requested is not None and type(returned) is int and returned != requested:
-        yield Finding(Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), request)
+        yield Finding(
+            Kind.ID_MISMATCH, "$.id", f"the requested id {requested}", describe_value(returned), request, credentials
+        )

@@ -15,9 +15,9 @@ from typing import Any
 
 import jsonschema_rs
 
-from panic_contract.core.contract import PACKAGE_DIR, shipped_folder
 from panic_contract.core.findings import JSON_TYPE_NAMES, NOT_PARSED, Exchange
 from panic_contract.errors import FixtureError
+from panic_contract.shipped import PACKAGE_DIR, shipped_folder
 
 # The project's fixtures: the repo's contracts/ in a checkout, the wheel's package data once installed.
 CONTRACTS_DIR = shipped_folder("contracts")

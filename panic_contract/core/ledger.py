@@ -60,6 +60,7 @@ class LedgerEntry:
             "expected": finding.expected,
             "actual": finding.actual,
             "request": finding.request,
+            "credentials": finding.credentials,
             "count": self.count,
             "message": finding.message(),
             "samples": list(self.samples),
@@ -122,7 +123,8 @@ class Ledger:
             self.signals[name] = self.signals.get(name, 0) + count
         self.note_answered(*data.get("answered", ()))
         for item in [*data["findings"], *data.get("accepted", ())]:
-            finding = Finding(Kind(item["kind"]), item["field"], item["expected"], item["actual"], item["request"])
+            kind, credentials = Kind(item["kind"]), item.get("credentials", "valid")
+            finding = Finding(kind, item["field"], item["expected"], item["actual"], item["request"], credentials)
             line = item.get("accepted_line")
             covered = (item["acceptance"], item["accepted_by"], line) if line is not None else None
             self._put(finding, item["count"], item["samples"], item["actual_values"], covered)

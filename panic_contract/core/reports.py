@@ -1,8 +1,9 @@
 """Render a ledger and its verdict: JSON for machines, Markdown for a pull request, text for a terminal, GitHub.
 
-Reports carry requests as method and path only, and reproducers with the token masked: no
-credential reaches any of them. Text from the server is escaped where it lands, by the sink's one
-function in `outputs`: every Markdown cell and line, every terminal line.
+Reports carry requests as method and path only, and reproducers that name the token's variable
+(`$PANIC_API_TOKEN`), never its value: no credential reaches any of them. Each says what to do next
+(`next_steps`). Text from the server is escaped where it lands, by the sink's one function in `outputs`:
+every Markdown cell and line, every terminal line.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from panic_contract.core import next_steps
 from panic_contract.core.accepted import EXPIRING_DAYS, Entry
+from panic_contract.core.contract import SPEC_PATH
 from panic_contract.core.ledger import Ledger, LedgerEntry
 from panic_contract.core.verdict import Decision, verdict_line
+from panic_contract.faults import Credentials
 from panic_contract.outputs import (
     file_bytes,
     markdown_code,
@@ -26,31 +30,82 @@ from panic_contract.outputs import (
     terminal_line,
     write_atomically,
 )
-from panic_contract.redaction import MASK, redact
+from panic_contract.redaction import WRONG_TOKEN, redact
+from panic_contract.sending.auth import TOKEN_VARIABLE
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    target: str
+    target: str  # mock, staging, custom; or audit
     base_url: str
     spec: str
     started_at: datetime
     duration_s: float
+    json_report: str | None = None  # the JSON report's path, as given: what `panic-contract accept` reads
+    spec_path: Path = SPEC_PATH  # the spec the run held responses to: where a step edits it
+    mock_drift: tuple[str, ...] = ()  # the embedded mock's drift switches: how a step serves it again
+
+    @property
+    def sent_to(self) -> str | None:
+        """Where a request that names no host of its own went: the run's base URL; None for a capture,
+        which says nothing of a request it shows without a host."""
+        return None if self.target == "audit" else self.base_url
+
+    def where(self) -> next_steps.Where:
+        """What this run's next steps name."""
+        return next_steps.Where(
+            report=self.json_report or None,
+            audit=self.target == "audit",
+            spec=self.spec_path,
+            mock=self.base_url if self.target == "mock" else None,
+            mock_drift=self.mock_drift,
+        )
 
 
-def reproducer(base_url: str, request: str) -> str:
-    """A curl line for a finding's first request, token masked."""
+BASE_URL_VARIABLE = "PANIC_API_BASE_URL"
+# The token's variable, which the shell expands: never its value.
+TOKEN_HEADER = f'"Authorization: Bearer ${TOKEN_VARIABLE}"'
+
+
+def reproducer(base_url: str | None, request: str, credentials: Credentials = "valid") -> str:
+    """A curl line that sends a finding's first request again when pasted, with the credentials it carried.
+
+    Our token is `$PANIC_API_TOKEN` (the shell expands it: no output holds it); a request sent without one
+    is sent without one, one with a wrong token with the same wrong token. The URL is the request's own
+    when it names a host (the audit's), else `base_url`'s, else (a capture that names no host)
+    `$PANIC_API_BASE_URL`'s; single-quoted, so the shell passes it as it is.
+    """
     method, _, path = request.partition(" ")
-    url = path if "://" in path else base_url.rstrip("/") + path  # the audit's requests name their own host
-    flag = "" if method == "GET" else f"-X {method} "
-    return f"curl {flag}-H 'Authorization: Bearer {MASK}' {shlex.quote(url)}"
+    if "://" in path:
+        url = _quoted(path)
+    elif base_url:
+        url = _quoted(base_url.rstrip("/") + path)
+    else:
+        url = f'"${BASE_URL_VARIABLE}"{_quoted(path)}'
+    flag = "" if method == "GET" else f"-X {shlex.quote(method)} "
+    header = {"missing": "", "invalid": f"-H 'Authorization: Bearer {WRONG_TOKEN}' "}.get(
+        credentials, f"-H {TOKEN_HEADER} "
+    )
+    return f"curl {flag}{header}{url}"
+
+
+def _quoted(text: str) -> str:
+    """`text` in single quotes for a shell, always (shlex.quote leaves a plain word bare)."""
+    quoted = shlex.quote(text)
+    return quoted if quoted.startswith("'") else f"'{text}'"
+
+
+def _reproducer_of(run: RunInfo, entry: LedgerEntry) -> str:
+    return reproducer(run.sent_to, entry.first.request, entry.first.credentials)
 
 
 def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
     findings = []
+    where = run.where()
     for entry in ledger.sorted_entries():
         item = _with_expiry(ledger, entry)
-        item["reproducer"] = reproducer(run.base_url, entry.first.request)
+        item["reproducer"] = _reproducer_of(run, entry)
+        item["next_step"] = next_steps.for_entry(entry, where).as_dict()
         findings.append(item)
     return {
         "verdict": str(decision.verdict),
@@ -78,6 +133,10 @@ def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
                 "in_use": in_use,
             }
             for entry, days, in_use in expiring_soon(ledger)
+        ],
+        "next_steps": [
+            {"for": name, **step.as_dict()}
+            for name, step in next_steps.steps(ledger.sorted_entries(), decision.verdict, where)
         ],
     }
 
@@ -164,24 +223,25 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
             "",
         ]
         lines += [f"- {markdown_text(_expiring_line(*item))}" for item in soon]
+    lines += ["", "Next steps:"]
+    for name, step in next_steps.steps(entries, decision.verdict, run.where()):
+        lines += ["", f"- {markdown_text(name)}: {markdown_text(step.text)}"]
+        for paste in step.paste:  # a block each, inside the item: GitHub gives a code block a copy button
+            lines += ["", *(f"  {line}" for line in markdown_code_block(paste).splitlines())]
     if entries:
-        lines += [
-            "",
-            "Reproduce the first finding:",
-            "",
-            markdown_code_block(reproducer(run.base_url, entries[0].first.request)),
-        ]
+        lines += ["", "Reproduce the first finding:", "", markdown_code_block(_reproducer_of(run, entries[0]))]
     return "\n".join(lines) + "\n"
 
 
-def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[str]:
-    """The "API drift" section: findings grouped by kind and field, then the verdict last; one line each."""
+def terminal_lines(ledger: Ledger, decision: Decision, run: RunInfo) -> list[str]:
+    """The "API drift" section: findings grouped by kind and field, what to do next, then the verdict last;
+    one line each."""
     lines: list[str] = []
     for entry in ledger.sorted_entries():
         lines.append(_entry_line(entry))
         if entry.acceptance == "expired":
             lines.append(f"    accepted drift expired: {entry.accepted_by}")
-        lines.append(f"    reproduce: {reproducer(base_url, entry.first.request)}")
+        lines.append(f"    reproduce: {_reproducer_of(run, entry)}")
     if not lines:
         lines.append("no findings")
     for entry in ledger.accepted_entries():
@@ -191,6 +251,9 @@ def terminal_lines(ledger: Ledger, decision: Decision, base_url: str) -> list[st
         lines.append(f"    accepted by: {entry.accepted_by}")
     lines += [f"stale accepted drift (matched nothing; delete it): {entry.describe()}" for entry in stale(ledger)]
     lines += [_expiring_line(*item) for item in expiring_soon(ledger)]
+    for name, step in next_steps.steps(ledger.sorted_entries(), decision.verdict, run.where()):
+        lines.append(f"next: {name}: {step.text}")
+        lines += [f"    {paste}" for paste in step.paste]
     lines.append(verdict_line(decision))
     return [terminal_line(line) for line in lines]
 

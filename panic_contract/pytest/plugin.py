@@ -47,6 +47,7 @@ from panic_contract.sending.auth import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
 from panic_contract.settings import SETTINGS, resolve
+from panic_contract.shipped import SUITE_PACKAGE
 from panic_contract.target import Target, live_target, live_url, mock_target
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -69,7 +70,11 @@ settings.register_profile(
 )
 
 
+MOCK_DRIFT_FLAG = "--mock-drift"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
+    _refuse_flags_taken(parser, [*(s.flag for s in SETTINGS.values()), MOCK_DRIFT_FLAG])
     group = parser.getgroup("panic-api", "Panic API contract suite")
     for s in SETTINGS.values():
         if s.is_switch:
@@ -80,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from panic_contract.mock import DRIFTS
 
     group.addoption(
-        "--mock-drift",
+        MOCK_DRIFT_FLAG,
         dest="panic_mock_drift",
         action="append",
         default=[],
@@ -88,6 +93,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KIND",
         help=f"switch a drift or fault on in the embedded mock (repeatable): {', '.join(DRIFTS)}",
     )
+
+
+def _refuse_flags_taken(parser: pytest.Parser, flags: list[str]) -> None:
+    """One line, exit 4, where a plugin loaded before this one defines one of its flags (pytest-base-url's
+    `--base-url`, which pytest-playwright and pytest-selenium install): else argparse stops the run on the clash
+    with a traceback. A flag another plugin defines is not left over (unknown) when parsed."""
+    try:
+        _, unknown = parser.parse_known_and_unknown_args([f"{flag}=" for flag in flags])
+    except pytest.UsageError:  # a flag defined as a switch refuses a value: it is taken too
+        unknown = []
+    left = {word.removesuffix("=") for word in unknown}
+    if left == set(flags):
+        return
+    taken = [flag for flag in flags if flag not in left] if left else _each_taken(parser, flags)
+    raise pytest.UsageError(
+        f"{', '.join(taken)}: another pytest plugin of this run defines it too, so the contract suite's option "
+        "cannot be added; run the suite with panic-contract check, which loads no other plugin, or leave that "
+        "plugin out of this run (-p no:NAME)"
+    )
+
+
+def _each_taken(parser: pytest.Parser, flags: list[str]) -> list[str]:
+    taken = []
+    for flag in flags:
+        try:
+            _, unknown = parser.parse_known_and_unknown_args([f"{flag}="])
+        except pytest.UsageError:
+            unknown = []
+        if not unknown:
+            taken.append(flag)
+    return taken
 
 
 @pytest.hookimpl(tryfirst=True)  # first: the hypothesis profile in force before any plugin loads one
@@ -172,7 +208,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     contracts = Path(values["contracts_dir"]) if values["contracts_dir"] else CONTRACTS_DIR
     if not contracts.is_dir():
         raise SettingError(f"{SETTINGS['contracts_dir'].origin()} is {str(contracts)!r}; no such folder of fixtures")
-    contract = _contract()
+    contract = _contract(values["spec"])
     worker: dict[str, Any] = getattr(config, "workerinput", {})
     today = date.fromisoformat(worker[WORKER_TODAY]) if WORKER_TODAY in worker else None
     accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
@@ -244,7 +280,9 @@ def _live_target(
         return live_target(url, named, ids, contracts, os.environ, limits=limits, quota=quota, token=Secret(""))
 
 
-def _contract() -> Contract:
+def _contract(spec: str | None) -> Contract:
+    if spec:  # a team's own spec (--spec): its errors are theirs to fix
+        return load_contract(spec)
     try:
         return load_contract(SPEC_PATH)
     except SpecError as exc:
@@ -267,6 +305,13 @@ def panic_run(request: pytest.FixtureRequest) -> SuiteRun:
     if run is None:
         raise RuntimeError("the panic-api plugin is not active: run the suite with pytest from the project root")
     return run
+
+
+@pytest.fixture(scope="session")
+def panic_contract(request: pytest.FixtureRequest) -> Contract:
+    """The contract the run holds the API to (`--spec`, else the shipped spec); no request is sent."""
+    run = run_of(request.config)
+    return _contract(None) if run is None else run.contract
 
 
 @pytest.fixture(scope="session")
@@ -307,6 +352,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("callout_id", run.target.callout_ids)
     if "fixture_file" in metafunc.fixturenames and not _parametrizes(metafunc, "fixture_file"):
         metafunc.parametrize("fixture_file", fixture_paths(run.contracts_dir), ids=lambda path: path.name)
+    if "nullable_field" in metafunc.fixturenames and not _parametrizes(metafunc, "nullable_field"):
+        metafunc.parametrize("nullable_field", run.contract.nullable_fields)
 
 
 def _parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -410,6 +457,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     if decision.verdict is Verdict.INTERRUPTED:
         decision = interrupted_decision(run)
+    if decision.verdict is Verdict.INCONCLUSIVE and session.testscollected == 0:  # e.g. `-p` the plugin, no suite
+        decision = Decision(
+            Verdict.INCONCLUSIVE,
+            f"no test was collected, so nothing was sent to {run.target.host}: name the contract suite "
+            f"(pytest --pyargs {SUITE_PACKAGE}) or run panic-contract check",
+        )
     if run.budget_note and decision.verdict is Verdict.OK:
         decision = Decision(decision.verdict, f"{decision.reason}; {run.budget_note}")
     notes = [note] if (note := run.ids_note()) else []
@@ -434,14 +487,23 @@ def _run_info(run: SuiteRun) -> reports.RunInfo:
         spec=str(run.contract.spec_path.name),
         started_at=run.started_at,
         duration_s=time.monotonic() - run.started,
+        json_report=run.report_paths[0],
+        spec_path=run.contract.spec_path,
+        mock_drift=run.target.drift,
     )
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    ending = config.stash.get(ENDING, None)
-    if ending is None:
-        return
+# Around pytest's own end of the session (wrapper, tryfirst: outside the terminal reporter's), so the "API
+# drift" section comes after pytest's short summary and its final `N failed, M passed` line, and the verdict
+# line is the last line a run prints. A `pytest_terminal_summary` hook, even trylast, runs before both.
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_api_drift_last(session: pytest.Session) -> Any:
+    result = yield
+    ending = session.config.stash.get(ENDING, None)
+    terminalreporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if ending is None or terminalreporter is None:
+        return result
     terminalreporter.section("API drift")
     for line in ending.ordered():
         terminalreporter.write_line(terminal_line(line))
+    return result

@@ -1,7 +1,9 @@
 """Recording fixtures: plan the exchanges, fetch each through the sender, build its record, write them all or none.
 
 Everything is fetched and scrubbed in memory first, so an outage or a rejected token half-way (the sender's
-`Halt`, which travels to the command as it is) writes nothing; the files are then written together.
+`Halt`, which travels to the command as it is) writes nothing; the files are then written together, and only
+when none of them would break the fixture tests (`refusal`): a redirect or an id that answers 404 is never a
+callout fixture, and a fixture with a finding is written only for the kinds named with `--allow-drift`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from panic_contract.core.contract import JSON_MEDIA_TYPE, Contract
-from panic_contract.core.findings import Exchange, Inspection, exchange_of, inspect
+from panic_contract.core.findings import Exchange, Inspection, Kind, exchange_of, inspect, redirect_target
 from panic_contract.core.fixtures import exchange_from_record, fixture_text, load_fixture
+from panic_contract.core.verdict import Decision, Verdict
 from panic_contract.errors import FixtureError, UsageError
 from panic_contract.faults import Credentials
 from panic_contract.outputs import write_all_or_nothing
@@ -52,6 +55,7 @@ class Options:
     scrub: bool = True
     limits: Limits = field(default_factory=Limits)
     route: Route = DIRECT
+    allow_drift: frozenset[Kind] = frozenset()  # --allow-drift: finding kinds a written fixture may carry
 
     @property
     def host(self) -> str:
@@ -74,6 +78,69 @@ class Recorded:
     planned: Planned
     record: dict[str, Any]
     inspection: Inspection
+    # where a redirect led (scheme://host[:port]/path): a fixture keeps no Location, so the record cannot say
+    redirected_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a recording is not written: its verdict, and the lines that list what stands in the way."""
+
+    decision: Decision
+    lines: tuple[str, ...] = ()
+
+
+def is_redirect(status: int) -> bool:
+    return 300 <= status < 400
+
+
+def refusal(recorded: Sequence[Recorded], options: Options) -> Refusal | None:
+    """None when the recording may be written; else why not, in the order a person fixes it.
+
+    A redirect (never followed: the token stays on its host) is no answer to record: drift, as the suite
+    judges it. A planned callout id that answers 404 does not exist on the target: a usage error, since
+    `--ids` names it. Any other finding fails the fixture tests (they fail on every finding, additive ones
+    too), so it is written only when its kind is named with `--allow-drift`.
+    """
+    redirected = [item for item in recorded if is_redirect(item.record["response"]["status"])]
+    if redirected:
+        return Refusal(Decision(Verdict.DRIFT, _redirect_reason(redirected, len(recorded))))
+    missing = [
+        item.planned.callout_id
+        for item in recorded
+        if item.planned.expected_status is None and item.record["response"]["status"] == 404
+    ]
+    if missing:
+        ids = ", ".join(map(str, missing))
+        return Refusal(
+            Decision(
+                Verdict.USAGE,
+                f"callout {ids} answered 404 on {options.host}: no such callout there, and a 404 is not a callout "
+                f"fixture; pass --ids that exist on {options.host}; nothing was written",
+            )
+        )
+    blocked = [(item, f) for item in recorded for f in item.inspection.findings if f.kind not in options.allow_drift]
+    if not blocked:
+        return None
+    # every kind the recording carries, those already allowed too: the flag to give is the whole list
+    kinds = ",".join(dict.fromkeys(str(f.kind) for item in recorded for f in item.inspection.findings))
+    files = len({item.planned.path for item, _ in blocked})
+    reason = (
+        f"{len(blocked)} finding(s) in {files} fixture(s), which the fixture tests would fail on; nothing was "
+        f"written: to write them anyway, name their kinds with --allow-drift={kinds}"
+    )
+    lines = tuple(f"  {item.planned.path.name}: {finding.message()}" for item, finding in blocked)
+    return Refusal(Decision(Verdict.DRIFT, reason), ("not written, the fixtures would carry findings:", *lines))
+
+
+def _redirect_reason(redirected: Sequence[Recorded], total: int) -> str:
+    first = redirected[0]
+    answer = f"{first.record['response']['status']} redirecting to {first.redirected_to}"
+    more = f" ({len(redirected)} of {total} exchanges redirected)" if len(redirected) > 1 else ""
+    return (
+        f"GET {first.record['request']['path']} answered {answer}{more}: a redirect is not a fixture, and record "
+        "never follows one; give --base-url the server that answers itself; nothing was written"
+    )
 
 
 def write_recorded(recorded: Sequence[Recorded], options: Options) -> None:
@@ -182,7 +249,8 @@ def make_recorded(
         "request": {"method": exchange.method, "path": exchange.path, "credentials": exchange.credentials},
         "response": response,
     }
-    return Recorded(planned, data, inspect(exchange_from_record(data), contract))
+    redirected_to = redirect_target(exchange.headers.get("location", "")) if is_redirect(exchange.status) else None
+    return Recorded(planned, data, inspect(exchange_from_record(data), contract), redirected_to)
 
 
 def describe(planned: Planned, options: Options) -> str:

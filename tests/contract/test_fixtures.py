@@ -2,8 +2,9 @@
 
 A fixture that names no operation or status in the spec fails here, so fixtures cannot rot.
 A malformed file fails its own test with the one-line reason, instead of breaking collection.
-The plugin parametrizes `fixture_file` with the files of the run's folder (`--contracts-dir`); these tests
-send nothing, so they ask for the folder (`panic_contracts_dir`), not for the run.
+The plugin parametrizes `fixture_file` with the files of the run's folder (`--contracts-dir`), and
+`nullable_field` with the nullable fields of the run's spec (`--spec`); these tests send nothing, so they
+ask for the folder (`panic_contracts_dir`) and the contract (`panic_contract`), not for the run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from panic_contract.core.contract import default_contract
+from panic_contract.core.contract import Contract
 from panic_contract.core.findings import inspect
 from panic_contract.core.fixtures import (
     CONTRACTS_DIR,
@@ -23,11 +24,6 @@ from panic_contract.core.fixtures import (
     iter_fixtures,
     load_fixture,
     served_callout,
-)
-
-CONTRACT = default_contract()
-NULLABLE = sorted(
-    name for name, prop in CONTRACT.responses[200].schema["properties"].items() if "null" in prop.get("type", ())
 )
 
 
@@ -49,16 +45,16 @@ def callouts(folder: Path) -> list[tuple[Fixture, Mapping[str, Any]]]:
     return [(fixture, body) for fixture in loaded(folder=folder) if (body := served_callout(fixture)) is not None]
 
 
-def test_fixture_names_an_operation_and_status_of_the_spec(fixture_file: Path) -> None:
+def test_fixture_names_an_operation_and_status_of_the_spec(fixture_file: Path, panic_contract: Contract) -> None:
     (fixture,) = loaded(path=fixture_file)
     name = fixture_file.name
-    assert CONTRACT.operation_id == fixture.operation, f"{name}: no operation {fixture.operation!r} in the spec"
-    assert fixture.status in CONTRACT.documented_statuses, f"{name}: status {fixture.status} is not in the spec"
+    assert panic_contract.operation_id == fixture.operation, f"{name}: no operation {fixture.operation!r} in the spec"
+    assert fixture.status in panic_contract.documented_statuses, f"{name}: status {fixture.status} is not in the spec"
 
 
-def test_fixture_honours_the_contract(fixture_file: Path) -> None:
+def test_fixture_honours_the_contract(fixture_file: Path, panic_contract: Contract) -> None:
     (fixture,) = loaded(path=fixture_file)
-    inspection = inspect(fixture.to_exchange(), CONTRACT)
+    inspection = inspect(fixture.to_exchange(), panic_contract)
     name = fixture_file.name
     assert inspection.signal is None, f"{name}: {fixture.status} with valid credentials is {inspection.signal}"
     messages = [f"{name}: {finding.message()}" for finding in inspection.findings]
@@ -66,15 +62,16 @@ def test_fixture_honours_the_contract(fixture_file: Path) -> None:
         pytest.fail("\n".join(messages), pytrace=False)
 
 
-def test_callout_fixtures_cover_every_known_status_in_any_casing(panic_contracts_dir: Path) -> None:
+def test_callout_fixtures_cover_every_known_status_in_any_casing(
+    panic_contracts_dir: Path, panic_contract: Contract
+) -> None:
     covered = {str(body["status"]).casefold() for _, body in callouts(panic_contracts_dir)}
-    assert set() == CONTRACT.known_statuses_folded - covered
+    assert set() == panic_contract.known_statuses_folded - covered
 
 
-@pytest.mark.parametrize("field", NULLABLE)
-def test_callout_fixtures_show_each_nullable_field_null(field: str, panic_contracts_dir: Path) -> None:
+def test_callout_fixtures_show_each_nullable_field_null(nullable_field: str, panic_contracts_dir: Path) -> None:
     bodies = callouts(panic_contracts_dir)
-    assert any(body.get(field, "") is None for _, body in bodies), f"no 200 fixture has {field} null"
+    assert any(body.get(nullable_field, "") is None for _, body in bodies), f"no 200 fixture has {nullable_field} null"
 
 
 def test_callout_fixture_ids_are_unique_within_a_provenance(panic_contracts_dir: Path) -> None:

@@ -180,7 +180,7 @@ def test_every_report_names_the_entries_expiring_within_7_days_without_failing_t
     ].items()
     assert [1] == [item["expires_in_days"] for item in report["accepted"]]
 
-    lines = reports.terminal_lines(ledger, decision, RUN.base_url)
+    lines = reports.terminal_lines(ledger, decision, RUN)
     warnings = [line for line in lines if line.startswith("accepted drift expires")]
     assert [
         "accepted drift expires in 1 day: unknown-status $.status (line 1, until 2026-11-29: ticket 4411)",
@@ -210,7 +210,7 @@ def test_an_expired_finding_carries_its_days_past_and_is_not_expiring_soon() -> 
 def test_a_run_without_accepted_drift_has_an_empty_expiring_soon_list() -> None:
     ledger = Ledger()
     assert [] == reports.as_json(ledger, decide(ledger), RUN)["expiring_soon"]
-    assert not any("expires" in line for line in reports.terminal_lines(ledger, decide(ledger), RUN.base_url))
+    assert not any("expires" in line for line in reports.terminal_lines(ledger, decide(ledger), RUN))
 
 
 @given(ahead=st.integers(-60, 60))

@@ -170,7 +170,7 @@ def test_a_bad_max_body_size_is_one_line_and_exit_4(value: str, tmp_path: Path, 
     code, out, err = run(str(path), f"--max-body-size={value}")
     assert (4, "") == (code, out)
     assert [
-        f"panic-contract audit: verdict: usage (exit 4): --max-body-size (or PANIC_API_MAX_BODY_SIZE) is {value!r}; "
+        f"panic-contract audit: error: --max-body-size (or PANIC_API_MAX_BODY_SIZE) is {value!r}; "
         "it must be from 0.01 to 1024 MiB: a number of MiB (e.g. 4 or 0.5) or a size with its unit (512KiB, 16MiB)"
     ] == err.splitlines()
 
@@ -182,7 +182,7 @@ def test_a_bad_server_is_one_line_and_exit_4(value: str, tmp_path: Path, run: An
     code, _, err = run(str(path), "--server", value)
     assert 4 == code
     assert 1 == len(err.splitlines())
-    assert err.startswith("panic-contract audit: verdict: usage (exit 4): --server (or PANIC_API_SERVERS) ")
+    assert err.startswith("panic-contract audit: error: --server (or PANIC_API_SERVERS) ")
     assert "pw" not in err
 
 

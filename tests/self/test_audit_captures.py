@@ -114,11 +114,12 @@ def test_a_server_given_with_server_is_judged_and_named_by_its_findings(audit: A
     (finding,) = run.report["findings"]
     assert "GET http://localhost:3000/panic-api/v2/callouts/992011" == finding["request"]
     assert (
-        "curl -H 'Authorization: Bearer ***' http://localhost:3000/panic-api/v2/callouts/992011"
+        """curl -H "Authorization: Bearer $PANIC_API_TOKEN" 'http://localhost:3000/panic-api/v2/callouts/992011'"""
         == (finding["reproducer"])
     )
-    assert "reproduce: curl -H 'Authorization: Bearer ***' http://localhost:3000/panic-api/v2/callouts/992011" in (
-        run.out
+    assert (
+        """reproduce: curl -H "Authorization: Bearer $PANIC_API_TOKEN" 'http://localhost:3000/panic-api/v2/callouts/992011'"""
+        in run.out
     )
     assert "2 of 3 exchanges audited" in run.verdict_line
 
@@ -146,7 +147,7 @@ def test_json_lines_records_naming_another_host_are_skipped_and_those_naming_non
         finding["request"],
         finding["samples"],
     )
-    assert finding["reproducer"].endswith(" http://127.0.0.1:8000/panic-api/v2/callouts/992012")
+    assert finding["reproducer"].endswith(" 'http://127.0.0.1:8000/panic-api/v2/callouts/992012'")
     assert STAGING == judged.report["base_url"]  # the first record's host
 
 

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from panic_contract.commands import cli
+from panic_contract.core.findings import Kind
 from panic_contract.mock import create_app, known_callout_ids, serve
 from panic_contract.redaction import FRAGMENT, MASK
 from tests.self.test_masking import TOKEN_77, leaked, only_secrets
@@ -211,42 +212,43 @@ def earlier_recording(echo_server: tuple[EchoServer, str], tmp_path_factory: pyt
     return folder
 
 
+ALL_KINDS = "--allow-drift=" + ",".join(Kind)
+
+
 @settings(FEW, max_examples=25)
 @given(echo=echoes())
 def test_record_leaks_no_run_of_the_token(
     echo: Echo, echo_server: tuple[EchoServer, str], earlier_recording: Path
 ) -> None:
+    """Twice: as asked (what it refuses to write is listed, the echo in it), and with every kind allowed (written)."""
     server, base_url = echo_server
     server.echo = echo
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / "contracts"
-        shutil.copytree(earlier_recording, folder)
-        stdout, stderr = io.StringIO(), io.StringIO()
-        with (
-            only_secrets(),
-            environment(PANIC_API_TOKEN=SENTINEL),
-            contextlib.redirect_stdout(stdout),
-            contextlib.redirect_stderr(stderr),
-        ):
-            code = cli.main(
-                [
-                    "record",
-                    "--base-url",
-                    base_url,
-                    "--ids",
-                    IDS[0],
-                    "--out",
-                    str(folder),
-                    "--update",
-                    "--rate-limit",
-                    "0",
-                ]
-            )
-        assert 0 == code, stdout.getvalue() + stderr.getvalue()
-        outputs = {"stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
-        outputs |= {path.name: path.read_text(encoding="utf-8") for path in folder.iterdir()}
+    outputs: dict[str, str] = {}
+    codes = []
+    for run, allowed in (("refused", []), ("allowed", [ALL_KINDS])):
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch) / "contracts"
+            shutil.copytree(earlier_recording, folder)
+            stdout, stderr = io.StringIO(), io.StringIO()
+            with (
+                only_secrets(),
+                environment(PANIC_API_TOKEN=SENTINEL),
+                contextlib.redirect_stdout(stdout),
+                contextlib.redirect_stderr(stderr),
+            ):
+                argv = ["record", f"--base-url={base_url}", "--ids", IDS[0], f"--out={folder}", "--update"]
+                codes.append(cli.main([*argv, "--rate-limit=0", *allowed]))
+            outputs |= {f"{run} stdout": stdout.getvalue(), f"{run} stderr": stderr.getvalue()}
+            outputs |= {f"{run} {path.name}": path.read_text(encoding="utf-8") for path in folder.iterdir()}
+    # A 302 is never written; an echo in a header makes no finding; anywhere else it is one, written when allowed.
+    expected = {"location": [1, 1], "header": [0, 0]}.get(echo.place, [1, 0])
+    assert expected == codes, outputs
     assert_nothing_leaked(outputs, echo)
-    assert "shape diff" in outputs["stdout"]  # the diff lines, with the echo's paths and values, were printed
+    assert "shape diff" in outputs["allowed stdout"]  # the diff lines, with the echo's paths and values, were printed
+    # The refusal lists the echoed finding, or says where the redirect led: the echo was in it, masked. (Not for
+    # an echo in customerId's value, which scrubbing has already replaced with a pseudonym.)
+    if expected[0] and echo.reaches_findings and echo.place != "value":
+        assert MASK in outputs["refused stdout"] + outputs["refused stderr"], outputs["refused stdout"]
 
 
 def har_of(echo: Echo) -> dict[str, Any]:

@@ -349,7 +349,10 @@ def test_a_port_out_of_range_is_one_usage_line_and_exit_4(
     out, err = capsys.readouterr()
     assert "" == out
     assert 1 == err.count("\n")
-    assert f"verdict: usage (exit 4): argument --port: '{port}' is not a port: give 0 to 65535" in err
+    prog = "panic-contract mock" if main is cli.main else "python -m panic_contract.mock"
+    assert [
+        f"{prog}: error: argument --port: '{port}' is not a port: give 0 to 65535 (0: any free port); see {prog} --help"
+    ] == err.splitlines()
 
 
 def test_the_mock_restarts_at_once_on_the_port_it_just_served() -> None:

@@ -76,7 +76,7 @@ def test_a_key_holding_a_newline_cannot_print_a_verdict_line_of_its_own() -> Non
     field_ = "$.x\nverdict: ok (exit 0)"
     ledger = Ledger()
     ledger.add_findings([Finding(Kind.NEW_FIELD, field_, "no such field", "an undocumented field", "GET /x")])
-    lines = terminal_lines(ledger, decide(ledger), "http://127.0.0.1:1")
+    lines = terminal_lines(ledger, decide(ledger), RUN)
     assert 1 == sum(line.startswith("verdict:") for line in "\n".join(lines).splitlines())
     assert any("$.x\\nverdict: ok (exit 0)" in line for line in lines)
 
@@ -366,8 +366,9 @@ def test_record_and_audit_reach_their_verdict_whatever_a_body_holds(
     base_url, callout_id = extra_field_server(member), str(known_callout_ids()[0])
     out = tmp_path / "contracts"
     assert 0 == cli.main(
-        ["record", "--base-url", base_url, "--ids", callout_id, "--out", str(out), "--rate-limit", "0"]
-    )
+        ["record", "--base-url", base_url, "--ids", callout_id, "--out", str(out), "--rate-limit", "0",
+         "--allow-drift=new-field"]  # the member is an undocumented field: a fixture of it is written when named
+    )  # fmt: skip
     recorded = load_fixture(out / f"recorded-callout-{callout_id}.json")
     assert json.loads("{" + member + "}").items() <= recorded.body.items()  # kept as sent, surrogates and all
     printed = capsys.readouterr().out

@@ -1,9 +1,10 @@
-"""The package works wherever it is installed: the wheel carries the spec and the fixtures.
+"""The package works wherever it is installed: the wheel carries the spec, the fixtures and the contract suite.
 
-The wheel is built from a copy of the checkout and installed into a folder of its own; the
-commands then run from a temporary folder, with that folder on PYTHONPATH ahead of the editable
-install, so nothing is read from the checkout. Offline: no build isolation, no index (the `test`
-extra brings a setuptools that can build it).
+The wheel is built from a copy of the checkout and installed into a fresh virtualenv of its own; the commands,
+and plain pytest, then run from a temporary folder outside the checkout, so nothing is read from it. Offline:
+no build isolation, no index (the `test` extra brings a setuptools that can build it). The venv finds the
+dependencies in this environment's site-packages (a path in a .pth file, so none of this environment's own
+.pth files run: the editable install's finder stays out), as pip would have installed them there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -26,25 +28,39 @@ import httpx
 import pytest
 
 from panic_contract.commands import cli
-from panic_contract.mock import MOCK_TOKEN
+from panic_contract.mock import MOCK_TOKEN, known_callout_ids
+from tests.self.conftest import SENTINEL_TOKEN
 from tests.self.samples import DOCUMENTED_CALLOUT
 
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-SOURCES = ("pyproject.toml", "README.md", "panic_contract", "spec", "contracts")
+SOURCES = ("pyproject.toml", "README.md", "panic_contract", "spec", "contracts", "tests/contract")
 
 
 @dataclass(frozen=True)
 class Installed:
     wheel: Path
-    site: Path  # the wheel installed here (pip --target), and nothing else
+    venv: Path  # a fresh virtualenv, with the wheel installed in it
+    site: Path  # its site-packages
     workdir: Path  # an empty folder outside the checkout to run from
     env: dict[str, str]
 
-    def run(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    def run(self, *argv: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """`panic-contract ARGV`, the venv's console script."""
+        return self.command(str(self.venv / "bin" / "panic-contract"), *argv, timeout=timeout, cwd=cwd)
+
+    def pytest(self, *argv: str, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Plain `pytest ARGV` in the venv, as a team runs it."""
+        return self.command(str(self.python), "-m", "pytest", *argv, timeout=timeout, cwd=cwd)
+
+    def command(self, *argv: str, timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.site / "bin" / "panic-contract"), *argv],
-            cwd=self.workdir,
+            argv,
+            cwd=cwd or self.workdir,
             env=self.env,
             capture_output=True,
             text=True,
@@ -53,9 +69,20 @@ class Installed:
         )
 
 
-def _pip(*argv: str, cwd: Path) -> None:
+def _pip(*argv: str, cwd: Path, python: Path | None = None) -> None:
+    into = ["--python", str(python)] if python else []  # pip's own: install into that interpreter's environment
     done = subprocess.run(
-        [sys.executable, "-m", "pip", *argv, "--no-deps", "--no-index", "--quiet", "--disable-pip-version-check"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            *into,
+            *argv,
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            "--disable-pip-version-check",
+        ],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -78,13 +105,20 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             shutil.copy2(origin, source / name)
     _pip("wheel", "--no-build-isolation", "--wheel-dir", str(root / "dist"), str(source), cwd=root)
     (wheel,) = (root / "dist").glob("panic_contract-*.whl")
-    site = root / "site"
-    _pip("install", "--target", str(site), str(wheel), cwd=root)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    _pip("install", str(wheel), cwd=root, python=venv / "bin" / "python")
     workdir = root / "elsewhere"
     workdir.mkdir()
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("PANIC_API_", "PYTHON"))}
-    env["PYTHONPATH"] = str(site)  # ahead of the editable install, which only appends a finder
-    return Installed(wheel, site, workdir, env)
+    # GITHUB_*: run inside GitHub Actions, these runs must not write to the job's own summary
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PANIC_API_", "PYTHON", "PYTEST_", "VIRTUAL_ENV", "GITHUB_"))
+    }
+    return Installed(wheel, venv, site, workdir, env)
 
 
 @pytest.mark.e2e
@@ -98,13 +132,25 @@ def test_the_wheel_carries_the_spec_and_every_fixture(installed: Installed) -> N
 
 
 @pytest.mark.e2e
+def test_the_wheel_carries_the_contract_suite_as_a_package(installed: Installed) -> None:
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        names = set(wheel.namelist())
+        entry_points = next(wheel.read(n) for n in names if n.endswith(".dist-info/entry_points.txt")).decode()
+    modules = {f"panic_contract/suite/{path.name}" for path in (REPO / "tests" / "contract").glob("*.py")}
+    assert {"panic_contract/suite/__init__.py", "panic_contract/suite/test_properties.py"} <= modules
+    assert set() == modules - names
+    assert "panic_contract/commands/check.ini" in names
+    assert "[pytest11]\npanic_contract = panic_contract.pytest.entry" in entry_points
+
+
+@pytest.mark.e2e
 def test_the_installed_package_reads_its_own_copy_of_the_spec_and_fixtures(installed: Installed) -> None:
     code = (
         "import json, panic_contract.core.contract as c, panic_contract.core.fixtures as f;"
         "print(json.dumps([c.__file__, str(c.SPEC_PATH), str(f.CONTRACTS_DIR), f.CONTRACTS_IN_CHECKOUT]))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [str(installed.python), "-c", code],
         cwd=installed.workdir,
         env=installed.env,
         capture_output=True,
@@ -136,7 +182,7 @@ def test_audit_runs_from_the_installed_wheel_outside_the_checkout(installed: Ins
 @pytest.mark.e2e
 def test_mock_runs_from_the_installed_wheel_outside_the_checkout(installed: Installed) -> None:
     with subprocess.Popen(
-        [str(installed.site / "bin" / "panic-contract"), "mock", "--port", "0"],
+        [str(installed.venv / "bin" / "panic-contract"), "mock", "--port", "0"],
         cwd=installed.workdir,
         env=installed.env,
         stdout=subprocess.PIPE,
@@ -203,29 +249,41 @@ def test_every_package_the_code_imports_is_declared() -> None:
         (["mock", "--port", "70000"], "panic-contract mock", "'70000' is not a port"),
         (["mock", "--drift", "sideways"], "panic-contract mock", "invalid choice: 'sideways'"),
         (["record", "--target", "production"], "panic-contract record", "invalid choice: 'production'"),
-        (["record", "--update=yes"], "panic-contract record", "ignored explicit argument 'yes'"),
+        (["record", "--update=sentinel-value"], "panic-contract record", "--update: takes no value, and one was given"),
+        (["record", "--updte"], "panic-contract record", "--updte; did you mean --update?"),
+        (
+            ["recrd"],
+            "panic-contract",
+            "invalid choice: 'recrd' (choose from 'check', 'mock', 'record', 'audit', 'accept')",
+        ),
+        (["check", "--target", "production"], "panic-contract check", "invalid choice: 'production'"),
+        (["check", "-n", "2"], "panic-contract check", "unrecognized arguments: -n;"),  # pytest's go after --
     ],
 )
 def test_every_usage_error_of_every_command_is_one_line_and_exit_4(
     argv: list[str], prog: str, says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A command line argparse refuses is an error of the command named, not a verdict: nothing ran."""
     assert 4 == cli.main(argv)
     out, err = capsys.readouterr()
     assert "" == out
     assert 1 == err.count("\n"), err
-    assert err.startswith(f"{prog}: verdict: usage (exit 4): ")
+    assert err.startswith(f"{prog}: error: ")
+    assert "verdict" not in err
+    assert "sentinel-value" not in err
     assert says in err
-    assert err.endswith(f"(see {prog} --help)\n")
+    assert err.endswith((f"; see {prog} --help\n", f" (see {prog} --help)\n"))  # what is wrong; how to fix it
 
 
 def test_unrecognized_arguments_are_named_without_their_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert 4 == cli.main(["record", "--token", "sentinel-value-1", "--key=sentinel-value-2"])
-    err = capsys.readouterr().err
-    assert "unrecognized arguments: --token, --key=... and 1 other argument(s), not shown" in err
-    assert "sentinel-value" not in err
+    assert [
+        "panic-contract record: error: unrecognized arguments: --token, --key=... and 1 other argument(s), not shown; "
+        "see panic-contract record --help"
+    ] == capsys.readouterr().err.splitlines()
 
 
-@pytest.mark.parametrize("command", [[], ["mock"], ["record"], ["audit"], ["accept"]])
+@pytest.mark.parametrize("command", [[], ["check"], ["mock"], ["record"], ["audit"], ["accept"]])
 def test_help_exits_0_and_shows_no_raw_backticks(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         cli.main([*command, "--help"])
@@ -247,4 +305,112 @@ def test_record_help_names_the_credential_variables(capsys: pytest.CaptureFixtur
 def test_the_console_script_exits_4_on_a_usage_error(installed: Installed) -> None:
     done = installed.run("mock", "--port", "-1")
     assert 4 == done.returncode
-    assert "panic-contract mock: verdict: usage (exit 4): argument --port: '-1' is not a port" in done.stderr
+    assert "panic-contract mock: error: argument --port: '-1' is not a port" in done.stderr
+
+
+# --- the gate from another repository: panic-contract check, and plain pytest ----------------------------------
+
+# A live run against a loopback server, ending as the gate's four verdicts do: (mock drift switch, token) ->
+# exit code, and what the report names.
+GATE = {
+    "ok": ((), MOCK_TOKEN, 0),
+    "drift": (("missing-field",), MOCK_TOKEN, 1),
+    "outage": (("gateway-502",), MOCK_TOKEN, 10),
+    "auth": ((), SENTINEL_TOKEN, 11),  # the server rejects the token
+}
+# The two ways a team runs it from its own folder: the command, or plain pytest with the plugin autoloaded.
+FORMS = {
+    "check": lambda installed, argv, cwd: installed.run("check", *argv, timeout=120, cwd=cwd),
+    "pytest": lambda installed, argv, cwd: installed.pytest(
+        "--pyargs", "panic_contract.suite", "-p", "no:cacheprovider", *argv, cwd=cwd
+    ),
+}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("form", sorted(FORMS))
+@pytest.mark.parametrize("verdict", list(GATE))
+def test_the_gate_runs_from_an_empty_folder_outside_the_checkout(
+    installed: Installed, live_mock, tmp_path: Path, form: str, verdict: str
+) -> None:
+    drift, token, code = GATE[verdict]
+    report, empty = tmp_path / "drift.json", tmp_path / "empty"
+    empty.mkdir()
+    ids = ",".join(str(i) for i in known_callout_ids()[:3])
+    argv = [f"--base-url={live_mock(*drift)}", f"--callout-ids={ids}", "--rate-limit=0", f"--drift-report={report}"]
+    done = FORMS[form](replace_env(installed, PANIC_API_TOKEN=token), argv, empty)
+    output = done.stdout + done.stderr
+    assert code == done.returncode, output
+    assert done.stdout.rstrip().splitlines()[-1].startswith(f"verdict: {verdict} (exit {code}): "), output
+    written = json.loads(report.read_text(encoding="utf-8"))
+    assert (verdict, code) == (written["verdict"], written["exit_code"])
+    if verdict == "drift":
+        assert "$.calloutClassificationId" in {f["field"] for f in written["findings"] if f["kind"] == "missing-field"}
+    assert SENTINEL_TOKEN not in output + report.read_text(encoding="utf-8")
+    # no .pytest_cache, nothing else: only hypothesis's folder, as `pytest` leaves one where it runs
+    assert set() == {path.name for path in empty.iterdir()} - {".hypothesis"}
+
+
+def replace_env(installed: Installed, **env: str) -> Installed:
+    return Installed(installed.wheel, installed.venv, installed.site, installed.workdir, {**installed.env, **env})
+
+
+# A team's repository: its own pytest configuration (an option its conftest.py defines) and conftest.py, which
+# also takes --base-url, as pytest-base-url (pytest-playwright's, pytest-selenium's) does.
+TEAM_PYPROJECT = """\
+[tool.pytest.ini_options]
+addopts = "--team-flag -p no:cacheprovider"
+testpaths = ["tests"]
+"""
+TEAM_CONFTEST = """\
+import pathlib
+
+pathlib.Path(__file__).with_name("conftest-was-read").touch()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--team-flag", action="store_true")
+    parser.addoption("--base-url")
+"""
+TEAM_TEST = """\
+def test_the_team_s_own_test(request):
+    assert request.config.getoption("--team-flag")
+    assert "http://team.invalid" == request.config.getoption("--base-url")
+"""
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Path:
+    folder = tmp_path / "team"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "pyproject.toml").write_text(TEAM_PYPROJECT, encoding="utf-8")
+    (folder / "conftest.py").write_text(TEAM_CONFTEST, encoding="utf-8")
+    (folder / "tests" / "test_team.py").write_text(TEAM_TEST, encoding="utf-8")
+    return folder
+
+
+def _without_timings(output: str) -> list[str]:
+    """The lines of a run, less the header's list of plugins and the seconds of its last line."""
+    return [re.sub(r" in [0-9.]+s", "", line) for line in output.splitlines() if not line.startswith("plugins:")]
+
+
+@pytest.mark.e2e
+def test_a_team_s_own_test_run_is_unchanged_by_the_installed_plugin(installed: Installed, team: Path) -> None:
+    loaded = installed.pytest("--base-url=http://team.invalid", cwd=team)
+    blocked = installed.pytest("--base-url=http://team.invalid", "-p", "no:panic_contract", cwd=team)
+    assert 0 == loaded.returncode, loaded.stdout + loaded.stderr
+    assert "panic-contract-0.1.0" in loaded.stdout  # the entry point was loaded: the comparison says something
+    assert _without_timings(blocked.stdout) == _without_timings(loaded.stdout)
+    assert ("", "") == (blocked.stderr, loaded.stderr)
+    assert "API drift" not in loaded.stdout
+    assert "panic-api" not in loaded.stdout
+
+
+@pytest.mark.e2e
+def test_check_from_a_team_s_repository_reads_none_of_its_pytest_setup(installed: Installed, team: Path) -> None:
+    done = installed.run("check", cwd=team, timeout=120)
+    assert 0 == done.returncode, done.stdout + done.stderr
+    assert done.stdout.rstrip().splitlines()[-1].startswith("verdict: ok (exit 0): ")
+    assert not (team / "conftest-was-read").exists()  # neither its conftest.py nor its addopts (--team-flag)
+    header = done.stdout.split("collected ", 1)[0]
+    assert f"rootdir: {installed.site}/panic_contract/suite\nconfigfile: ../commands/check.ini\n" in header

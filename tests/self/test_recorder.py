@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import io
+import json
 import logging
 import os
+import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -15,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from panic_contract.commands import cli
 from panic_contract.commands import record as recorder
@@ -24,6 +31,7 @@ from panic_contract.core.findings import Exchange, inspect
 from panic_contract.core.fixtures import check_record, iter_fixtures, load_fixture
 from panic_contract.mock import MOCK_TOKEN, known_callout_ids
 from panic_contract.recording import scrub as scrubbing
+from tests.self.faulty_servers import faulty_server, redirect_target_requests
 from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 SENTINEL_TOKEN = "sentinel-token-7f3a"
@@ -99,9 +107,10 @@ def record(*argv: str) -> int:
     return recorder.run(parser.parse_args(argv))
 
 
-def record_into(out: Path, *argv: str, ids: str = "992011,992012") -> int:
+def record_into(out: Path, *argv: str, ids: str = "992011,992012", target: str = "staging") -> int:
     """As a user would run it against staging, minus the rate limit and the retry waits."""
-    return record("--ids", ids, "--out", str(out), "--rate-limit", "0", "--retries", "0", *argv)
+    named = ["--target", target] if target else []
+    return record(*named, "--ids", ids, "--out", str(out), "--rate-limit", "0", "--retries", "0", *argv)
 
 
 def everything_in(directory: Path) -> str:
@@ -226,23 +235,65 @@ def test_client_credentials_and_token_never_reach_files_output_or_logs(
     assert SENTINEL_SECRET not in written
 
 
-def test_base_url_precedence_is_flag_then_variable_then_staging(
+def test_the_target_is_the_base_url_flag_then_target_staging_then_the_variables(
     api: FakeApi, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record_into(out)
     monkeypatch.setenv("PANIC_API_BASE_URL", "https://from-variable.test")
-    record_into(tmp_path / "variable")
+    record_into(tmp_path / "variable", target="")
     record_into(tmp_path / "flag", "--base-url", "https://from-flag.test/")
+    record_into(tmp_path / "staging")  # --target staging wins over the variable
+    monkeypatch.delenv("PANIC_API_BASE_URL")
+    monkeypatch.setenv("PANIC_API_TARGET", "staging")
+    record_into(tmp_path / "target-variable", target="")
+    folders = ("variable", "flag", "staging", "target-variable")
     targets = [
         load_fixture(directory / "recorded-404.json").data["provenance"]["target"]
-        for directory in (out, tmp_path / "variable", tmp_path / "flag")
+        for directory in (out, *(tmp_path / name for name in folders))
     ]
-    assert [STAGING_HOST, "from-variable.test", "from-flag.test"] == targets
+    assert [STAGING_HOST, "from-variable.test", "from-flag.test", STAGING_HOST, STAGING_HOST] == targets
+
+
+@pytest.mark.parametrize(
+    ("target_variable", "first_words"),
+    [(None, "no target"), ("mock", "PANIC_API_TARGET is 'mock', not a live target")],
+    ids=["nothing", "target-mock"],
+)
+def test_without_a_named_live_target_nothing_is_sent_and_the_line_says_how_to_name_one(
+    api: FakeApi,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    target_variable: str | None,
+    first_words: str,
+) -> None:
+    """The suite defaults to the mock; record has no default: leaving the target out never reaches staging."""
+    if target_variable:
+        monkeypatch.setenv("PANIC_API_TARGET", target_variable)
+    assert 4 == record_into(out, target="")
+    assert [
+        f"panic-contract record: error: {first_words}: record reaches a live target only when it is named; pass "
+        "--target staging, or --base-url URL for another server of this API (or set PANIC_API_TARGET=staging or "
+        "PANIC_API_BASE_URL); nothing was sent"
+    ] == capsys.readouterr().err.splitlines()
+    assert 0 == api.calls
+    assert not out.exists()
+
+
+def test_record_help_says_it_sends_only_to_a_target_named(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["record", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "It sends only to a live target you name: --target staging, or --base-url URL (or PANIC_API_TARGET=staging, "
+        "PANIC_API_BASE_URL); without one it is a usage error and nothing is sent."
+    ) in text
+    assert "--allow-drift KIND[,KIND]" in text
 
 
 def test_ids_can_come_from_the_environment(api: FakeApi, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PANIC_API_CALLOUT_IDS", "992012")
-    assert 0 == record("--out", str(out), "--rate-limit", "0")
+    assert 0 == record("--target", "staging", "--out", str(out), "--rate-limit", "0")
     assert (out / "recorded-callout-992012.json").exists()
 
 
@@ -368,7 +419,7 @@ def test_rejected_client_credentials_exit_11(
     ],
     ids=["no-token", "bad-ids", "blank-ids", "no-ids", "bad-base-url"],
 )
-def test_usage_errors_exit_4_with_one_line_and_send_nothing(
+def test_command_line_errors_exit_4_with_one_error_line_and_send_nothing(
     api: FakeApi,
     out: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -379,8 +430,8 @@ def test_usage_errors_exit_4_with_one_line_and_send_nothing(
 ) -> None:
     if unset_token:
         monkeypatch.delenv("PANIC_API_TOKEN")
-    assert 4 == record("--out", str(out), *argv)
-    assert [f"panic-contract record: verdict: usage (exit 4): {reason}"] == capsys.readouterr().err.splitlines()
+    assert 4 == record("--target", "staging", "--out", str(out), *argv)
+    assert [f"panic-contract record: error: {reason}"] == capsys.readouterr().err.splitlines()
     assert 0 == api.calls
     assert not out.exists()
 
@@ -408,7 +459,7 @@ def test_the_shape_diff_names_each_change_per_callout_and_in_total(
     record_into(out)
     drift_the_documented_callout(api)
     capsys.readouterr()
-    assert 0 == record_into(out, "--update")
+    assert 0 == record_into(out, "--update", "--allow-drift=missing-field,type-changed,new-field,unknown-status")
     lines = capsys.readouterr().out.splitlines()
     assert f"recording 4 exchange(s) from {STAGING_HOST} into {out}/" == lines[0]
     assert "[1/4] 992011 200 missing-field, type-changed, new-field, unknown-status" == lines[1]
@@ -458,7 +509,7 @@ def test_a_status_seen_in_an_earlier_fixture_is_not_new(
     api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api.callouts[992012]["status"] = "Escalated"
-    record_into(out)
+    assert 0 == record_into(out, "--allow-drift=unknown-status")
     api.callouts[992011]["status"] = "escalated"
     capsys.readouterr()
     assert 0 == record_into(out, "--check")
@@ -514,11 +565,24 @@ def test_recording_from_the_mock_on_a_loopback_port_end_to_end(
     assert MOCK_TOKEN not in written
     assert "178921" not in written  # the documented example's customerId
     capsys.readouterr()
+    before = snapshot(out)
 
-    assert 0 == record(
-        "--ids", ids, "--out", str(out), "--base-url", live_mock("new-field", "type-changed"), "--update",
-        "--rate-limit", "0",
-    )  # fmt: skip
+    drifted = ("--ids", ids, "--out", str(out), "--base-url", live_mock("new-field", "type-changed"), "--update")
+    assert 1 == record(*drifted, "--rate-limit", "0")  # not asked for by name: nothing written, the findings listed
+    refused = capsys.readouterr()
+    assert before == snapshot(out)
+    assert [
+        "not written, the fixtures would carry findings:",
+        '  recorded-callout-992011.json: GET /panic-api/v2/callouts/992011: $.id is string "992011", contract says '
+        "integer [type-changed]",
+    ] == refused.out.splitlines()[-5:-3]
+    assert [
+        "panic-contract record: verdict: drift (exit 1): 4 finding(s) in 2 fixture(s), which the fixture tests would "
+        "fail on; nothing was written: to write them anyway, name their kinds with "
+        "--allow-drift=type-changed,new-field"
+    ] == refused.err.splitlines()
+
+    assert 0 == record(*drifted, "--allow-drift=type-changed,new-field", "--rate-limit", "0")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("recording 4 exchange(s) from 127.0.0.1:")
     assert [
@@ -553,7 +617,7 @@ def test_the_default_out_is_the_projects_contracts_folder_whatever_the_current_f
     elsewhere = tmp_path / "tests"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert 0 == record("--ids", "992011", "--rate-limit", "0", "--retries", "0")
+    assert 0 == record("--target", "staging", "--ids", "992011", "--rate-limit", "0", "--retries", "0")
     assert f"recording 3 exchange(s) from {STAGING_HOST} into {project}/" == capsys.readouterr().out.splitlines()[0]
     assert ["recorded-401.json", "recorded-404.json", "recorded-callout-992011.json"] == sorted(
         path.name for path in project.iterdir()
@@ -691,7 +755,9 @@ def test_a_body_that_is_not_utf8_is_malformed_body_kept_byte_for_byte(
     api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str], scrub: bool
 ) -> None:
     api.faults[992011] = httpx.Response(200, content=NOT_UTF8, headers={"content-type": "application/json"})
-    assert 0 == record_into(out, *([] if scrub else ["--no-scrub"]))
+    # the fake answers the no-token probe of 992011 the same way: auth-not-enforced there, allowed with it
+    allowed = "--allow-drift=malformed-body,auth-not-enforced"
+    assert 0 == record_into(out, allowed, *([] if scrub else ["--no-scrub"]))
     assert "[1/4] 992011 200 malformed-body" in capsys.readouterr().out.splitlines()
     text = (out / "recorded-callout-992011.json").read_text(encoding="utf-8")
     assert "\ufffd" not in text
@@ -712,8 +778,179 @@ def test_a_first_recording_never_says_it_compared_none(
     api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api.callouts[992011]["status"] = "Escalated"
-    assert 0 == record_into(out)
+    assert 0 == record_into(out, "--allow-drift=unknown-status")
     out_lines = capsys.readouterr().out.splitlines()
     (total,) = [line for line in out_lines if line.startswith("  total:")]
     assert "of 0 compared" not in total
     assert total.startswith("  total: 1 new exchange(s) with drift: 1 new status value(s);")
+
+
+# --- a recording cannot break the gate: what the fixture tests would fail on is written only by name ----------
+
+
+def test_update_with_breaking_drift_writes_nothing_lists_the_findings_and_names_the_flag(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: written, exit 0, and the next plain `pytest` failed the fixture tests on it."""
+    record_into(out)
+    before = snapshot(out)
+    api.callouts[992011]["customerId"] = None
+    api.callouts[992012]["responderEta"] = 420
+    capsys.readouterr()
+    assert 1 == record_into(out, "--update")
+    captured = capsys.readouterr()
+    assert before == snapshot(out)
+    assert [
+        "not written, the fixtures would carry findings:",
+        "  recorded-callout-992011.json: GET /panic-api/v2/callouts/992011: $.customerId is null, contract says "
+        "integer [null-in-non-nullable]",
+        "  recorded-callout-992012.json: GET /panic-api/v2/callouts/992012: $.responderEta is an undocumented field "
+        "(integer 420), contract says no such field [new-field]",
+    ] == captured.out.splitlines()[-3:]
+    assert [
+        "panic-contract record: verdict: drift (exit 1): 2 finding(s) in 2 fixture(s), which the fixture tests would "
+        "fail on; nothing was written: to write them anyway, name their kinds with "
+        "--allow-drift=null-in-non-nullable,new-field"
+    ] == captured.err.splitlines()
+
+
+def test_allowing_some_kinds_still_refuses_the_others_and_names_every_kind(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.callouts[992011]["customerId"] = None
+    api.callouts[992012]["responderEta"] = 420
+    assert 1 == record_into(out, "--allow-drift=new-field")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("panic-contract record: verdict: drift (exit 1): 1 finding(s) in 1 fixture(s), ")
+    assert line.endswith("--allow-drift=null-in-non-nullable,new-field")
+    assert not out.exists()
+    # the flag repeated or comma-separated, as the line gives it: both write
+    assert 0 == record_into(out, "--allow-drift=new-field", "--allow-drift", "null-in-non-nullable")
+    assert load_fixture(out / "recorded-callout-992011.json").body["customerId"] is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["--allow-drift=type-chnged"],
+            "--allow-drift: 'type-chnged' is not a finding kind; did you mean type-changed?",
+        ),
+        (["--allow-drift=new-field,"], "--allow-drift: an empty kind; the kinds are " + ", ".join(recorder.KINDS)),
+        (
+            ["--allow-drift=new-field", "--check"],
+            "--allow-drift says what to write, and --check writes nothing: give one of them",
+        ),
+    ],
+    ids=["typo", "empty", "with-check"],
+)
+def test_allow_drift_that_cannot_be_used_is_an_error_line_before_anything_is_sent(
+    api: FakeApi, out: Path, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    assert 4 == record_into(out, *argv)
+    assert [f"panic-contract record: error: {line}"] == capsys.readouterr().err.splitlines()
+    assert 0 == api.calls
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=4,
+)
+
+
+@st.composite
+def drifted_callouts(draw: st.DrawFn) -> dict[str, Any]:
+    """The documented callout, changed as a provider might: fields dropped, retyped, nulled, added, a new status."""
+    body = copy.deepcopy(CALLOUT)
+    if draw(st.booleans()):  # values the contract allows: such a recording is written
+        body["status"] = draw(st.sampled_from(["created", "CLOSED", "responder dispatched", "Responder Cancelled"]))
+        body["customerId"] = draw(st.integers(0, 2**31))
+        body["latitude"] = body["longitude"] = draw(st.none() | st.floats(-90, 90))
+        return body
+    for name in draw(st.lists(st.sampled_from(sorted(CALLOUT)), max_size=3, unique=True)):
+        change = draw(st.sampled_from(["drop", "value", "keep"]))
+        if change == "drop":
+            del body[name]
+        elif change == "value":
+            body[name] = draw(JSON_VALUES)
+    if draw(st.booleans()):
+        body[draw(st.sampled_from(["responderEta", "echo", "customerId"]))] = draw(JSON_VALUES)
+    if draw(st.booleans()):
+        body["status"] = draw(st.sampled_from(["closed", "Escalated", "CREATED", ""]))
+    body["id"] = draw(st.sampled_from([992011, 992011, "992011", 992012]))
+    return body
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=drifted_callouts())
+def test_whatever_the_target_sends_record_update_writes_only_what_the_fixture_tests_pass(
+    api: FakeApi, tmp_path: Path, body: dict[str, Any]
+) -> None:
+    """Exit 0 and every written fixture holds to the contract (what `pytest` checks of it), or exit 1 and no change."""
+    with tempfile.TemporaryDirectory(dir=tmp_path) as scratch:
+        out = Path(scratch) / "contracts"
+        api.callouts[992011] = copy.deepcopy(CALLOUT)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert 0 == record_into(out)
+            before = snapshot(out)
+            api.callouts[992011] = body
+            code = record_into(out, "--update")
+        judged = [inspect(fixture.to_exchange(), CONTRACT) for fixture in iter_fixtures(out)]
+        clean = all((j.findings, j.signal) == ((), None) for j in judged)
+        expected = inspect(Exchange("GET", "/panic-api/v2/callouts/992011", 200, {"content-type": JSON},
+                                    json.dumps(body).encode()), CONTRACT)  # fmt: skip
+        event("refused" if expected.findings else "written")
+        if expected.findings:
+            assert (1, before) == (code, snapshot(out))
+        else:
+            assert (0, True) == (code, clean)
+            assert set(body) == set(load_fixture(out / "recorded-callout-992011.json").body)  # this body, written
+
+
+def test_an_id_that_answers_404_is_not_recorded_as_a_callout_fixture(
+    live_mock: Any, out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On the real mock over loopback: 123 does not exist there. Before: recorded-callout-123.json held its 404."""
+    monkeypatch.setenv("PANIC_API_TOKEN", MOCK_TOKEN)
+    base_url = live_mock()
+    host = base_url.removeprefix("http://")
+    argv = ["record", "--ids", "992011,123", f"--out={out}", f"--base-url={base_url}", "--rate-limit=0"]
+    assert 4 == cli.main(argv)
+    captured = capsys.readouterr()
+    assert "[2/4] 123 404 no such callout" in captured.out.splitlines()
+    assert [
+        f"panic-contract record: verdict: usage (exit 4): callout 123 answered 404 on {host}: no such callout there, "
+        f"and a 404 is not a callout fixture; pass --ids that exist on {host}; nothing was written"
+    ] == captured.err.splitlines()
+    assert not out.exists()
+    assert 4 == cli.main([*argv, "--allow-drift=undocumented-status-code"])  # no flag makes a 404 a callout
+    assert not out.exists()
+
+
+def test_a_redirect_is_never_recorded_and_never_followed(
+    out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A loopback server that answers 302 to another host. Before: three 302 fixtures, exit 0."""
+    monkeypatch.setenv("PANIC_API_TOKEN", SENTINEL_TOKEN)
+    with faulty_server("redirect-other-host", token=SENTINEL_TOKEN) as base_url:
+        argv = ["record", "--ids", "992011", f"--out={out}", f"--base-url={base_url}", "--rate-limit=0"]
+        assert 1 == cli.main([*argv, "--allow-drift=undocumented-status-code"])  # no flag writes a redirect
+    captured = capsys.readouterr()
+    assert "[1/3] 992011 302 undocumented-status-code (a redirect, not followed)" in captured.out.splitlines()
+    (line,) = captured.err.splitlines()
+    other = re.fullmatch(
+        r"panic-contract record: verdict: drift \(exit 1\): GET /panic-api/v2/callouts/992011 answered 302 "
+        r"redirecting to http://localhost:(\d+)/panic-api/v2/callouts/992011 \(3 of 3 exchanges redirected\): a "
+        r"redirect is not a fixture, and record never follows one; give --base-url the server that answers itself; "
+        r"nothing was written",
+        line,
+    )
+    assert other is not None, line
+    assert not out.exists()
+    assert [] == redirect_target_requests(base_url)  # the other host got no request, so never our token
+    assert SENTINEL_TOKEN not in captured.out + captured.err

@@ -218,7 +218,7 @@ def test_record_checks_the_same_values_with_the_same_words(
     err = capsys.readouterr().err
     assert 4 == code
     assert 1 == len(err.splitlines())
-    assert err.startswith(f"panic-contract record: verdict: usage (exit 4): {fragment}"), err
+    assert err.startswith(f"panic-contract record: error: {fragment}"), err
 
 
 def test_record_reads_its_settings_from_the_environment_too(

@@ -29,7 +29,7 @@ def test_breaking_drift_fails_the_run_naming_kind_and_field(drift: str, run_suit
         [
             "*= API drift =*",
             f"breaking {kind} {field or '-'}: * /panic-api/v2/callouts/*",
-            "    reproduce: curl *-H 'Authorization: Bearer ***' *",
+            '    reproduce: curl *-H "Authorization: Bearer $PANIC_API_TOKEN" *',
             "verdict: drift (exit 1)*",
         ]
     )
@@ -82,7 +82,7 @@ def test_findings_are_deduplicated_with_counts(run_suite) -> None:
     run = run_suite("--mock-drift", "null-in-non-nullable")
     (finding,) = run.report["findings"]
     assert finding["count"] > 1
-    assert finding["reproducer"].startswith("curl -H 'Authorization: Bearer ***' http")
+    assert finding["reproducer"].startswith("""curl -H "Authorization: Bearer $PANIC_API_TOKEN" 'http""")
 
 
 @pytest.mark.e2e

@@ -217,7 +217,7 @@ def test_json_report_findings_carry_the_documented_keys() -> None:
         "actual": "null",
         "request": "GET /panic-api/v2/callouts/992011",
         "count": 2,
-        "reproducer": f"curl -H 'Authorization: Bearer ***' {BASE_URL}/panic-api/v2/callouts/992011",
+        "reproducer": f"curl -H \"Authorization: Bearer $PANIC_API_TOKEN\" '{BASE_URL}/panic-api/v2/callouts/992011'",
     } == {key: findings[0][key] for key in keys}
 
 
@@ -227,18 +227,23 @@ def test_json_report_is_serialisable() -> None:
     assert report == json.loads(json.dumps(report))
 
 
-def test_reproducer_masks_the_token() -> None:
-    assert "curl -H 'Authorization: Bearer ***' http://127.0.0.1:8765/panic-api/v2/callouts/992011" == reproducer(
-        BASE_URL + "/", "GET /panic-api/v2/callouts/992011"
+def test_reproducer_names_the_token_s_variable_never_a_value() -> None:
+    assert (
+        """curl -H "Authorization: Bearer $PANIC_API_TOKEN" 'http://127.0.0.1:8765/panic-api/v2/callouts/992011'"""
+        == reproducer(BASE_URL + "/", "GET /panic-api/v2/callouts/992011")
     )
 
 
 def test_reproducer_names_a_method_other_than_get() -> None:
-    assert "curl -X POST -H 'Authorization: Bearer ***' http://127.0.0.1:8765/x" == reproducer(BASE_URL, "POST /x")
+    assert """curl -X POST -H "Authorization: Bearer $PANIC_API_TOKEN" 'http://127.0.0.1:8765/x'""" == reproducer(
+        BASE_URL, "POST /x"
+    )
 
 
 def test_reproducer_quotes_the_url_for_the_shell() -> None:
-    assert f"curl -H 'Authorization: Bearer ***' '{BASE_URL}/x?a=1&b=2'" == reproducer(BASE_URL, "GET /x?a=1&b=2")
+    assert f"""curl -H "Authorization: Bearer $PANIC_API_TOKEN" '{BASE_URL}/x?a=1&b=2'""" == reproducer(
+        BASE_URL, "GET /x?a=1&b=2"
+    )
 
 
 def test_markdown_starts_with_the_verdict_line() -> None:
@@ -276,26 +281,32 @@ def test_markdown_of_a_clean_run_has_no_table() -> None:
 
 def test_terminal_lines_end_with_the_verdict_line() -> None:
     ledger, decision = drift_run()
-    lines = terminal_lines(ledger, decision, BASE_URL)
+    lines = terminal_lines(ledger, decision, RUN)
     assert "verdict: drift (exit 1): 2 finding(s) of kind null-in-non-nullable, unknown-status" == lines[-1]
 
 
 def test_terminal_lines_show_each_finding_with_its_reproducer() -> None:
     ledger, decision = drift_run()
-    lines = terminal_lines(ledger, decision, BASE_URL)
+    lines = terminal_lines(ledger, decision, RUN)
     assert (
         "breaking null-in-non-nullable $.customerId: GET /panic-api/v2/callouts/992011: $.customerId is null, "
         "contract says integer [null-in-non-nullable] (x2)"
     ) == lines[0]
-    assert f"    reproduce: curl -H 'Authorization: Bearer ***' {BASE_URL}/panic-api/v2/callouts/992011" == lines[1]
-    assert 3 * 2 + 1 == len(lines)
+    reproduce = (
+        f"""    reproduce: curl -H "Authorization: Bearer $PANIC_API_TOKEN" '{BASE_URL}/panic-api/v2/callouts/992011'"""
+    )
+    assert reproduce == lines[1]
+    assert [True] * 3 == [line.startswith("    reproduce: curl ") for line in lines[1:6:2]]  # one per finding
+    assert lines[6].startswith("next: ")
 
 
 def test_terminal_lines_of_a_clean_run_say_so() -> None:
     ledger = ledger_of()
-    assert ["no findings", "verdict: ok (exit 0): 1 callout bodies held to the contract"] == terminal_lines(
-        ledger, decide(ledger), BASE_URL
-    )
+    assert [
+        "no findings",
+        "next: ok: nothing to do: no finding fails the run",
+        "verdict: ok (exit 0): 1 callout bodies held to the contract",
+    ] == terminal_lines(ledger, decide(ledger), RUN)
 
 
 def test_write_reports_writes_both_files(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""The contract suite: `pytest` here, `panic-contract check` anywhere (installed as `panic_contract.suite`)."""
