@@ -59,6 +59,8 @@ AUDIT_SETTINGS = (
     "drift_report_md",
     "max_body_size",
     "server",
+    "reads",
+    "spec",
 )
 PROGRESS_MIN_BYTES = 16 << 20  # smaller files finish before a bar is worth drawing
 
@@ -102,9 +104,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "input and a gzip file cannot be cut: each is read by one process",
     )
     settings.add_arguments(parser, AUDIT_SETTINGS)
-    parser.add_argument(
-        "--spec", type=Path, default=None, help="the OpenAPI spec to hold the capture to (default: spec/)"
-    )
 
 
 def jobs_count(text: str) -> int:
@@ -123,12 +122,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         values = settings.from_namespace(args, AUDIT_SETTINGS, os.environ)
         strict_drift = bool(values["strict_drift"])
-        contract = load_contract(args.spec) if args.spec else default_contract()
+        contract = load_contract(values["spec"]) if values["spec"] else default_contract()
+        settings.check_reads(values["reads"], contract)
         accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
         acceptance = load_acceptance(Path(accepted_drift), None, max_days) if accepted_drift else None
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
-        options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)
+        options = ReadOptions(
+            values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes, values["reads"]
+        )
     except OptionError as exc:  # a setting: the command line, not a verdict
         return option_error(PROG, str(exc))
     except (AuditInputError, UsageError) as exc:  # a capture, the spec, the accepted drift: one line

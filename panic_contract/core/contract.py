@@ -88,10 +88,38 @@ class Contract:
         matched = self.path_pattern.fullmatch(without_query(path))
         return matched.group(1) if matched else None
 
+    def documents(self, path: str) -> bool:
+        """Whether a JSON path from the root (`$.status`, `$.responders[0].id`) names a field of the 200 body."""
+        steps = path_steps(path)
+        schema: Any = self.responses[200].schema
+        for step in steps or ():
+            schema = (schema.get("items") if isinstance(step, int) else schema.get("properties", {}).get(step)) or None
+            if not isinstance(schema, Mapping):
+                return False
+        return steps is not None
+
     def requested_id(self, path: str) -> int | None:
         """The callout id `path` asks for, if it is this operation's path with an id in it, else None."""
         raw = self.match_path(path)
         return None if raw is None else parse_callout_id(raw)
+
+
+_PATH_STEP = re.compile(r"\.([^.\[\]\s]+)|\[([0-9]{1,9})\]")
+
+
+def path_steps(path: str) -> list[str | int] | None:
+    """The steps of a JSON path from the root as findings write them (`$.a.b`, `$.a[0]`); None if it is not one."""
+    if not path.startswith("$"):
+        return None
+    steps: list[str | int] = []
+    at = 1
+    while at < len(path):
+        step = _PATH_STEP.match(path, at)
+        if step is None:
+            return None
+        steps.append(step[1] if step[1] is not None else int(step[2]))
+        at = step.end()
+    return steps
 
 
 def without_query(target: str) -> str:

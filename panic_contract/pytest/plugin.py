@@ -46,7 +46,7 @@ from panic_contract.redaction import Secret, redact, registered
 from panic_contract.sending.auth import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
-from panic_contract.settings import SETTINGS, resolve
+from panic_contract.settings import SETTINGS, check_reads, resolve
 from panic_contract.target import Target, live_target, live_url, mock_target
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -172,7 +172,13 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     contracts = Path(values["contracts_dir"]) if values["contracts_dir"] else CONTRACTS_DIR
     if not contracts.is_dir():
         raise SettingError(f"{SETTINGS['contracts_dir'].origin()} is {str(contracts)!r}; no such folder of fixtures")
+    if values["spec"]:
+        raise SettingError(
+            f"{SETTINGS['spec'].origin()} is for panic-contract audit and propose; the suite holds the target to "
+            f"the project's spec ({SPEC_PATH}): drop it here"
+        )
     contract = _contract()
+    check_reads(values["reads"], contract)
     worker: dict[str, Any] = getattr(config, "workerinput", {})
     today = date.fromisoformat(worker[WORKER_TODAY]) if WORKER_TODAY in worker else None
     accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
@@ -212,7 +218,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
             shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
     return SuiteRun(
-        ledger=Ledger(acceptance),
+        ledger=Ledger(acceptance, values["reads"]),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
         contract=contract,
