@@ -158,8 +158,8 @@ def _wrapped_or_moved(
 
 
 def _similar(one: str, other: str) -> float:
-    folded = [re.sub(r"[_\-]", "", name.casefold()) for name in (one, other)]
-    return 1.0 if folded[0] == folded[1] else difflib.SequenceMatcher(None, *folded).ratio()
+    first, second = (re.sub(r"[_\-]", "", name.casefold()) for name in (one, other))
+    return 1.0 if first == second else difflib.SequenceMatcher(None, first, second).ratio()
 
 
 def _renamed(missing: Sequence[LedgerEntry], new: Sequence[LedgerEntry], used: set[int]) -> list[Diagnosis]:

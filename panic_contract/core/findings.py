@@ -310,7 +310,7 @@ def members(value: Mapping[str, Any], path: str) -> tuple[str, ...]:
     found: list[str] = []
     level: list[tuple[str, Mapping[str, Any]]] = [(path, value)]
     for _ in range(_MEMBER_DEPTH):
-        deeper = []
+        deeper: list[tuple[str, Mapping[str, Any]]] = []
         for where, item in level:
             for name, inner in item.items():
                 if len(found) >= MAX_MEMBERS:
@@ -444,10 +444,11 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
     if not isinstance(parsed, dict):  # the checks below cost nothing on the common path: a dict
         if parsed is NOT_SAVED:
             return CLEAN  # nothing more to judge without the body
+        evidence: tuple[str, ...] = ()
         if isinstance(parsed, Unreadable):
             actual, evidence = parsed.reason, (page_of(body), str(status))
         else:
-            actual, evidence = describe_value(parsed), ()
+            actual = describe_value(parsed)
         return _single(
             Kind.MALFORMED_BODY,
             None,
