@@ -34,7 +34,7 @@ from panic_contract import settings
 from panic_contract.commands.accept import read_report
 from panic_contract.commands.cli import option_error
 from panic_contract.core.accepted import today_utc
-from panic_contract.core.contract import KNOWN_VALUES_KEY, SPEC_PATH, JSON_MEDIA_TYPE, path_steps
+from panic_contract.core.contract import JSON_MEDIA_TYPE, KNOWN_VALUES_KEY, SPEC_PATH, path_steps
 from panic_contract.core.findings import Kind, type_described
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped
 from panic_contract.errors import AcceptedDriftError, OptionError, SpecError, UsageError
@@ -149,7 +149,7 @@ def propose(findings: Sequence[Mapping[str, Any]], *, shown_report: str) -> Prop
 
 def _kind(finding: Mapping[str, Any]) -> Kind | None:
     try:
-        return Kind(finding.get("kind"))
+        return Kind(str(finding.get("kind")))
     except ValueError:
         return None
 
