@@ -136,7 +136,7 @@ def propose(findings: Sequence[Mapping[str, Any]], *, shown_report: str) -> Prop
             proposal.nullable += [] if top in proposal.nullable else [top]
         elif kind is Kind.NEW_FIELD and top is not None:
             proposal.new_fields.setdefault(top, set()).update(_new_field_types(finding))
-        elif kind in REFUSED:
+        elif kind is not None and kind in REFUSED:
             proposal.refused.append(
                 f"refused: {name}: {REFUSED[kind]}; report it to the provider with its reproducer, and to let runs "
                 f"pass meanwhile accept it with a reason and an expiry (accepted drift): {accept}"
