@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from panic_contract.core.contract import JSON_MEDIA_TYPE, Contract, default_contract, parse_callout_id
+from panic_contract.core.diagnoses import Pattern
 from panic_contract.core.findings import Kind
 from panic_contract.core.fixtures import CONTRACTS_DIR, Fixture, iter_fixtures, served_callout
 from panic_contract.errors import FixtureError
@@ -52,9 +53,9 @@ class Extra(StrEnum):
 
 
 # The one list of switches `--drift` / `--mock-drift` take: every finding kind (the mock drifts into it, as
-# `_BODY_DRIFTS` and `_MockServer` write), then the extras. tests/self/test_mock.py runs each and checks the
-# suite names the kind it is named after.
-DRIFTS: tuple[str, ...] = (*Kind, *Extra)
+# `_BODY_DRIFTS` and `_MockServer` write), every diagnosis (a change of that shape), then the extras.
+# tests/self/test_mock.py runs each and checks the suite names the kind, or the diagnosis, it is named after.
+DRIFTS: tuple[str, ...] = (*Kind, *Pattern, *Extra)
 
 
 _INCIDENT_FIELDS = ("responseTypeId", "calloutClassificationId", "predefinedLocationId", "latitude", "longitude")
@@ -66,6 +67,17 @@ def _wrap(body: dict[str, Any]) -> dict[str, Any]:
     return {"message": "Callout retrieved", "callout": {**body, "incidentInformation": incident}}
 
 
+def _renamed(body: dict[str, Any]) -> dict[str, Any]:
+    """customerId renamed to customerID, its value kept, in its place."""
+    return {("customerID" if name == "customerId" else name): value for name, value in body.items()}
+
+
+def _moved(body: dict[str, Any]) -> dict[str, Any]:
+    """latitude and longitude moved under a new `location` object."""
+    location = {name: body.pop(name) for name in ("latitude", "longitude") if name in body}
+    return {**body, "location": location}
+
+
 # How each body drift changes a callout. Applied in this order; `wrapped` last, so combined drifts
 # show up inside the wrapped callout as they would on a server that changed both.
 _BODY_DRIFTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -75,9 +87,16 @@ _BODY_DRIFTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     Kind.FORMAT_VIOLATED: lambda body: {**body, "createdAt": "20/04/2024 14:45"},
     Kind.UNKNOWN_STATUS: lambda body: {**body, "status": "Escalated"},
     Kind.NEW_FIELD: lambda body: {**body, "responderEta": 420},
-    Extra.WRAPPED: _wrap,
+    Pattern.RENAMED_FIELD: _renamed,
+    Pattern.MOVED_FIELD: _moved,
+    Pattern.VALUE_AS_STRING: lambda body: {**body, "responseTypeId": str(body["responseTypeId"])},
+    Extra.WRAPPED: _wrap,  # `wrapped-body` too: the diagnosis's name for it (see _MockServer)
 }
 
+_ERROR_PAGE = (  # a 200 from a proxy's maintenance page where the callout should be
+    "<!DOCTYPE html>\n<html><head><title>Down for maintenance</title></head>"
+    "<body><h1>We'll be back soon</h1></body></html>\n"
+)
 _GATEWAY_PAGE = (
     "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr><p>nginx</p></body></html>\n"
 )
@@ -153,7 +172,8 @@ class _MockServer:
         callouts: Mapping[int, Mapping[str, Any]],
         client_credentials: tuple[str, str],
     ) -> None:
-        self.drift = drift
+        # `wrapped-body` is the diagnosis's name for `wrapped`, which stays for the scripts that use it
+        self.drift = drift | {Extra.WRAPPED} if Pattern.WRAPPED_BODY in drift else drift
         self.token = token
         self.authorization = f"Bearer {token}"
         self.client_credentials = client_credentials
@@ -224,6 +244,8 @@ class _MockServer:
             return _message(500, "Internal server error")
         if Kind.UNDOCUMENTED_STATUS_CODE in self.drift:
             return _message(403, "Forbidden: this callout belongs to another customer source")
+        if Pattern.ERROR_PAGE in self.drift:
+            return Response(_ERROR_PAGE, status_code=200, media_type="text/html")
         if Kind.ID_MISMATCH in self.drift:  # the documented example, or any callout in other fixture folders
             callout_id = DOCUMENTED_ID if DOCUMENTED_ID in self.callouts else min(self.callouts)
         body: dict[str, Any] = copy.deepcopy(dict(self.callouts[callout_id]))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from panic_contract.core.contract import STAGING_URL, callout_ids, server_root
+from panic_contract.core.contract import STAGING_URL, Contract, callout_ids, path_steps, server_root
 from panic_contract.errors import SettingError
 
 
@@ -160,6 +160,28 @@ def server_roots(value: str) -> tuple[str, ...]:
     return roots
 
 
+def field_paths(value: str) -> tuple[str, ...]:
+    """JSON paths from the root, separated by spaces (or commas): `$.id $.status`."""
+    paths = tuple(dict.fromkeys(part for part in re.split(r"[\s,]+", value) if part))
+    for path in paths:
+        if path_steps(path) is None:
+            raise ValueError(f"{path[:40]!r} is not a JSON path: write each field from the root $, e.g. $.id $.status")
+    if not paths:
+        raise ValueError("give the fields the integration reads as JSON paths, e.g. $.id $.status")
+    return paths
+
+
+def check_reads(reads: tuple[str, ...] | None, contract: Contract) -> None:
+    """Every path `--reads` names is a field the spec documents; else a SettingError naming the first that is not."""
+    for path in reads or ():
+        if not contract.documents(path):
+            documented = " ".join(f"$.{name}" for name in contract.responses[200].schema.get("properties", {}))
+            raise SettingError(
+                f"{SETTINGS['reads'].origin()} names {path!r}, which {contract.spec_path.name} does not document in "
+                f"a callout; name fields it has: {documented}"
+            )
+
+
 @dataclass(frozen=True)
 class Setting:
     """One option: its flag, environment variable, ini key, default and parser."""
@@ -245,7 +267,8 @@ SETTINGS: Mapping[str, Setting] = {
             "--spec",
             "PANIC_API_SPEC",
             None,
-            "the OpenAPI spec to hold the API to (default: the shipped spec/panic-api.openapi.yaml)",
+            "the OpenAPI spec the API is held to, and that propose edits "
+            "(default: the shipped spec/panic-api.openapi.yaml)",
             metavar="PATH",
         ),
         Setting(
@@ -319,6 +342,15 @@ SETTINGS: Mapping[str, Setting] = {
             "retries of a transport error, a 429 or a 502/503/504, with backoff",
             retries,
             "N",
+        ),
+        Setting(
+            "--reads",
+            "PANIC_API_READS",
+            None,
+            "the fields the integration reads, as JSON paths separated by spaces ($.id $.status): drift only on "
+            "other fields is a warning, which fails the run only under --strict-drift (unset: every field is read)",
+            field_paths,
+            "PATHS",
         ),
         Setting(
             "--server",

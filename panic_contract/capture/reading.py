@@ -82,7 +82,7 @@ def audit_file(
         try:
             raw = _open_input(path, label, stack)
             capture = _open_capture(path, raw, stack)
-            result = AuditResult(capture.fmt, Ledger(options.acceptance))
+            result = AuditResult(capture.fmt, Ledger(options.acceptance, options.reads))
             if progress is not None and capture.position is not None:
                 position, report = capture.position, progress
                 progress = lambda _done, entries: report(position(), entries)  # noqa: E731 - file bytes, not gzip's

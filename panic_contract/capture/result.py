@@ -49,6 +49,7 @@ class ReadOptions:
     # every ledger (this process's, each worker's) classifies findings against it as it folds them in
     acceptance: Acceptance | None = None
     part_bytes: int | None = None  # the smallest part a file is cut into (None: MIN_PART_BYTES)
+    reads: tuple[str, ...] | None = None  # the fields the integration reads (--reads): how each ledger weighs drift
 
 
 @dataclass

@@ -153,7 +153,7 @@ def _run_task(task: _Task, contract: Contract | None = None) -> _Outcome:
             if task.marker is not None:
                 parts.append(b"," + orjson.dumps(task.marker) + b"]}}")
             stream = io.BufferedReader(_Spliced(parts), READ_BUFFER)
-            result = AuditResult(task.fmt, Ledger(task.options.acceptance))
+            result = AuditResult(task.fmt, Ledger(task.options.acceptance, task.options.reads))
             if task.fmt == "jsonl":
                 return _outcome(result, audit_lines(stream, contract, result, options=task.options))
             try:
@@ -316,7 +316,7 @@ def audit_files(
     contract = contract or default_contract()
     options = options or ReadOptions()
     plans = [_plan(path, jobs, options) for path in paths]
-    total = AuditResult("jsonl", Ledger(options.acceptance))
+    total = AuditResult("jsonl", Ledger(options.acceptance, options.reads))
     workers = min(jobs, sum(1 for plan in plans for task in plan if task.path != STDIN))
     if workers < 2:
         _audit_here(total, paths, contract, progress, options)

@@ -60,6 +60,7 @@ AUDIT_SETTINGS = (
     "drift_report_md",
     "max_body_size",
     "server",
+    "reads",
 )
 PROGRESS_MIN_BYTES = 16 << 20  # smaller files finish before a bar is worth drawing
 
@@ -122,11 +123,14 @@ def run(args: argparse.Namespace) -> int:
         values = settings.from_namespace(args, AUDIT_SETTINGS, os.environ)
         strict_drift = bool(values["strict_drift"])
         contract = load_contract(values["spec"]) if values["spec"] else default_contract()
+        settings.check_reads(values["reads"], contract)
         accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
         acceptance = load_acceptance(Path(accepted_drift), None, max_days) if accepted_drift else None
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
-        options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)
+        options = ReadOptions(
+            values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes, values["reads"]
+        )
     except OptionError as exc:  # a setting: the command line, not a verdict
         return option_error(PROG, str(exc))
     except (AuditInputError, UsageError) as exc:  # a capture, the spec, the accepted drift: one line

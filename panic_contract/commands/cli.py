@@ -149,6 +149,7 @@ SUBCOMMANDS = {
     "record": ("panic_contract.commands.record", "record fixtures from a live target and diff their shape"),
     "audit": ("panic_contract.commands.audit", "hold a HAR or JSON Lines capture to the contract"),
     "accept": ("panic_contract.commands.accept", "print accepted-drift entries for the findings of a drift report"),
+    "propose": ("panic_contract.commands.propose", "print the edit to the spec that would make a drift report conform"),
 }
 FIRST = "check"
 

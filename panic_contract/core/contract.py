@@ -78,10 +78,38 @@ class Contract:
         matched = self.path_pattern.fullmatch(without_query(path))
         return matched.group(1) if matched else None
 
+    def documents(self, path: str) -> bool:
+        """Whether a JSON path from the root (`$.status`, `$.responders[0].id`) names a field of the 200 body."""
+        steps = path_steps(path)
+        schema: Any = self.responses[200].schema
+        for step in steps or ():
+            schema = (schema.get("items") if isinstance(step, int) else schema.get("properties", {}).get(step)) or None
+            if not isinstance(schema, Mapping):
+                return False
+        return steps is not None
+
     def requested_id(self, path: str) -> int | None:
         """The callout id `path` asks for, if it is this operation's path with an id in it, else None."""
         raw = self.match_path(path)
         return None if raw is None else parse_callout_id(raw)
+
+
+_PATH_STEP = re.compile(r"\.([^.\[\]\s]+)|\[([0-9]{1,9})\]")
+
+
+def path_steps(path: str) -> list[str | int] | None:
+    """The steps of a JSON path from the root as findings write them (`$.a.b`, `$.a[0]`); None if it is not one."""
+    if not path.startswith("$"):
+        return None
+    steps: list[str | int] = []
+    at = 1
+    while at < len(path):
+        step = _PATH_STEP.match(path, at)
+        if step is None:
+            return None
+        steps.append(step[1] if step[1] is not None else int(step[2]))
+        at = step.end()
+    return steps
 
 
 def without_query(target: str) -> str:
@@ -161,15 +189,21 @@ def _response_contract(status: int, response: Mapping[str, Any]) -> ResponseCont
 
 
 def load_contract(spec_path: Path | str = SPEC_PATH) -> Contract:
-    """The contract of the spec at `spec_path`, read once per process: a second call returns the same one.
+    """The contract of the spec at `spec_path`, read once per process while the file stays as it was: a
+    second call returns the same one, unless the file changed in between (`propose --write`).
 
     SpecError (usage) for a spec that cannot be read or is not one operation; errors are not kept.
     """
-    return _loaded(Path(spec_path))
+    path = Path(spec_path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _loaded(path, None)  # _loaded words the error
+    return _loaded(path, (stat.st_mtime_ns, stat.st_size, stat.st_ino))
 
 
-@cache  # keyed by the path as given: the spec is read once per process, whoever asks for it first
-def _loaded(path: Path) -> Contract:
+@cache  # keyed by the path as given and the file's state: read once per process, whoever asks for it first
+def _loaded(path: Path, _state: tuple[int, int, int] | None) -> Contract:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -8,6 +8,7 @@ render what it returns. `exchange_of` is where a response the sender got becomes
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -208,6 +209,10 @@ class Finding:
     # What the request carried, so a reproducer sends it again as it was (no token, a wrong one). How it was
     # asked, not what was found: findings that differ only in it compare equal.
     credentials: Credentials = dataclasses.field(default="valid", compare=False)
+    # What a diagnosis (core/diagnoses.py) reads beyond the finding's own words, also not what was found: for a
+    # `new-field` holding an object, `TYPE PATH` of each value inside it (`integer $.callout.id`); for a
+    # `wrong-content-type` or `malformed-body`, what the body is (`html`, `text`, `json`) and the status code.
+    evidence: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
     @property
     def severity(self) -> Severity:
@@ -220,6 +225,14 @@ class Finding:
     def message(self) -> str:
         """`GET /panic-api/v2/callouts/992011: $.customerId is null, contract says integer [...]`."""
         return f"{self.request}: {self.subject} is {self.actual}, contract says {self.expected} [{self.kind}]"
+
+
+def fingerprint(finding: Finding) -> str:
+    """A finding's short stable id across runs and rewordings: sha256 of `kind|field|expected`, 16 hex digits.
+
+    What arrived is left out, so every value of one drift (each unknown status text) shares it."""
+    text = f"{finding.kind}|{finding.field or ''}|{finding.expected}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 _SUBJECTS = {
@@ -279,6 +292,46 @@ def describe_value(value: Any) -> str:
         if name in {"array", "object"}
         else name
     )
+
+
+def type_described(description: str) -> str | None:
+    """The JSON type a `describe_value` text names (`string "992011"` -> string, `an object` -> object), or None."""
+    word = description.removeprefix("an ").split(" ", 1)[0]
+    return word if word in _TYPE_WORDS else None
+
+
+_TYPE_WORDS = frozenset(JSON_TYPE_NAMES.values())
+MAX_MEMBERS = 64  # the values inside an undocumented object a finding keeps (evidence), shallowest first
+_MEMBER_DEPTH = 3
+
+
+def members(value: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    """`TYPE PATH` of each value inside an object found at `path`, a few levels down: a diagnosis's evidence."""
+    found: list[str] = []
+    level: list[tuple[str, Mapping[str, Any]]] = [(path, value)]
+    for _ in range(_MEMBER_DEPTH):
+        deeper: list[tuple[str, Mapping[str, Any]]] = []
+        for where, item in level:
+            for name, inner in item.items():
+                if len(found) >= MAX_MEMBERS:
+                    return tuple(found)
+                inner_path = f"{where}.{name}"
+                found.append(f"{JSON_TYPE_NAMES.get(type(inner), 'unknown')} {inner_path}")
+                if isinstance(inner, dict):
+                    deeper.append((inner_path, inner))
+        level = deeper
+    return tuple(found)
+
+
+def page_of(body: bytes | str | None, parsed: Any = NOT_PARSED) -> str:
+    """What a body the contract wants as JSON is: `json`, an `html` page, or `text`. Read for error-page only."""
+    if parsed is not NOT_PARSED and not isinstance(parsed, Unreadable):
+        return "json"  # the source had it as JSON already
+    head = (body or b"")[:2048]
+    lowered = (head.decode("utf-8", "replace") if isinstance(head, bytes) else head).lstrip().lower()
+    if lowered.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in lowered:
+        return "html"
+    return "text" if isinstance(read_body(body), Unreadable) else "json"
 
 
 def _media(content_type: str) -> str:
@@ -384,14 +437,27 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
                 media or "missing",
                 f"{method} {path}",
                 credentials=credentials,
+                evidence=() if parsed is NOT_SAVED else (page_of(body, parsed), str(status)),
             )
     if parsed is NOT_PARSED:
         parsed = read_body(body)
     if not isinstance(parsed, dict):  # the checks below cost nothing on the common path: a dict
         if parsed is NOT_SAVED:
             return CLEAN  # nothing more to judge without the body
-        actual = parsed.reason if isinstance(parsed, Unreadable) else describe_value(parsed)
-        return _single(Kind.MALFORMED_BODY, None, "a JSON object", actual, f"{method} {path}", credentials=credentials)
+        evidence: tuple[str, ...] = ()
+        if isinstance(parsed, Unreadable):
+            actual, evidence = parsed.reason, (page_of(body), str(status))
+        else:
+            actual = describe_value(parsed)
+        return _single(
+            Kind.MALFORMED_BODY,
+            None,
+            "a JSON object",
+            actual,
+            f"{method} {path}",
+            credentials=credentials,
+            evidence=evidence,
+        )
     is_callout = status == 200
     requested = None if raw_id is None or not is_callout else parse_callout_id(raw_id)  # parsed once, here
     # Fast path: most responses conform; the audit leans on this being cheap.
@@ -431,6 +497,7 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
             f"an undocumented field ({describe_value(parsed[name])})",
             request,
             credentials,
+            members(parsed[name], json_path([name])) if isinstance(parsed[name], dict) else (),
         )
         for name in parsed
         if name not in response.properties
@@ -480,9 +547,16 @@ def _surrogates_escaped(value: Any) -> Any:
 
 
 def _single(
-    kind: Kind, field_: str | None, expected: str, actual: str, request: str, *, credentials: Credentials
+    kind: Kind,
+    field_: str | None,
+    expected: str,
+    actual: str,
+    request: str,
+    *,
+    credentials: Credentials,
+    evidence: tuple[str, ...] = (),
 ) -> Inspection:
-    return Inspection(findings=(Finding(kind, field_, expected, actual, request, credentials),))
+    return Inspection(findings=(Finding(kind, field_, expected, actual, request, credentials, evidence),))
 
 
 def _schema_findings(

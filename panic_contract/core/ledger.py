@@ -9,15 +9,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from panic_contract.core.accepted import Acceptance, Entry, Status
-from panic_contract.core.findings import Finding, Inspection, Kind
+from panic_contract.core.findings import Finding, Inspection, Kind, Severity
 
 # A ledger entry's key: kind, field, and the line of the accepted-drift entry that covers it (None: none).
 # Findings of one kind and field that entries classify differently (an accepted "Escalated", an open
 # "Paused") stay apart, so one never hides the other.
 LedgerKey = tuple[str, str | None, int | None]
+
+# A finding's weight in this run: its kind's severity, or `warning` for drift only on fields the integration does
+# not read (`--reads`): reported everywhere, failing the run only under --strict-drift, as additive findings do.
+Weight = Severity | Literal["warning"]
+# The kinds about one field's value; every other kind is about the whole response (status code, content type,
+# body, auth, id mismatch) and stays breaking whatever is read.
+WEIGHED_KINDS = frozenset(
+    {Kind.MISSING_FIELD, Kind.TYPE_CHANGED, Kind.NULL_IN_NON_NULLABLE, Kind.FORMAT_VIOLATED, Kind.UNKNOWN_STATUS}
+)
+
+
+def weighed(finding: Finding, reads: frozenset[str] | None) -> Weight:
+    """`finding`'s weight when the integration reads `reads` (JSON paths; None: every field, as undeclared)."""
+    severity = finding.severity
+    if reads is None or severity != "breaking" or finding.kind not in WEIGHED_KINDS or finding.field is None:
+        return severity
+    return "breaking" if any(_related(finding.field, path) for path in reads) else "warning"
+
+
+def _related(one: str, other: str) -> bool:
+    """One JSON path is the other, or inside it: drift on `$.location` is drift on `$.location.latitude`."""
+    return _within(one, other) or _within(other, one)
+
+
+def _within(inner: str, outer: str) -> bool:
+    return inner == outer or (inner.startswith(outer) and inner[len(outer)] in ".[")
 
 
 @dataclass
@@ -36,6 +62,7 @@ class LedgerEntry:
     acceptance: str | None = None  # "accepted" or "expired" when an accepted-drift entry covers it
     accepted_by: str | None = None  # that entry, as a person reads it
     accepted_line: int | None = None
+    severity: Weight = "breaking"  # weighed once, as classified: the read set's say on its field (`weighed`)
 
     @property
     def key(self) -> LedgerKey:
@@ -47,15 +74,15 @@ class LedgerEntry:
         return self.acceptance != "accepted"
 
     def counts(self, strict_drift: bool) -> bool:
-        """Fails the run: not accepted, and breaking (or additive under --strict-drift)."""
-        return self.fails and (strict_drift or self.first.severity == "breaking")
+        """Fails the run: not accepted, and breaking (or additive, or a warning, under --strict-drift)."""
+        return self.fails and (strict_drift or self.severity == "breaking")
 
     def as_dict(self) -> dict[str, Any]:
         finding = self.first
         extra = {"acceptance": self.acceptance, "accepted_by": self.accepted_by, "accepted_line": self.accepted_line}
         return {
             "kind": str(finding.kind),
-            "severity": finding.severity,
+            "severity": self.severity,
             "field": finding.field,
             "expected": finding.expected,
             "actual": finding.actual,
@@ -65,10 +92,12 @@ class LedgerEntry:
             "message": finding.message(),
             "samples": list(self.samples),
             "actual_values": list(self.actuals),
+            **({"evidence": list(finding.evidence)} if finding.evidence else {}),
             **({key: value for key, value in extra.items() if value is not None}),
         }
 
 
+_WEIGHT_ORDER: dict[str, int] = {"breaking": 0, "warning": 1, "additive": 2}
 MAX_SAMPLES = 5
 MAX_ANSWERED = 10
 
@@ -83,8 +112,10 @@ class Ledger:
     add up to what one process would have found.
     """
 
-    def __init__(self, acceptance: Acceptance | None = None) -> None:
+    def __init__(self, acceptance: Acceptance | None = None, reads: Iterable[str] | None = None) -> None:
         self.acceptance = acceptance
+        # the JSON paths the integration reads (`--reads`); None: every field is read
+        self.reads = frozenset(reads) if reads is not None else None
         self.entries: dict[LedgerKey, LedgerEntry] = {}
         self.signals: dict[str, int] = {}
         self.validated_bodies = 0
@@ -124,7 +155,10 @@ class Ledger:
         self.note_answered(*data.get("answered", ()))
         for item in [*data["findings"], *data.get("accepted", ())]:
             kind, credentials = Kind(item["kind"]), item.get("credentials", "valid")
-            finding = Finding(kind, item["field"], item["expected"], item["actual"], item["request"], credentials)
+            evidence = tuple(item.get("evidence", ()))
+            finding = Finding(
+                kind, item["field"], item["expected"], item["actual"], item["request"], credentials, evidence
+            )
             line = item.get("accepted_line")
             covered = (item["acceptance"], item["accepted_by"], line) if line is not None else None
             self._put(finding, item["count"], item["samples"], item["actual_values"], covered)
@@ -154,7 +188,9 @@ class Ledger:
         key = (str(finding.kind), finding.field, covered[2] if covered else None)
         entry = self.entries.get(key)
         if entry is None:
-            entry = self.entries[key] = LedgerEntry(finding)
+            # weighed here, by this ledger's reads: a pure function of the finding, so a merged worker's entry
+            # weighs the same in every process of a run that reads the same setting
+            entry = self.entries[key] = LedgerEntry(finding, severity=weighed(finding, self.reads))
             if covered:
                 entry.acceptance, entry.accepted_by, entry.accepted_line = covered
         entry.count += count
@@ -165,7 +201,8 @@ class Ledger:
         return entry
 
     def sorted_entries(self) -> list[LedgerEntry]:
-        """The findings that count (all but accepted ones): breaking before additive, then by kind and field."""
+        """The findings that count (all but accepted ones): breaking, then warnings, then additive; then by kind
+        and field."""
         return self._sorted(entry for entry in self.entries.values() if entry.fails)
 
     def accepted_entries(self) -> list[LedgerEntry]:
@@ -183,7 +220,7 @@ class Ledger:
         return sorted(
             entries,
             key=lambda e: (
-                e.first.severity != "breaking",
+                _WEIGHT_ORDER[e.severity],
                 str(e.first.kind),
                 e.first.field or "",
                 e.accepted_line or 0,

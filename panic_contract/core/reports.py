@@ -18,7 +18,9 @@ from typing import Any
 
 from panic_contract.core import next_steps
 from panic_contract.core.accepted import EXPIRING_DAYS, Entry
-from panic_contract.core.contract import SPEC_PATH
+from panic_contract.core.contract import SPEC_PATH, load_contract
+from panic_contract.core.diagnoses import Diagnosis, diagnose
+from panic_contract.core.findings import fingerprint
 from panic_contract.core.ledger import Ledger, LedgerEntry
 from panic_contract.core.verdict import Decision, verdict_line
 from panic_contract.faults import Credentials
@@ -99,11 +101,17 @@ def _reproducer_of(run: RunInfo, entry: LedgerEntry) -> str:
     return reproducer(run.sent_to, entry.first.request, entry.first.credentials)
 
 
+def diagnoses(ledger: Ledger, run: RunInfo) -> list[Diagnosis]:
+    """What the run's findings say happened (`core.diagnoses`), held to the fields of the spec the run read."""
+    return diagnose(ledger.sorted_entries(), load_contract(run.spec_path).responses[200].properties)
+
+
 def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
     findings = []
     where = run.where()
     for entry in ledger.sorted_entries():
         item = _with_expiry(ledger, entry)
+        item["fingerprint"] = fingerprint(entry.first)
         item["reproducer"] = _reproducer_of(run, entry)
         item["next_step"] = next_steps.for_entry(entry, where).as_dict()
         findings.append(item)
@@ -119,6 +127,7 @@ def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
         "requests": ledger.requests,
         "validated_bodies": ledger.validated_bodies,
         "signals": dict(ledger.signals),
+        "diagnoses": [diagnosis.as_dict() for diagnosis in diagnoses(ledger, run)],
         "findings": findings,
         "accepted": [_with_expiry(ledger, entry) for entry in ledger.accepted_entries()],
         "stale_acceptances": [entry.describe() for entry in stale(ledger)],
@@ -191,6 +200,10 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
         f"{ledger.requests} requests in {run.duration_s:.1f}s.",
     ]
     entries = ledger.sorted_entries()
+    found = diagnoses(ledger, run)
+    if found:
+        lines += ["", "What happened, as the findings below show it:", ""]
+        lines += [f"- **{markdown_text(d.pattern)}**: {markdown_text(d.summary)}" for d in found]
     if entries:
         lines += [
             "",
@@ -200,7 +213,15 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
         for entry in entries:
             f = entry.first
             actual, expected = markdown_text(", ".join(entry.actuals)), markdown_text(f.expected)
-            cells = [f.kind, f.severity, _field(f.field), expected, actual, str(entry.count), markdown_code(f.request)]
+            cells = [
+                f.kind,
+                entry.severity,
+                _field(f.field),
+                expected,
+                actual,
+                str(entry.count),
+                markdown_code(f.request),
+            ]
             lines.append(_md_row(cells))
     accepted = ledger.accepted_entries()
     if accepted:
@@ -234,15 +255,15 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
 
 
 def terminal_lines(ledger: Ledger, decision: Decision, run: RunInfo) -> list[str]:
-    """The "API drift" section: findings grouped by kind and field, what to do next, then the verdict last;
-    one line each."""
-    lines: list[str] = []
+    """The "API drift" section: what happened (the diagnoses), the findings grouped by kind and field, what to do
+    next, then the verdict last; one line each."""
+    lines: list[str] = [diagnosis.line() for diagnosis in diagnoses(ledger, run)]
     for entry in ledger.sorted_entries():
         lines.append(_entry_line(entry))
         if entry.acceptance == "expired":
             lines.append(f"    accepted drift expired: {entry.accepted_by}")
         lines.append(f"    reproduce: {_reproducer_of(run, entry)}")
-    if not lines:
+    if not ledger.sorted_entries():
         lines.append("no findings")
     for entry in ledger.accepted_entries():
         lines.append(
@@ -260,7 +281,7 @@ def terminal_lines(ledger: Ledger, decision: Decision, run: RunInfo) -> list[str
 
 def _entry_line(entry: LedgerEntry) -> str:
     f = entry.first
-    return f"{f.severity:<8} {f.kind} {f.field or '-'}: {f.message()} (x{entry.count})"
+    return f"{entry.severity:<8} {f.kind} {f.field or '-'}: {f.message()} (x{entry.count})"
 
 
 def write_reports(
@@ -293,13 +314,15 @@ def _escape(text: str, *, prop: bool = False) -> str:
 
 
 def github_annotations(ledger: Ledger) -> list[str]:
-    """`::error title=...::message` for each breaking finding: GitHub shows them on the run's page."""
+    """`::error title=...::message` for each breaking finding, `::warning` for each warning (drift on a field the
+    integration does not read): GitHub shows them on the run's page."""
     lines = []
     for entry in ledger.sorted_entries():
         f = entry.first
-        if f.severity == "breaking":
+        if entry.severity in {"breaking", "warning"}:
+            level = "error" if entry.severity == "breaking" else "warning"
             title = _escape(f"API drift: {f.kind} {f.field or '-'}", prop=True)
-            lines.append(f"::error title={title}::{_escape(redact(f.message()))} (x{entry.count})")
+            lines.append(f"::{level} title={title}::{_escape(redact(f.message()))} (x{entry.count})")
     return lines
 
 

@@ -103,7 +103,8 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
             f"{host} rejected our token on {rejected} requests that should succeed: refresh PANIC_API_TOKEN",
         )
     entries = ledger.sorted_entries()
-    additive = [e for e in entries if e.first.severity == "additive"]
+    additive = [e for e in entries if e.severity == "additive"]
+    warnings = [e for e in entries if e.severity == "warning"]
     counted = [e for e in entries if e.counts(strict_drift)]  # as each test's failure lines count them
     if counted:
         kinds = sorted({str(e.first.kind) for e in counted})
@@ -135,6 +136,11 @@ def decide(  # noqa: PLR0911 - one verdict ladder, in precedence order
     if tests_failed:
         return Decision(Verdict.FAILED, "tests failed without a contract finding; see the failures above")
     note = f", {len(additive)} additive finding(s) (pass with --strict-drift to fail on them)" if additive else ""
+    if warnings:
+        note += (
+            f", {len(warnings)} warning(s): drift on fields the integration does not read (--reads; pass with "
+            "--strict-drift to fail on them)"
+        )
     accepted = ledger.accepted_entries()
     note += f", {len(accepted)} accepted drift finding(s)" if accepted else ""
     return Decision(Verdict.OK, f"{ledger.validated_bodies} callout bodies held to the contract{note}")

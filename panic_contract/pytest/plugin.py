@@ -46,7 +46,7 @@ from panic_contract.redaction import Secret, redact, registered
 from panic_contract.sending.auth import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
-from panic_contract.settings import SETTINGS, resolve
+from panic_contract.settings import SETTINGS, check_reads, resolve
 from panic_contract.shipped import SUITE_PACKAGE
 from panic_contract.target import Target, live_target, live_url, mock_target
 
@@ -209,6 +209,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     if not contracts.is_dir():
         raise SettingError(f"{SETTINGS['contracts_dir'].origin()} is {str(contracts)!r}; no such folder of fixtures")
     contract = _contract(values["spec"])
+    check_reads(values["reads"], contract)
     worker: dict[str, Any] = getattr(config, "workerinput", {})
     today = date.fromisoformat(worker[WORKER_TODAY]) if WORKER_TODAY in worker else None
     accepted_drift, max_days = values["accepted_drift"], values["accept_max_days"]
@@ -248,7 +249,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
             shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
     return SuiteRun(
-        ledger=Ledger(acceptance),
+        ledger=Ledger(acceptance, values["reads"]),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
         contract=contract,

@@ -34,3 +34,26 @@ DRIFT_FINDINGS: dict[str, tuple[str, str | None]] = {
     "id-mismatch": ("id-mismatch", "$.id"),
     "schemathesis-check": ("schemathesis-check", "unsupported_method"),
 }
+
+# Mock diagnosis switch -> the diagnosis (pattern, summary) the suite and the audit lead with, and one finding below
+# it; one switch per pattern, of the pattern's name.
+PATTERN_DRIFTS: dict[str, tuple[str, str, tuple[str, str | None]]] = {
+    "renamed-field": ("renamed-field", "customerId renamed to customerID?", ("missing-field", "$.customerId")),
+    "moved-field": ("moved-field", "latitude, longitude moved under $.location", ("missing-field", "$.latitude")),
+    "wrapped-body": (
+        "wrapped-body",
+        "the callout is wrapped under $.callout, beside $.message — the provider's newer documented shape",
+        ("missing-field", "$.id"),
+    ),
+    "value-as-string": (
+        "value-as-string",
+        'responseTypeId is now sent as a string: "2"',
+        ("type-changed", "$.responseTypeId"),
+    ),
+    "error-page": (
+        "error-page",
+        "200 answered with an HTML page (text/html), not JSON: an error, login or maintenance page in front of the "
+        "API?",
+        ("wrong-content-type", None),
+    ),
+}

@@ -14,11 +14,15 @@ from panic_contract.core.findings import Kind
 from panic_contract.mock import DRIFTS, MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, Extra, create_app, known_callout_ids, serve
 from panic_contract.pytest.probes import minimal_probe_count
 from tests.self.conftest import LIVE_ENV, SUITE, SuiteResult, live_args
-from tests.self.samples import DRIFT_FINDINGS
+from tests.self.samples import DRIFT_FINDINGS, PATTERN_DRIFTS
 
 FAULTS = {Extra.AUTH_REJECTED, Extra.RATE_LIMITED, Extra.GATEWAY_502}  # verdicts of their own, not drift
 # Every breaking drift switch of the mock, with the finding that names it: a new switch fails here until it has one.
-EXPECTED = {**DRIFT_FINDINGS, "wrapped": ("missing-field", "$.id")}
+EXPECTED = {
+    **DRIFT_FINDINGS,
+    **{drift: finding for drift, (_, _, finding) in PATTERN_DRIFTS.items()},
+    "wrapped": ("missing-field", "$.id"),
+}
 BREAKING = sorted(str(d) for d in DRIFTS if d not in FAULTS and d != Kind.NEW_FIELD)
 IDS = known_callout_ids()[:3]  # what live_args passes
 MINIMAL = minimal_probe_count(IDS)  # 3 ids + no token, a wrong token, an unknown id, a non-integer id, TRACE

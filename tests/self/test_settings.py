@@ -307,3 +307,21 @@ def test_space_separated_options_work_outside_the_checkout_and_on_a_second_run(
         )
         assert 0 == result.ret, result.stdout.str() + result.stderr.str()
         assert "ok" == json.loads((pytester.path / "report.json").read_text())["verdict"]
+
+
+def test_each_setting_is_declared_once() -> None:
+    """The table is a mapping by name: a second row of the same name would replace the first unseen."""
+    import ast
+
+    from panic_contract import settings as settings_module
+
+    tree = ast.parse(Path(settings_module.__file__).read_text(encoding="utf-8"))
+    flags = [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "Setting"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+    assert len(flags) == len(set(flags)) == len(settings_module.SETTINGS)
