@@ -591,6 +591,10 @@ def _echo_authorization(token: str) -> Iterator[str]:
         yield base_url
 
 
+# Set while token-endpoint-hangs holds a token request: a test can wait for it instead of sleeping.
+TOKEN_REQUEST_HELD = threading.Event()
+
+
 @contextmanager
 def _token_endpoint_hangs(token: str) -> Iterator[str]:
     """POST to the token endpoint never answers (until the server stops, or 60 s); all else is the clean mock."""
@@ -599,6 +603,7 @@ def _token_endpoint_hangs(token: str) -> Iterator[str]:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == TOKEN_PATH and scope["method"] == "POST":
+            TOKEN_REQUEST_HELD.set()
             deadline = time.monotonic() + TOKEN_HANG_MAX_S
             while not stopping.is_set() and time.monotonic() < deadline:
                 await asyncio.sleep(POLL_S)

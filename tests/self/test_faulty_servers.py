@@ -19,6 +19,7 @@ from tests.self.faulty_servers import (
     FAULTS,
     MIB,
     OVERSIZED_BYTES,
+    TOKEN_REQUEST_HELD,
     faulty_server,
     forward_proxy,
     free_port,
@@ -305,10 +306,11 @@ def test_token_endpoint_hangs_stops_while_a_request_waits() -> None:
         with client(timeout=10) as http:
             answers.append(http.post(base_url + TOKEN_ENDPOINT, json=CREDENTIALS).status_code)
 
+    TOKEN_REQUEST_HELD.clear()
     with faulty_server("token-endpoint-hangs") as base_url:
         waiter = threading.Thread(target=wait_for_token, args=(base_url,), daemon=True)
         waiter.start()
-        time.sleep(0.2)
+        assert TOKEN_REQUEST_HELD.wait(10)  # the request is held (a fixed sleep raced a busy machine)
         started_stopping = time.monotonic()
     assert time.monotonic() - started_stopping < 3
     waiter.join(5)
