@@ -17,6 +17,7 @@ from typing import Any
 
 from panic_contract.core.contract import STAGING_URL, callout_ids, server_root
 from panic_contract.errors import SettingError
+from panic_contract.history.store import Location, location
 
 
 class HiddenValueError(ValueError):
@@ -158,6 +159,14 @@ def server_roots(value: str) -> tuple[str, ...]:
     if not roots:
         raise ValueError("give a server root as scheme://host[:port], e.g. http://127.0.0.1:8000")
     return roots
+
+
+def history_store(text: str) -> Location:
+    """A history store: a file path (SQLite), sqlite:///PATH or postgresql://...; never echoed (a password)."""
+    try:
+        return location(text)
+    except ValueError as exc:
+        raise HiddenValueError(f"is not a history store (not shown): {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -323,6 +332,17 @@ SETTINGS: Mapping[str, Setting] = {
             "URL",
             repeatable=True,
         ),
+        Setting(
+            "--history",
+            "PANIC_API_HISTORY",
+            None,
+            "keep every run and its findings in this store: a file (SQLite), sqlite:///PATH, or "
+            "postgresql://USER:PASSWORD@HOST[:PORT]/DB shared by CI jobs (default: .panic-contract/history.sqlite "
+            "beside the rootdir; a command: in the current folder)",
+            history_store,
+            "PATH_OR_URL",
+        ),
+        Setting("--no-history", "PANIC_API_NO_HISTORY", "0", "keep no history of this run", switch),
     )
 }
 

@@ -32,9 +32,11 @@ from panic_contract.core.contract import SPEC_PATH, Contract, load_contract
 from panic_contract.core.ending import end_run
 from panic_contract.core.fixtures import CONTRACTS_DIR, fixture_paths
 from panic_contract.core.ledger import Ledger
+from panic_contract.core.past import Keeping, line_target, look_back
 from panic_contract.core.verdict import Decision, LiveEvidence, Verdict, decide
 from panic_contract.errors import CredentialError, SettingError, SpecError, UsageError
 from panic_contract.faults import Halt, Interrupted
+from panic_contract.history.store import default_location
 from panic_contract.outputs import terminal_line
 from panic_contract.pytest import xdist
 from panic_contract.pytest.keys import ENDING, RUN, UNDO, run_of
@@ -211,7 +213,8 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         if owns:  # the state file and its lock file
             shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
-    return SuiteRun(
+    keeping = _keeping(config, values)
+    run = SuiteRun(
         ledger=Ledger(acceptance),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
@@ -222,7 +225,20 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         owns_quota_dir=owns,
         report_paths=(values["drift_report"], values["drift_report_md"]),
         worker_id=worker.get("workerid"),
+        keeping=keeping,
     )
+    # Read once, at the start, in every process: a test's failure line says whether its finding is new.
+    recalled = look_back(keeping, line_target(target.name, target.display_url), run.started_at.timestamp())
+    run.recollection = recalled if not isinstance(recalled, str) else None
+    return run
+
+
+def _keeping(config: pytest.Config, values: dict[str, Any]) -> Keeping:
+    """The run's history store: --history, else `.panic-contract/history.sqlite` beside the rootdir (as pytest
+    keeps `.pytest_cache`); None with --no-history."""
+    if values["no_history"]:
+        return Keeping(None, "suite")
+    return Keeping(values["history"] or default_location(config.rootpath), "suite")
 
 
 def _live_target(
@@ -359,7 +375,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         result = yield
     finally:
-        lines = run.tally.failing_lines(strict_drift=run.strict_drift)
+        lines = run.tally.failing_lines(strict_drift=run.strict_drift, tag=run.history_tag)
     if lines:
         pytest.fail("\n".join(lines), pytrace=False)
     return result
@@ -422,6 +438,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         *run.report_paths,
         notes=notes,
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),  # in GitHub Actions: the job summary, without a flag
+        keeping=run.keeping,
+        recollection=run.recollection,
     )
     session.config.stash[ENDING] = ending
     session.exitstatus = ending.exit_code
