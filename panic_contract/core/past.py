@@ -148,8 +148,7 @@ class Past:
     def fixed_lines(self) -> list[str]:
         when = f" ({_short(self.fixed_since)})" if self.fixed_since is not None else ""
         return [
-            f"fixed since the previous run{when}: {row.kind} {row.field or '-'}: {row.message}"
-            for row in self.fixed
+            f"fixed since the previous run{when}: {row.kind} {row.field or '-'}: {row.message}" for row in self.fixed
         ]
 
 
@@ -241,9 +240,7 @@ def keep(
             store.append(_run_row(keeping.command, target, ledger, decision, facts), list(_finding_rows(ledger)))
     except StoreError as exc:
         return Past(store=keeping.shown, note=_note(str(exc)))
-    return Past(
-        keeping.shown, past.runs + 1, past.previous_run, past.annotations, past.fixed, past.fixed_since, None
-    )
+    return Past(keeping.shown, past.runs + 1, past.previous_run, past.annotations, past.fixed, past.fixed_since, None)
 
 
 def tag_for(recollection: Recollection, entry: LedgerEntry, started_at: float) -> str:
@@ -307,4 +304,3 @@ def tool_version() -> str:
         return metadata.version("panic-contract")
     except metadata.PackageNotFoundError:
         return "0+unknown"
-

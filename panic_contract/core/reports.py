@@ -289,6 +289,7 @@ def write_reports(
     run: RunInfo,
     json_path: str | Path | None,
     markdown_path: str | Path | None,
+    *,
     past: Past = OFF,
 ) -> list[str]:
     """Write the reports asked for; one line per report that could not be written (the others still are)."""

@@ -213,9 +213,9 @@ class Store:
             counted = select(func.count(), func.max(runs.c.started_at)).where(line)
             count, previous_run = connection.execute(counted).one()
             checked_rows = connection.execute(
-                select(runs.c.id, runs.c.started_at).where(line & (runs.c.validated_bodies > 0)).order_by(
-                    runs.c.started_at
-                )
+                select(runs.c.id, runs.c.started_at)
+                .where(line & (runs.c.validated_bodies > 0))
+                .order_by(runs.c.started_at)
             ).all()
             newest = [row.id for row in checked_rows[-WINDOW:]][::-1]
             by_run: dict[int, set[str]] = {run_id: set() for run_id in newest}
@@ -227,9 +227,7 @@ class Store:
                     if row["run_id"] == newest[0]:
                         previous.append(_finding_row(row))
             seen_rows = connection.execute(
-                select(finding_lines).where(
-                    (finding_lines.c.command == command) & (finding_lines.c.target == target)
-                )
+                select(finding_lines).where((finding_lines.c.command == command) & (finding_lines.c.target == target))
             ).mappings()
             seen = {r["fingerprint"]: Seen(r["first_seen"], r["last_seen"], r["runs_seen"]) for r in seen_rows}
         return Recollection(
