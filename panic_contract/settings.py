@@ -13,11 +13,13 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from panic_contract.core.contract import STAGING_URL, callout_ids, server_root
+from panic_contract.core.past import Command, Keeping
 from panic_contract.errors import SettingError
-from panic_contract.history.store import Location, location
+from panic_contract.history.store import Location, default_location, location
 
 
 class HiddenValueError(ValueError):
@@ -345,6 +347,17 @@ SETTINGS: Mapping[str, Setting] = {
         Setting("--no-history", "PANIC_API_NO_HISTORY", "0", "keep no history of this run", switch),
     )
 }
+
+
+HISTORY_SETTINGS = ("history", "no_history")
+
+
+def keeping(values: Mapping[str, Any], root: Path, command: Command) -> Keeping:
+    """Where a run is kept: --history, else `.panic-contract/history.sqlite` in `root` (pytest's rootdir, as it
+    keeps `.pytest_cache`; a command's current folder); nowhere with --no-history."""
+    if values["no_history"]:
+        return Keeping(None, command)
+    return Keeping(values["history"] or default_location(root), command)
 
 
 def resolve(setting: Setting, cli: str | None, environ: Mapping[str, str], ini: str | None = None) -> Any:

@@ -32,11 +32,10 @@ from panic_contract.core.contract import SPEC_PATH, Contract, load_contract
 from panic_contract.core.ending import end_run
 from panic_contract.core.fixtures import CONTRACTS_DIR, fixture_paths
 from panic_contract.core.ledger import Ledger
-from panic_contract.core.past import Keeping, line_target, look_back
+from panic_contract.core.past import line_target, look_back
 from panic_contract.core.verdict import Decision, LiveEvidence, Verdict, decide
 from panic_contract.errors import CredentialError, SettingError, SpecError, UsageError
 from panic_contract.faults import Halt, Interrupted
-from panic_contract.history.store import default_location
 from panic_contract.outputs import terminal_line
 from panic_contract.pytest import xdist
 from panic_contract.pytest.keys import ENDING, RUN, UNDO, run_of
@@ -49,6 +48,7 @@ from panic_contract.sending.auth import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
 from panic_contract.settings import SETTINGS, resolve
+from panic_contract.settings import keeping as history_keeping
 from panic_contract.target import Target, live_target, live_url, mock_target
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -213,7 +213,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         if owns:  # the state file and its lock file
             shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
-    keeping = _keeping(config, values)
+    keeping = history_keeping(values, config.rootpath, "suite")
     run = SuiteRun(
         ledger=Ledger(acceptance),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
@@ -231,14 +231,6 @@ def _start_run(config: pytest.Config) -> SuiteRun:
     recalled = look_back(keeping, line_target(target.name, target.display_url), run.started_at.timestamp())
     run.recollection = recalled if not isinstance(recalled, str) else None
     return run
-
-
-def _keeping(config: pytest.Config, values: dict[str, Any]) -> Keeping:
-    """The run's history store: --history, else `.panic-contract/history.sqlite` beside the rootdir (as pytest
-    keeps `.pytest_cache`); None with --no-history."""
-    if values["no_history"]:
-        return Keeping(None, "suite")
-    return Keeping(values["history"] or default_location(config.rootpath), "suite")
 
 
 def _live_target(
