@@ -148,6 +148,7 @@ SUBCOMMANDS = {
     "record": ("panic_contract.commands.record", "record fixtures from a live target and diff their shape"),
     "audit": ("panic_contract.commands.audit", "hold a HAR or JSON Lines capture to the contract"),
     "accept": ("panic_contract.commands.accept", "print accepted-drift entries for the findings of a drift report"),
+    "history": ("panic_contract.commands.history", "show the runs kept and their findings over time; prune them"),
 }
 FIRST = "check"
 
