@@ -313,17 +313,25 @@ class Store:
             for row in connection.execute(checked):
                 times.setdefault((row.command, row.target), []).append(row.started_at)
             # the newest description of each fingerprint, and what the newest checked run of each line showed
+            newest = _filtered(
+                select(
+                    findings.c.command,
+                    findings.c.target,
+                    findings.c.fingerprint,
+                    func.max(findings.c.started_at).label("at"),
+                ).group_by(findings.c.command, findings.c.target, findings.c.fingerprint),
+                findings,
+                since,
+                target,
+            ).subquery()
             latest = connection.execute(
-                _filtered(
-                    select(findings).distinct(findings.c.command, findings.c.target, findings.c.fingerprint)
-                    if self.engine.dialect.name == "postgresql"
-                    else select(findings, func.max(findings.c.started_at)).group_by(
-                        findings.c.command, findings.c.target, findings.c.fingerprint
-                    ),
-                    findings,
-                    since,
-                    target,
-                ).order_by(findings.c.command, findings.c.target, findings.c.fingerprint, findings.c.started_at.desc())
+                select(findings).join(
+                    newest,
+                    (findings.c.command == newest.c.command)
+                    & (findings.c.target == newest.c.target)
+                    & (findings.c.fingerprint == newest.c.fingerprint)
+                    & (findings.c.started_at == newest.c.at),
+                )
             ).mappings()
             described = {(row["command"], row["target"], row["fingerprint"]): dict(row) for row in latest}
         rows = []
