@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
                 removed = store.prune(*prune)
                 print(terminal_line(f"{PROG}: pruned {removed} run(s) from {where.shown}"))
                 return 0
-            runs = store.runs(since, args.target)
+            runs = store.runs(since, args.target) if args.format == "json" else []
+            summary = store.summary(since, args.target)
             found = store.finding_history(since, args.target)
     except StoreError as exc:
         return option_error(PROG, str(exc))
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             json.dumps({"runs": [_run_json(r) for r in runs], "findings": [_finding_json(f) for f in found]}, indent=2)
         )
     else:
-        for line in table(runs, found, where.shown):
+        for line in table(summary, found, where.shown):
             print(terminal_line(line))
     return 0
 
@@ -123,12 +124,12 @@ def _when(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def table(runs: list[dict[str, Any]], found: list[dict[str, Any]], shown: str) -> list[str]:
+def table(summary: tuple[int, float | None, float | None], found: list[dict[str, Any]], shown: str) -> list[str]:
     """The runs in a line, then one row per finding, open ones first, newest first."""
-    if not runs:
+    count, first, last = summary
+    if not count or first is None or last is None:
         return [f"no runs in {shown} (for these options)"]
-    first, last = _when(runs[0]["started_at"]), _when(runs[-1]["started_at"])
-    lines = [f"{len(runs)} run(s) in {shown}, {first} to {last} UTC; {len(found)} finding(s)"]
+    lines = [f"{count} run(s) in {shown}, {_when(first)} to {_when(last)} UTC; {len(found)} finding(s)"]
     if not found:
         return lines
     header = ("first seen", "last seen", "runs", "rate", "open", "target", "finding")

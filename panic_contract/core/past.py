@@ -159,12 +159,12 @@ def _annotate(recollection: Recollection, fp: str, started_at: float) -> Annotat
     seen = recollection.seen.get(fp)
     if seen is None:
         return Annotation(fp, "new", started_at, 1, 1, False, 1, 1)
-    status: HistoryStatus = "persisting" if recollection.window and fp in recollection.window[0] else "returned"
+    status: HistoryStatus = "persisting" if recollection.window and fp in recollection.window[0][1] else "returned"
     runs_checked = recollection.checked_since(seen.first_seen) + 1
     runs_seen = seen.runs_seen + 1
     # the last runs since first seen (newest first), this one in front
-    earlier = zip(recollection.window, reversed(recollection.checked), strict=False)
-    window = [True, *[fp in fps for fps, at in earlier if at >= seen.first_seen][: WINDOW - 1]]
+    earlier = [fp in fps for at, fps in recollection.window if at >= seen.first_seen]
+    window = [True, *earlier[: WINDOW - 1]]
     runs_checked = max(runs_checked, runs_seen)
     return Annotation(fp, status, seen.first_seen, runs_seen, runs_checked, not all(window), sum(window), len(window))
 

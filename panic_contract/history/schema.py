@@ -60,7 +60,7 @@ runs = Table(
     Column("reason", Text, nullable=False),
     Column("requests", Integer, nullable=False),
     Column("validated_bodies", Integer, nullable=False),
-    Index("ix_panic_runs_line", "command", "target", "started_at"),
+    Index("ix_panic_runs_line", "command", "target", "started_at", "validated_bodies"),  # covers the counts
     Index("ix_panic_runs_started", "started_at"),
 )
 
@@ -83,6 +83,7 @@ findings = Table(
     Column("rate", Float),  # schema 2
     Column("accepted", Boolean, nullable=False),
     Index("ix_panic_findings_run", "run_id"),
+    Index("ix_panic_findings_line", "command", "target", "fingerprint", "started_at"),  # schema 2
 )
 
 finding_lines = Table(  # schema 2
@@ -136,6 +137,11 @@ def rebuild_lines(connection: Connection, where: object = None) -> None:
 def _from_1(connection: Connection) -> None:
     connection.execute(text(f"ALTER TABLE {findings.name} ADD COLUMN rate FLOAT"))
     finding_lines.create(connection)
+    for table in (runs, findings):
+        present = {index["name"] for index in inspect(connection).get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(connection)
     rebuild_lines(connection)
 
 

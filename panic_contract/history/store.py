@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
@@ -138,15 +138,22 @@ class Recollection:
 
     runs: int  # runs of the line before this one
     previous_run: float | None  # when the last of them started
-    checked: tuple[float, ...]  # start of every earlier run that validated bodies, oldest first
-    window: tuple[frozenset[str], ...]  # the fingerprints of the last WINDOW of those, newest first
+    window: tuple[tuple[float, frozenset[str]], ...]  # the last WINDOW runs that validated bodies: start, findings
     previous: tuple[FindingRow, ...]  # the findings of the newest of those, as they were
-    previous_at: float | None  # its start
     seen: Mapping[str, Seen] = field(default_factory=dict)
+    checked_counts: Mapping[float, int] = field(default_factory=dict)  # first_seen -> runs checked since
+
+    @property
+    def previous_at(self) -> float | None:
+        return self.window[0][0] if self.window else None
 
     def checked_since(self, moment: float) -> int:
         """Earlier runs that validated bodies, started at `moment` or after."""
-        return len(self.checked) - bisect.bisect_left(self.checked, moment)
+        return self.checked_counts.get(moment, 0)
+
+
+# More first sightings than this in one line: the runs' start times are read once and counted here instead.
+MAX_COUNT_QUERIES = 16
 
 
 class Store:
@@ -207,37 +214,42 @@ class Store:
             return False
 
     def recall(self, command: str, target: str, before: float) -> Recollection:
-        """What the store knows of the line (`command`, `target`) from runs started before `before`."""
+        """What the store knows of the line (`command`, `target`) from runs started before `before`.
+
+        A handful of indexed reads, whatever the length of the history: the line's summary, its last WINDOW
+        checked runs, and one count per distinct first sighting.
+        """
         line = (runs.c.command == command) & (runs.c.target == target) & (runs.c.started_at < before)
+        checked = line & (runs.c.validated_bodies > 0)
         with self._transaction("read the runs before this one") as connection:
             counted = select(func.count(), func.max(runs.c.started_at)).where(line)
             count, previous_run = connection.execute(counted).one()
-            checked_rows = connection.execute(
-                select(runs.c.id, runs.c.started_at)
-                .where(line & (runs.c.validated_bodies > 0))
-                .order_by(runs.c.started_at)
+            newest = connection.execute(
+                select(runs.c.id, runs.c.started_at).where(checked).order_by(runs.c.started_at.desc()).limit(WINDOW)
             ).all()
-            newest = [row.id for row in checked_rows[-WINDOW:]][::-1]
-            by_run: dict[int, set[str]] = {run_id: set() for run_id in newest}
+            by_run: dict[int, set[str]] = {row.id: set() for row in newest}
             previous: list[FindingRow] = []
             if newest:
-                rows = connection.execute(select(findings).where(findings.c.run_id.in_(newest))).mappings()
+                rows = connection.execute(select(findings).where(findings.c.run_id.in_(list(by_run)))).mappings()
                 for row in rows:
                     by_run[row["run_id"]].add(row["fingerprint"])
-                    if row["run_id"] == newest[0]:
+                    if row["run_id"] == newest[0].id:
                         previous.append(_finding_row(row))
-            seen_rows = connection.execute(
-                select(finding_lines).where((finding_lines.c.command == command) & (finding_lines.c.target == target))
-            ).mappings()
-            seen = {r["fingerprint"]: Seen(r["first_seen"], r["last_seen"], r["runs_seen"]) for r in seen_rows}
+            summary = select(finding_lines).where(
+                (finding_lines.c.command == command) & (finding_lines.c.target == target)
+            )
+            seen = {
+                r["fingerprint"]: Seen(r["first_seen"], r["last_seen"], r["runs_seen"])
+                for r in connection.execute(summary).mappings()
+            }
+            counts = _counts_since(connection, checked, sorted({s.first_seen for s in seen.values()}))
         return Recollection(
             runs=int(count),
             previous_run=previous_run,
-            checked=tuple(row.started_at for row in checked_rows),
-            window=tuple(frozenset(by_run[run_id]) for run_id in newest),
+            window=tuple((row.started_at, frozenset(by_run[row.id])) for row in newest),
             previous=tuple(previous),
-            previous_at=checked_rows[-1].started_at if checked_rows else None,
             seen=seen,
+            checked_counts=counts,
         )
 
     def append(self, run: RunRow, found: Sequence[FindingRow]) -> None:
@@ -273,8 +285,7 @@ class Store:
                 }
                 for fp in fingerprints
             ]
-            for value in values:
-                connection.execute(upsert, value)
+            connection.execute(upsert, values)
 
     # --- `panic-contract history` ---------------------------------------------------------------------
 
@@ -285,70 +296,69 @@ class Store:
             return [dict(row) for row in connection.execute(query).mappings()]
 
     def finding_history(self, since: float | None = None, target: str | None = None) -> list[dict[str, Any]]:
-        """One row per line and fingerprint: first and last seen, runs seen, runs checked since first seen,
-        the total count, and whether the newest run of its line that validated bodies still showed it."""
-        grouped = _filtered(
-            select(
-                findings.c.command,
-                findings.c.target,
-                findings.c.fingerprint,
-                func.min(findings.c.started_at).label("first_seen"),
-                func.max(findings.c.started_at).label("last_seen"),
-                func.count(func.distinct(findings.c.run_id)).label("runs_seen"),
-                func.sum(findings.c.count).label("count"),
-            ).group_by(findings.c.command, findings.c.target, findings.c.fingerprint),
-            findings,
-            since,
-            target,
-        )
+        """One row per line and fingerprint: first and last seen, runs seen, runs checked since first seen, and
+        whether the newest run of its line that validated bodies still showed it (`open`).
+
+        The whole history reads the per-line summary; `since` counts the findings kept since then.
+        """
+        if since is None:
+            grouped = select(finding_lines)
+            if target is not None:
+                grouped = grouped.where(finding_lines.c.target == target)
+        else:
+            grouped = _filtered(
+                select(
+                    findings.c.command,
+                    findings.c.target,
+                    findings.c.fingerprint,
+                    func.min(findings.c.started_at).label("first_seen"),
+                    func.max(findings.c.started_at).label("last_seen"),
+                    func.count(func.distinct(findings.c.run_id)).label("runs_seen"),
+                ).group_by(findings.c.command, findings.c.target, findings.c.fingerprint),
+                findings,
+                since,
+                target,
+            )
         checked = _filtered(
             select(runs.c.command, runs.c.target, runs.c.started_at).where(runs.c.validated_bodies > 0),
             runs,
             since,
             target,
         ).order_by(runs.c.started_at)
+        # each fingerprint as it was last seen: its finding of that moment (an index lookup each)
+        described = (
+            select(findings.c.kind, findings.c.field, findings.c.expected, findings.c.severity, findings.c.message)
+            .where(
+                (findings.c.command == bindparam("command"))
+                & (findings.c.target == bindparam("target"))
+                & (findings.c.fingerprint == bindparam("fingerprint"))
+                & (findings.c.started_at == bindparam("last_seen"))
+            )
+            .limit(1)
+        )
         with self._transaction("read its findings") as connection:
-            groups = connection.execute(grouped).mappings().all()
+            groups = [dict(row) for row in connection.execute(grouped).mappings()]
             times: dict[tuple[str, str], list[float]] = {}
             for row in connection.execute(checked):
                 times.setdefault((row.command, row.target), []).append(row.started_at)
-            # the newest description of each fingerprint, and what the newest checked run of each line showed
-            newest = _filtered(
-                select(
-                    findings.c.command,
-                    findings.c.target,
-                    findings.c.fingerprint,
-                    func.max(findings.c.started_at).label("at"),
-                ).group_by(findings.c.command, findings.c.target, findings.c.fingerprint),
-                findings,
-                since,
-                target,
-            ).subquery()
-            latest = connection.execute(
-                select(findings).join(
-                    newest,
-                    (findings.c.command == newest.c.command)
-                    & (findings.c.target == newest.c.target)
-                    & (findings.c.fingerprint == newest.c.fingerprint)
-                    & (findings.c.started_at == newest.c.at),
-                )
-            ).mappings()
-            described = {(row["command"], row["target"], row["fingerprint"]): dict(row) for row in latest}
-        rows = []
+            for group in groups:
+                key = {name: group[name] for name in ("command", "target", "fingerprint", "last_seen")}
+                group.update(connection.execute(described, key).mappings().one())
         for group in groups:
-            key = (group["command"], group["target"])
-            line_times = times.get(key, [])
+            line_times = times.get((group["command"], group["target"]), [])
             checked_since = len(line_times) - bisect.bisect_left(line_times, group["first_seen"])
-            last = described[(*key, group["fingerprint"])]
-            rows.append(
-                {
-                    **{name: last[name] for name in ("kind", "field", "expected", "severity", "message")},
-                    **dict(group),
-                    "runs_checked": max(checked_since, group["runs_seen"]),
-                    "open": bool(line_times) and group["last_seen"] >= line_times[-1],
-                }
-            )
-        return rows
+            group["runs_checked"] = max(checked_since, group["runs_seen"])
+            group["open"] = bool(line_times) and group["last_seen"] >= line_times[-1]
+        return groups
+
+    def summary(self, since: float | None = None, target: str | None = None) -> tuple[int, float | None, float | None]:
+        """How many runs, the first and the last start."""
+        query = _filtered(
+            select(func.count(), func.min(runs.c.started_at), func.max(runs.c.started_at)), runs, since, target
+        )
+        with self._transaction("read its runs") as connection:
+            count, first, last = connection.execute(query).one()
+        return int(count), first, last
 
     def prune(self, keep: int | None = None, older_than: float | None = None) -> int:
         """Delete runs started before `older_than`, and all but the newest `keep` runs of each line; how many."""
@@ -372,6 +382,17 @@ class Store:
             if ids:
                 schema.rebuild_lines(connection)
             return len(ids)
+
+
+def _counts_since(connection: Connection, checked: Any, moments: list[float]) -> dict[float, int]:
+    """For each moment, how many of the runs `checked` selects started then or after."""
+    if not moments:
+        return {}
+    if len(moments) > MAX_COUNT_QUERIES:
+        times = list(connection.execute(select(runs.c.started_at).where(checked).order_by(runs.c.started_at)).scalars())
+        return {moment: len(times) - bisect.bisect_left(times, moment) for moment in moments}
+    query = select(func.count()).where(checked & (runs.c.started_at >= bindparam("moment")))
+    return {moment: int(connection.execute(query, {"moment": moment}).scalar_one()) for moment in moments}
 
 
 def _filtered(query: Any, table: Any, since: float | None, target: str | None) -> Any:
