@@ -25,7 +25,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from panic_contract import redaction
 from panic_contract.history import schema
@@ -413,7 +412,9 @@ def _finding_row(row: Any) -> FindingRow:  # a RowMapping
 
 def _engine(where: Location) -> Engine:
     if where.url.get_backend_name() == "sqlite":
-        engine = create_engine(where.url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_S})
+        # One connection for the store's few transactions (kept by the pool, closed by `dispose`): a connection
+        # costs more than the reads a run's end makes, on PostgreSQL above all (TCP, authentication).
+        engine = create_engine(where.url, pool_size=1, connect_args={"timeout": BUSY_TIMEOUT_S})
 
         @event.listens_for(engine, "connect")
         def _wal(dbapi_connection: Any, _record: Any) -> None:
@@ -424,7 +425,7 @@ def _engine(where: Location) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(where.url, poolclass=NullPool, connect_args={"connect_timeout": int(BUSY_TIMEOUT_S)})
+    return create_engine(where.url, pool_size=1, connect_args={"connect_timeout": max(1, int(BUSY_TIMEOUT_S))})
 
 
 def _make_folder(path: Path) -> None:
