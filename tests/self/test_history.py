@@ -27,12 +27,16 @@ from panic_contract.core.fingerprint import fingerprint
 from panic_contract.history import schema, store
 from panic_contract.history.store import FindingRow, Location, RunRow, Store, location
 from panic_contract.mock import MOCK_TOKEN, known_callout_ids
+from tests.self import test_recorder
 from tests.self.conftest import SuiteResult
 from tests.self.samples import DOCUMENTED_CALLOUT
 from tests.self.test_audit import Ex, callout, write_har, write_jsonl
+from tests.self.test_recorder import FakeApi, record_into
 
 SENTINEL = "sentinel-history-7c4e1a9b"
 DRIFT = "type-changed"  # the mock's switch: $.id as a string
+# The recorder's fixtures (the live API as respx plays it, the fixtures' folder), for record --check.
+recorder_api, recorder_out = test_recorder.api, test_recorder.out
 
 
 def history_env(where: str) -> dict[str, str]:
@@ -548,3 +552,34 @@ def test_the_default_store_sits_beside_the_rootdir_with_its_own_gitignore(
     capsys.readouterr()
     assert 0 == cli.main(["history"])
     assert capsys.readouterr().out.startswith("1 run(s) in ")
+
+
+def test_record_check_keeps_its_runs_and_says_what_is_new_and_fixed(
+    recorder_api: FakeApi,
+    recorder_out: Path,
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert 0 == record_into(
+        recorder_out
+    )  # the fixtures --check compares with (not kept: record writes, it does not gate)
+    for name, value in history_env(store_url).items():
+        monkeypatch.setenv(name, value)
+    recorder_api.callouts[992011]["customerId"] = "abc"  # a finding of the kind the suite would report
+    capsys.readouterr()
+    assert 1 == record_into(recorder_out, "--check")
+    first = capsys.readouterr().out.splitlines()
+    assert "history: type-changed $.customerId: new" in first
+    assert first[-1].startswith("verdict: drift (exit 1)")  # the verdict stays last
+    assert 1 == record_into(recorder_out, "--check")
+    assert any(
+        line.startswith("history: type-changed $.customerId: persisting")
+        for line in capsys.readouterr().out.splitlines()
+    )
+    recorder_api.callouts[992011]["customerId"] = DOCUMENTED_CALLOUT["customerId"]
+    record_into(recorder_out, "--check")
+    assert "fixed since the previous run" in capsys.readouterr().out
+    with Store(location(store_url)) as kept:
+        assert ["record"] * 3 == [run["command"] for run in kept.runs()]
+        assert {"staging-panic.aura.services"} == {run["target"] for run in kept.runs()}
