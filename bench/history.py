@@ -45,7 +45,8 @@ def fill(url: str) -> str:
 
     from panic_contract.core.past import _finding_rows
     from panic_contract.history import schema
-    from panic_contract.history.store import Store, location
+    from panic_contract.history.records import location
+    from panic_contract.history.store import Store
 
     where = location(url)
     rows = list(_finding_rows(_ledger()))
@@ -96,7 +97,7 @@ def _keep_one(url: str, ledger: Any) -> None:
     from panic_contract.core.contract import SPEC_PATH
     from panic_contract.core.past import Keeping, RunFacts, keep
     from panic_contract.core.verdict import Decision, Verdict
-    from panic_contract.history.store import location
+    from panic_contract.history.records import location
 
     facts = RunFacts("custom", "https://api.example.com", SPEC_PATH, datetime.now(UTC))
     past = keep(Keeping(location(url), "suite"), ledger, Decision(Verdict.DRIFT, "r"), facts)

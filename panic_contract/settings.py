@@ -19,7 +19,7 @@ from typing import Any
 from panic_contract.core.contract import STAGING_URL, callout_ids, server_root
 from panic_contract.core.past import Command, Keeping
 from panic_contract.errors import SettingError
-from panic_contract.history.store import Location, default_location, location
+from panic_contract.history.records import Location, default_location, location
 
 
 class HiddenValueError(ValueError):

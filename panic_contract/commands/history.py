@@ -18,7 +18,8 @@ from panic_contract import settings
 from panic_contract.commands.cli import option_error
 from panic_contract.core.past import iso
 from panic_contract.errors import OptionError
-from panic_contract.history.store import Store, StoreError
+from panic_contract.history.records import StoreError
+from panic_contract.history.store import Store
 from panic_contract.outputs import terminal_line
 from panic_contract.settings import MAX_ACCEPT_DAYS, days
 

@@ -20,7 +20,7 @@ from panic_contract.core import past as history
 from panic_contract.core import reports
 from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict
-from panic_contract.history.store import Recollection
+from panic_contract.history.records import Recollection
 
 
 @dataclass(frozen=True)

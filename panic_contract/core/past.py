@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from panic_contract.core.fingerprint import fingerprint
 from panic_contract.core.ledger import Ledger, LedgerEntry
 from panic_contract.core.verdict import Decision
-from panic_contract.history.store import WINDOW, FindingRow, Location, Recollection, RunRow, Store, StoreError
+from panic_contract.history.records import WINDOW, FindingRow, Location, Recollection, RunRow, StoreError
 from panic_contract.redaction import redact
 
 HistoryStatus = Literal["new", "persisting", "returned"]
@@ -211,6 +211,8 @@ def look_back(keeping: Keeping, target: str, started_at: float) -> Recollection 
     """The line's history before `started_at`, or the one line saying why the store cannot be read."""
     if keeping.where is None:
         return "history off"
+    from panic_contract.history.store import Store  # SQLAlchemy, imported only when a store is used
+
     try:
         with Store(keeping.where) as store:
             return store.recall(keeping.command, target, started_at)
@@ -232,6 +234,8 @@ def keep(
         return Past(store=keeping.shown, note=_note(keeping.problem))
     started_at = facts.started_at.timestamp()
     target = line_target(facts.target_name, facts.base_url)
+    from panic_contract.history.store import Store  # SQLAlchemy, imported only when a store is used
+
     try:
         with Store(keeping.where) as store:
             if recollection is None:

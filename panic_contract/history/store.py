@@ -1,9 +1,8 @@
 """Where runs are kept: one code path (SQLAlchemy Core) for an SQLite file and a shared PostgreSQL database.
 
-A store is named by a path (SQLite), `sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST/DB`. Its password is
-registered with `redaction` the moment it is read and never shown (`Location.shown` masks it) nor written.
-Every failure of a store (locked, corrupt, unwritable, unreachable, a newer schema) is a `StoreError` whose
-message is one line; the caller prints it and the run's verdict stands.
+A store is named by a `records.Location`; its password is never shown nor written. Every failure of a store
+(locked, corrupt, unwritable, unreachable, a newer schema) is a `StoreError` whose message is one line; the
+caller prints it and the run's verdict stands.
 
 Writers at once lose nothing: a run is appended in one transaction, SQLite in WAL mode with a busy timeout,
 PostgreSQL with its own row locks; the per-line summary is an upsert that adds, never overwrites.
@@ -13,146 +12,37 @@ Everything from a server is bound as a parameter, never put into SQL.
 from __future__ import annotations
 
 import bisect
+import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from panic_contract import redaction
 from panic_contract.history import schema
+from panic_contract.history.records import (
+    DEFAULT_FOLDER,
+    WINDOW,
+    FindingRow,
+    Location,
+    Recollection,
+    RunRow,
+    Seen,
+    StoreError,
+)
 from panic_contract.history.schema import finding_lines, findings, runs
 
-DEFAULT_FOLDER = ".panic-contract"
-DEFAULT_FILE = "history.sqlite"
 BUSY_TIMEOUT_S = 10.0  # how long a writer waits for another's transaction (SQLite), or to connect (PostgreSQL)
-WINDOW = 10  # the last runs a finding's flapping is judged over
-SCHEMES = ("sqlite", "postgresql")
-
-
-class StoreError(Exception):
-    """A store that cannot be used; the message is one line, with no password in it."""
-
-
-@dataclass(frozen=True)
-class Location:
-    """A store's URL for SQLAlchemy, and how it is shown (password masked)."""
-
-    url: URL
-    shown: str
-
-    @property
-    def sqlite_path(self) -> Path | None:
-        return Path(self.url.database) if self.url.get_backend_name() == "sqlite" and self.url.database else None
-
-
-def location(given: str, base: Path | None = None) -> Location:
-    """A store from `--history`: a plain path (relative to `base`) is an SQLite file. ValueError says what is
-    allowed, without echoing a password."""
-    if "://" not in given:
-        path = Path(given).expanduser()
-        path = path if path.is_absolute() or base is None else base / path
-        return _sqlite(path)
-    try:
-        url = make_url(given)
-    except ArgumentError:
-        raise ValueError(_ALLOWED) from None
-    if url.password:
-        redaction.register(str(url.password))
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        if not url.database or url.database == ":memory:":
-            raise ValueError(f"sqlite:/// needs a file; {_ALLOWED}")
-        return _sqlite(Path(url.database))
-    if backend != "postgresql":
-        raise ValueError(_ALLOWED)
-    url = url.set(drivername="postgresql+psycopg")  # psycopg 3, whatever driver was named
-    shown = url.set(drivername="postgresql").render_as_string(hide_password=True)
-    return Location(url, shown)
-
-
-_ALLOWED = "give a file path (SQLite), sqlite:///PATH or postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
-
-
-def _sqlite(path: Path) -> Location:
-    return Location(URL.create("sqlite+pysqlite", database=str(path)), str(path))
-
-
-def default_location(root: Path) -> Location:
-    return _sqlite(root / DEFAULT_FOLDER / DEFAULT_FILE)
-
-
-# --- what a run hands the store, and what it reads back ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunRow:
-    command: str
-    target: str
-    target_name: str
-    started_at: float
-    ended_at: float
-    spec_digest: str
-    tool_version: str
-    verdict: str
-    exit_code: int
-    reason: str
-    requests: int
-    validated_bodies: int
-
-
-@dataclass(frozen=True)
-class FindingRow:
-    fingerprint: str
-    kind: str
-    field: str | None
-    expected: str
-    severity: str
-    message: str
-    request: str
-    count: int
-    rate: float | None
-    accepted: bool
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One fingerprint on one line: when first and last seen, in how many runs."""
-
-    first_seen: float
-    last_seen: float
-    runs_seen: int
-
-
-@dataclass(frozen=True)
-class Recollection:
-    """What a store knows of one line before a run: enough to say of each finding new, persisting or returned."""
-
-    runs: int  # runs of the line before this one
-    previous_run: float | None  # when the last of them started
-    window: tuple[tuple[float, frozenset[str]], ...]  # the last WINDOW runs that validated bodies: start, findings
-    previous: tuple[FindingRow, ...]  # the findings of the newest of those, as they were
-    seen: Mapping[str, Seen] = field(default_factory=dict)
-    checked_counts: Mapping[float, int] = field(default_factory=dict)  # first_seen -> runs checked since
-
-    @property
-    def previous_at(self) -> float | None:
-        return self.window[0][0] if self.window else None
-
-    def checked_since(self, moment: float) -> int:
-        """Earlier runs that validated bodies, started at `moment` or after."""
-        return self.checked_counts.get(moment, 0)
-
-
 # More first sightings than this in one line: the runs' start times are read once and counted here instead.
 MAX_COUNT_QUERIES = 16
+SCHEMA_LOCK = 0x70616E6963  # PostgreSQL: the advisory lock that one run at a time makes or migrates the schema under
 
 
 class Store:
@@ -174,43 +64,33 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def _transaction(self, doing: str) -> Iterator[Connection]:
+    def _transaction(self, doing: str, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction; `write`: one that takes the write lock at its start (SQLite's BEGIN IMMEDIATE, which
+        waits out the busy timeout, where a read that turns into a write would fail at once)."""
         try:
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection, connection.execution_options(panic_write=write).begin():
                 yield connection
         except SQLAlchemyError as exc:
             raise StoreError(f"history store {self.where.shown}: cannot {doing}: {_reason(exc)}") from None
 
     def _ready(self) -> None:
+        """The schema made, or migrated, by one run at a time (two first runs at once: one makes it)."""
         path = self.where.sqlite_path
         if path is not None:
             _make_folder(path)
-        for attempt in range(3):  # two first runs at once: one creates the tables, the other finds them
-            try:
-                with self._transaction("read its schema") as connection:
-                    found = schema.version_of(connection)
-                    if found is None:
-                        schema.create(connection)
-                    elif found < schema.SCHEMA_VERSION:
-                        schema.migrate(connection, found)
-            except StoreError:
-                if attempt == 2 or not self._has_tables_now():
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-            else:
-                break
+        with self._transaction("read its schema", write=True) as connection:
+            if self.engine.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+            found = schema.version_of(connection)
+            if found is None:
+                schema.create(connection)
+            elif found < schema.SCHEMA_VERSION:
+                schema.migrate(connection, found)
         if found is not None and found > schema.SCHEMA_VERSION:
             raise StoreError(
                 f"history store {self.where.shown} has schema {found}, newer than this panic-contract reads "
                 f"({schema.SCHEMA_VERSION}): upgrade panic-contract, or pass --history elsewhere"
             )
-
-    def _has_tables_now(self) -> bool:
-        try:
-            with self.engine.connect() as connection:
-                return schema.version_of(connection) is not None
-        except SQLAlchemyError:
-            return False
 
     def recall(self, command: str, target: str, before: float) -> Recollection:
         """What the store knows of the line (`command`, `target`) from runs started before `before`.
@@ -253,7 +133,7 @@ class Store:
 
     def append(self, run: RunRow, found: Sequence[FindingRow]) -> None:
         """Keep `run` and its findings, in one transaction; the line's summary adds them."""
-        with self._transaction("append this run") as connection:
+        with self._transaction("append this run", write=True) as connection:
             run_id = connection.execute(runs.insert().values(**_row(run)).returning(runs.c.id)).scalar_one()
             if not found:
                 return
@@ -361,7 +241,7 @@ class Store:
 
     def prune(self, keep: int | None = None, older_than: float | None = None) -> int:
         """Delete runs started before `older_than`, and all but the newest `keep` runs of each line; how many."""
-        with self._transaction("prune") as connection:
+        with self._transaction("prune", write=True) as connection:
             doomed: set[int] = set()
             if older_than is not None:
                 doomed |= set(connection.execute(select(runs.c.id).where(runs.c.started_at < older_than)).scalars())
@@ -411,21 +291,49 @@ def _finding_row(row: Any) -> FindingRow:  # a RowMapping
 
 
 def _engine(where: Location) -> Engine:
-    if where.url.get_backend_name() == "sqlite":
+    if where.sqlite_path is not None:
         # One connection for the store's few transactions (kept by the pool, closed by `dispose`): a connection
         # costs more than the reads a run's end makes, on PostgreSQL above all (TCP, authentication).
-        engine = create_engine(where.url, pool_size=1, connect_args={"timeout": BUSY_TIMEOUT_S})
+        url = URL.create("sqlite+pysqlite", database=str(where.sqlite_path))
+        engine = create_engine(url, pool_size=1, connect_args={"timeout": BUSY_TIMEOUT_S})
 
         @event.listens_for(engine, "connect")
         def _wal(dbapi_connection: Any, _record: Any) -> None:
             # WAL: readers never block the one writer; the busy timeout makes a second writer wait its turn.
+            # SQLAlchemy begins the transactions, not pysqlite (which begins none before DDL: two first runs
+            # would each make the tables): https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#pysqlite-serializable
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _into_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            write = connection.get_execution_options().get("panic_write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
         return engine
-    return create_engine(where.url, pool_size=1, connect_args={"connect_timeout": max(1, int(BUSY_TIMEOUT_S))})
+    return create_engine(
+        make_url(where.url), pool_size=1, connect_args={"connect_timeout": max(1, int(BUSY_TIMEOUT_S))}
+    )
+
+
+def _into_wal(cursor: Any) -> None:
+    """WAL mode, kept in the file once set. Setting it takes a lock that SQLite's busy timeout does not wait
+    for: two first runs at once, one of them retries for as long as the busy timeout."""
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+        else:
+            return
 
 
 def _make_folder(path: Path) -> None:

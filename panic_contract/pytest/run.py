@@ -26,7 +26,7 @@ from panic_contract.core.ledger import Ledger, LedgerEntry
 from panic_contract.core.past import Keeping, tag_for
 from panic_contract.core.verdict import Decision, Verdict
 from panic_contract.faults import Credentials
-from panic_contract.history.store import Recollection
+from panic_contract.history.records import Recollection
 from panic_contract.pytest import probes
 from panic_contract.pytest.tally import TestTally
 from panic_contract.sending.quota import Quota

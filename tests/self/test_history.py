@@ -22,10 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
+from panic_contract import redaction
 from panic_contract.commands import cli
 from panic_contract.core.fingerprint import fingerprint
 from panic_contract.history import schema, store
-from panic_contract.history.store import FindingRow, Location, RunRow, Store, location
+from panic_contract.history.records import FindingRow, Location, RunRow, location
+from panic_contract.history.store import Store
 from panic_contract.mock import MOCK_TOKEN, known_callout_ids
 from tests.self import test_recorder
 from tests.self.conftest import SuiteResult
@@ -583,3 +585,32 @@ def test_record_check_keeps_its_runs_and_says_what_is_new_and_fixed(
     with Store(location(store_url)) as kept:
         assert ["record"] * 3 == [run["command"] for run in kept.runs()]
         assert {"staging-panic.aura.services"} == {run["target"] for run in kept.runs()}
+
+
+@pytest.mark.parametrize(
+    ("given", "path", "shown"),
+    [
+        ("runs/h.sqlite", Path("runs/h.sqlite"), "runs/h.sqlite"),
+        ("sqlite:///runs/h.sqlite", Path("runs/h.sqlite"), "runs/h.sqlite"),
+        ("sqlite:////tmp/h.sqlite", Path("/tmp/h.sqlite"), "/tmp/h.sqlite"),
+        (f"postgresql://ci:{SENTINEL}@db.example:5433/panic", None, "postgresql://ci:***@db.example:5433/panic"),
+        (f"postgres://ci:p%40ss{SENTINEL}@db.example/panic", None, "postgresql://ci:***@db.example/panic"),
+        ("postgresql+psycopg://ci@db.example/panic", None, "postgresql://ci@db.example/panic"),
+    ],
+)
+def test_a_store_is_a_path_or_a_url_and_its_password_is_never_shown(given: str, path: Path | None, shown: str) -> None:
+    where = location(given)
+    assert (path, shown) == (where.sqlite_path, where.shown)
+    assert SENTINEL not in where.shown
+    if path is None:
+        assert where.url.startswith("postgresql+psycopg://")
+        assert SENTINEL not in redaction.redact(f"connecting to {given}")  # registered: every output masks it
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["mysql://root@db/history", "sqlite://", "sqlite:///:memory:", "postgresql:///panic", "postgresql://h:x/db"],
+)
+def test_a_store_that_is_neither_sqlite_nor_postgresql_is_refused(given: str) -> None:
+    with pytest.raises(ValueError, match=r"give a file path \(SQLite\)|Port could not be cast"):
+        location(given)
