@@ -205,7 +205,11 @@ def test_every_package_the_code_imports_is_declared() -> None:
         (["record", "--target", "production"], "panic-contract record", "invalid choice: 'production'"),
         (["record", "--update=sentinel-value"], "panic-contract record", "--update: takes no value, and one was given"),
         (["record", "--updte"], "panic-contract record", "--updte; did you mean --update?"),
-        (["recrd"], "panic-contract", "invalid choice: 'recrd' (choose from 'mock', 'record', 'audit', 'accept')"),
+        (
+            ["recrd"],
+            "panic-contract",
+            "invalid choice: 'recrd' (choose from 'mock', 'record', 'audit', 'accept', 'history')",
+        ),
     ],
 )
 def test_every_usage_error_of_every_command_is_one_line_and_exit_4(
