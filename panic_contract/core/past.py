@@ -211,6 +211,9 @@ def look_back(keeping: Keeping, target: str, started_at: float) -> Recollection 
     """The line's history before `started_at`, or the one line saying why the store cannot be read."""
     if keeping.where is None:
         return "history off"
+    path = keeping.where.sqlite_path
+    if path is not None and not path.exists():  # nothing kept yet: reading makes no file (a run's end does)
+        return Recollection(runs=0, previous_run=None, window=(), previous=())
     from panic_contract.history.store import Store  # SQLAlchemy, imported only when a store is used
 
     try:
