@@ -16,6 +16,8 @@
 5. What masking costs: `redact()` (every encoding, every 12-character run) on 1 KiB and 4 MiB bodies,
    beside the plain `str.replace` per secret it replaced.
 6. The audit's bounds: peak memory and wall time on one 400 MiB record and on a file that never ends.
+7. The history store (`bench/history.py`): a year of hourly runs (9,000 x 20 findings) in SQLite and
+   PostgreSQL; `panic-contract history` and what keeping a run adds to its end.
 
 Every measurement runs in a child process, so one measurement cannot warm up another, and the
 child's own rusage gives its CPU time and peak memory (max RSS). Audit throughput is responses
@@ -561,7 +563,7 @@ class Table(list[list[str]]):
         print("  " + "  ".join([*padded, *cells[len(self.WIDTHS) :]]).rstrip(), flush=True)
 
 
-PARTS = ("suite", "import", "audit", "bounds", "masking", "audit-bounds")
+PARTS = ("suite", "import", "audit", "bounds", "masking", "audit-bounds", "history")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -609,6 +611,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_redaction(max(options.reps, 5))
     if "audit-bounds" in parts:
         bench_audit_bounds()
+    if "history" in parts:
+        import history  # bench/history.py, beside this script
+
+        history.bench_history(Table("7. the history store: a year of hourly runs; `history` and a run's end"))
     print(
         f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"

@@ -13,10 +13,13 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from panic_contract.core.contract import STAGING_URL, Contract, callout_ids, path_steps, server_root
+from panic_contract.core.past import Command, Keeping
 from panic_contract.errors import SettingError
+from panic_contract.history.records import Location, default_location, location
 
 
 class HiddenValueError(ValueError):
@@ -180,6 +183,14 @@ def check_reads(reads: tuple[str, ...] | None, contract: Contract) -> None:
                 f"{SETTINGS['reads'].origin()} names {path!r}, which {contract.spec_path.name} does not document in "
                 f"a callout; name fields it has: {documented}"
             )
+
+
+def history_store(text: str) -> Location:
+    """A history store: a file path (SQLite), sqlite:///PATH or postgresql://...; never echoed (a password)."""
+    try:
+        return location(text)
+    except ValueError as exc:
+        raise HiddenValueError(f"is not a history store (not shown): {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -362,8 +373,30 @@ SETTINGS: Mapping[str, Setting] = {
             "URL",
             repeatable=True,
         ),
+        Setting(
+            "--history",
+            "PANIC_API_HISTORY",
+            None,
+            "keep every run and its findings in this store: a file (SQLite), sqlite:///PATH, or "
+            "postgresql://USER:PASSWORD@HOST[:PORT]/DB shared by CI jobs (default: .panic-contract/history.sqlite "
+            "beside the rootdir; a command: in the current folder)",
+            history_store,
+            "PATH_OR_URL",
+        ),
+        Setting("--no-history", "PANIC_API_NO_HISTORY", "0", "keep no history of this run", switch),
     )
 }
+
+
+HISTORY_SETTINGS = ("history", "no_history")
+
+
+def keeping(values: Mapping[str, Any], root: Path, command: Command) -> Keeping:
+    """Where a run is kept: --history, else `.panic-contract/history.sqlite` in `root` (pytest's rootdir, as it
+    keeps `.pytest_cache`; a command's current folder); nowhere with --no-history."""
+    if values["no_history"]:
+        return Keeping(None, command)
+    return Keeping(values["history"] or default_location(root), command)
 
 
 def resolve(setting: Setting, cli: str | None, environ: Mapping[str, str], ini: str | None = None) -> Any:

@@ -61,6 +61,7 @@ AUDIT_SETTINGS = (
     "max_body_size",
     "server",
     "reads",
+    *settings.HISTORY_SETTINGS,
 )
 PROGRESS_MIN_BYTES = 16 << 20  # smaller files finish before a bar is worth drawing
 
@@ -160,7 +161,15 @@ def run(args: argparse.Namespace) -> int:
         spec_path=contract.spec_path,
     )
     head = [f"{PROG}: {shown} ({kinds}): {result.summary()}", *where_lines(result.ledger)]
-    ending = end_run(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"], head=head)
+    ending = end_run(
+        result.ledger,
+        decision,
+        run_info,
+        values["drift_report"],
+        values["drift_report_md"],
+        head=head,
+        keeping=settings.keeping(values, Path.cwd(), "audit"),
+    )
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
     for line in ending.lines:
         print(terminal_line(line))

@@ -150,6 +150,7 @@ SUBCOMMANDS = {
     "audit": ("panic_contract.commands.audit", "hold a HAR or JSON Lines capture to the contract"),
     "accept": ("panic_contract.commands.accept", "print accepted-drift entries for the findings of a drift report"),
     "propose": ("panic_contract.commands.propose", "print the edit to the spec that would make a drift report conform"),
+    "history": ("panic_contract.commands.history", "show the runs kept and their findings over time; prune them"),
 }
 FIRST = "check"
 

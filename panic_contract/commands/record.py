@@ -25,7 +25,9 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -34,6 +36,8 @@ from panic_contract.commands.cli import closest, option_error
 from panic_contract.core.contract import STAGING_URL, default_contract
 from panic_contract.core.findings import Kind
 from panic_contract.core.fixtures import CONTRACTS_DIR, CONTRACTS_IN_CHECKOUT
+from panic_contract.core.ledger import Ledger
+from panic_contract.core.past import Keeping, RunFacts, keep
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped, halt_decision, verdict_line
 from panic_contract.errors import OptionError, UsageError
 from panic_contract.faults import Halt
@@ -81,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "redirect, a finding not allowed, a body over --max-body-size: nothing written), 4 usage (an id that "
         "answers 404 too), 10 outage, 11 token rejected."
     )
-    settings.add_arguments(parser, SHARED_SETTINGS)
+    settings.add_arguments(parser, (*SHARED_SETTINGS, *settings.HISTORY_SETTINGS))
     parser.add_argument(
         "--target",
         choices=["staging"],
@@ -112,7 +116,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         options = options_from(args, os.environ)
-        return record(options, os.environ)
+        keeping = None
+        if options.check:  # --check is a gate like the suite's: its runs are kept
+            values = settings.from_namespace(args, settings.HISTORY_SETTINGS, os.environ)
+            keeping = settings.keeping(values, Path.cwd(), "record")
+        return record(options, os.environ, keeping=keeping)
     except OptionError as exc:  # the command line, a setting, the credentials: `error:`, exit 4
         return option_error(PROG, str(exc))
     except UsageError as exc:  # what the run found on disk: one verdict line, exit 4
@@ -216,9 +224,12 @@ def check_writable(out: Path) -> None:
         raise RecordingUsageError(f"--out {out}: cannot write in {existing}: {reason}; nothing was sent") from None
 
 
-def record(options: Options, environ: Mapping[str, str], out: TextIO | None = None) -> int:
+def record(
+    options: Options, environ: Mapping[str, str], out: TextIO | None = None, keeping: Keeping | None = None
+) -> int:
     """Plan, fetch and scrub everything in memory, print the shape diff, then write (or, with --check, not)."""
     stream = out or sys.stdout
+    started_at = datetime.now(UTC)
     contract = default_contract()
     plan = plan_for(options)
     refuse_to_clobber(plan, options)
@@ -249,7 +260,8 @@ def record(options: Options, environ: Mapping[str, str], out: TextIO | None = No
         print(line, file=stream)
     drifted = sum(diff.drift for diff in diffs)
     if options.check:
-        return report_check(drifted, len(diffs), options, stream)
+        checked = Checked(keeping, recorded, started_at) if keeping is not None else None
+        return report_check(drifted, len(diffs), options, stream, checked)
     refused = refusal(recorded, options)
     if refused is not None:
         for line in refused.lines:
@@ -276,10 +288,37 @@ def progress_note(item: Recorded) -> str:
     return note if expected in {None, status} else f"{note} (expected {expected})"
 
 
-def report_check(drifted: int, total: int, options: Options, stream: TextIO) -> int:
+@dataclass(frozen=True)
+class Checked:
+    """What a --check run keeps in its history: where, what it fetched, when it started."""
+
+    keeping: Keeping
+    recorded: Sequence[Recorded]
+    started_at: datetime
+
+    def keep(self, decision: Decision, options: Options, stream: TextIO) -> None:
+        """Keep the run, with the findings of what it fetched; print how they stand (before the verdict)."""
+        ledger = Ledger()
+        for item in self.recorded:
+            ledger.add(item.inspection)
+        name = "staging" if options.base_url == STAGING_URL else "custom"
+        facts = RunFacts(name, options.base_url, default_contract().spec_path, self.started_at)
+        past = keep(self.keeping, ledger, decision, facts)
+        lines = [
+            f"history: {entry.first.kind} {entry.first.field or '-'}: {annotation.tag()}"
+            for entry in ledger.sorted_entries()
+            if (annotation := past.of(entry)) is not None
+        ]
+        for line in [*lines, *past.fixed_lines(), *([past.note] if past.note else [])]:
+            print(terminal_line(line), file=stream)
+
+
+def report_check(drifted: int, total: int, options: Options, stream: TextIO, checked: Checked | None = None) -> int:
     if drifted:
         decision = Decision(Verdict.DRIFT, f"shape drift in {drifted} of {total} exchange(s); nothing written")
     else:
         decision = Decision(Verdict.OK, f"no shape drift against {options.out}/; nothing written")
+    if checked is not None:
+        checked.keep(decision, options, stream)
     print(verdict_line(decision), file=stream)
     return decision.exit_code

@@ -8,7 +8,6 @@ render what it returns. `exchange_of` is where a response the sender got becomes
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import re
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from panic_contract.core.contract import Contract, describe_type, parse_callout_id, without_query
+from panic_contract.core.fingerprint import fingerprint as fingerprint_key
 from panic_contract.faults import Credentials, Signal, signal_of
 from panic_contract.redaction import redact
 
@@ -228,11 +228,9 @@ class Finding:
 
 
 def fingerprint(finding: Finding) -> str:
-    """A finding's short stable id across runs and rewordings: sha256 of `kind|field|expected`, 16 hex digits.
-
-    What arrived is left out, so every value of one drift (each unknown status text) shares it."""
-    text = f"{finding.kind}|{finding.field or ''}|{finding.expected}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    """A finding's short stable id across runs and rewordings (`core.fingerprint`): what arrived is left
+    out, so every value of one drift (each unknown status text) shares it."""
+    return fingerprint_key(str(finding.kind), finding.field, finding.expected)
 
 
 _SUBJECTS = {

@@ -22,6 +22,7 @@ from panic_contract.core.contract import SPEC_PATH, load_contract
 from panic_contract.core.diagnoses import Diagnosis, diagnose
 from panic_contract.core.findings import fingerprint
 from panic_contract.core.ledger import Ledger, LedgerEntry
+from panic_contract.core.past import OFF, Past
 from panic_contract.core.verdict import Decision, verdict_line
 from panic_contract.faults import Credentials
 from panic_contract.outputs import (
@@ -106,12 +107,11 @@ def diagnoses(ledger: Ledger, run: RunInfo) -> list[Diagnosis]:
     return diagnose(ledger.sorted_entries(), load_contract(run.spec_path).responses[200].properties)
 
 
-def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
+def as_json(ledger: Ledger, decision: Decision, run: RunInfo, past: Past = OFF) -> dict[str, Any]:
     findings = []
     where = run.where()
     for entry in ledger.sorted_entries():
-        item = _with_expiry(ledger, entry)
-        item["fingerprint"] = fingerprint(entry.first)
+        item = _with_expiry(ledger, entry) | {"fingerprint": fingerprint(entry.first)} | past.finding_json(entry)
         item["reproducer"] = _reproducer_of(run, entry)
         item["next_step"] = next_steps.for_entry(entry, where).as_dict()
         findings.append(item)
@@ -129,7 +129,9 @@ def as_json(ledger: Ledger, decision: Decision, run: RunInfo) -> dict[str, Any]:
         "signals": dict(ledger.signals),
         "diagnoses": [diagnosis.as_dict() for diagnosis in diagnoses(ledger, run)],
         "findings": findings,
-        "accepted": [_with_expiry(ledger, entry) for entry in ledger.accepted_entries()],
+        "accepted": [_with_expiry(ledger, entry) | past.finding_json(entry) for entry in ledger.accepted_entries()],
+        "fixed": past.fixed_json(),
+        "history": past.summary_json(),
         "stale_acceptances": [entry.describe() for entry in stale(ledger)],
         "expiring_soon": [
             {
@@ -190,7 +192,7 @@ def _field(field: str | None) -> str:
     return markdown_text(field) if field else "-"
 
 
-def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
+def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo, past: Past = OFF) -> str:
     lines = [
         f"## API drift: **{decision.verdict}** (exit {decision.exit_code})",
         "",
@@ -231,6 +233,7 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
             f = entry.first
             cells = [", ".join(entry.actuals), str(entry.count), entry.accepted_by or ""]
             lines.append(_md_row([f.kind, _field(f.field), *map(markdown_text, cells)]))
+    lines += _history_markdown(entries, past)
     gone = stale(ledger)
     if gone:
         lines += ["", "Stale accepted drift (matched nothing: the provider fixed it, delete the entry):", ""]
@@ -254,17 +257,33 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-def terminal_lines(ledger: Ledger, decision: Decision, run: RunInfo) -> list[str]:
+def _history_markdown(entries: list[LedgerEntry], past: Past) -> list[str]:
+    """Each finding's history (new, persisting, returned, flapping) and the findings fixed since the previous run."""
+    tagged = [(entry, annotation) for entry in entries if (annotation := past.of(entry)) is not None]
+    if not tagged and not past.fixed:
+        return []
+    lines = ["", f"History ({past.runs} runs of this target in {markdown_code(past.store or '-')}):", ""]
+    for entry, annotation in tagged:
+        f = entry.first
+        lines.append(f"- {markdown_text(f.kind)} {_field(f.field)}: {markdown_text(annotation.tag())}")
+    lines += [f"- {markdown_text(line)}" for line in past.fixed_lines()]
+    return lines
+
+
+def terminal_lines(ledger: Ledger, decision: Decision, run: RunInfo, past: Past = OFF) -> list[str]:
     """The "API drift" section: what happened (the diagnoses), the findings grouped by kind and field, what to do
     next, then the verdict last; one line each."""
     lines: list[str] = [diagnosis.line() for diagnosis in diagnoses(ledger, run)]
     for entry in ledger.sorted_entries():
         lines.append(_entry_line(entry))
+        if (annotation := past.of(entry)) is not None:
+            lines.append(f"    history: {annotation.tag()}")
         if entry.acceptance == "expired":
             lines.append(f"    accepted drift expired: {entry.accepted_by}")
         lines.append(f"    reproduce: {_reproducer_of(run, entry)}")
     if not ledger.sorted_entries():
         lines.append("no findings")
+    lines += past.fixed_lines()
     for entry in ledger.accepted_entries():
         lines.append(
             f"accepted {entry.first.kind} {entry.first.field or '-'}: {entry.first.message()} (x{entry.count})"
@@ -285,13 +304,19 @@ def _entry_line(entry: LedgerEntry) -> str:
 
 
 def write_reports(
-    ledger: Ledger, decision: Decision, run: RunInfo, json_path: str | Path | None, markdown_path: str | Path | None
+    ledger: Ledger,
+    decision: Decision,
+    run: RunInfo,
+    json_path: str | Path | None,
+    markdown_path: str | Path | None,
+    *,
+    past: Past = OFF,
 ) -> list[str]:
     """Write the reports asked for; one line per report that could not be written (the others still are)."""
     errors = []
     renderings: list[tuple[str | Path | None, Callable[[], str], str]] = [
-        (json_path, lambda: json.dumps(as_json(ledger, decision, run), indent=2) + "\n", "JSON report"),
-        (markdown_path, lambda: as_markdown(ledger, decision, run), "Markdown summary"),
+        (json_path, lambda: json.dumps(as_json(ledger, decision, run, past), indent=2) + "\n", "JSON report"),
+        (markdown_path, lambda: as_markdown(ledger, decision, run, past), "Markdown summary"),
     ]
     for path, render, what in renderings:
         if path is None or path == "":

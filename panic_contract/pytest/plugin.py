@@ -32,6 +32,7 @@ from panic_contract.core.contract import SPEC_PATH, Contract, load_contract
 from panic_contract.core.ending import end_run
 from panic_contract.core.fixtures import CONTRACTS_DIR, fixture_paths
 from panic_contract.core.ledger import Ledger
+from panic_contract.core.past import line_target, look_back
 from panic_contract.core.verdict import Decision, LiveEvidence, Verdict, decide
 from panic_contract.errors import CredentialError, SettingError, SpecError, UsageError
 from panic_contract.faults import Halt, Interrupted
@@ -47,6 +48,7 @@ from panic_contract.sending.auth import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
 from panic_contract.settings import SETTINGS, check_reads, resolve
+from panic_contract.settings import keeping as history_keeping
 from panic_contract.shipped import SUITE_PACKAGE
 from panic_contract.target import Target, live_target, live_url, mock_target
 
@@ -248,7 +250,8 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         if owns:  # the state file and its lock file
             shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
-    return SuiteRun(
+    keeping = history_keeping(values, config.rootpath, "suite")
+    run = SuiteRun(
         ledger=Ledger(acceptance, values["reads"]),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
@@ -259,7 +262,12 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         owns_quota_dir=owns,
         report_paths=(values["drift_report"], values["drift_report_md"]),
         worker_id=worker.get("workerid"),
+        keeping=keeping,
     )
+    # Read once, at the start, in every process: a test's failure line says whether its finding is new.
+    recalled = look_back(keeping, line_target(target.name, target.display_url), run.started_at.timestamp())
+    run.recollection = recalled if not isinstance(recalled, str) else None
+    return run
 
 
 def _live_target(
@@ -407,7 +415,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         result = yield
     finally:
-        lines = run.tally.failing_lines(strict_drift=run.strict_drift)
+        lines = run.tally.failing_lines(strict_drift=run.strict_drift, tag=run.history_tag)
     if lines:
         pytest.fail("\n".join(lines), pytrace=False)
     return result
@@ -476,6 +484,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         *run.report_paths,
         notes=notes,
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),  # in GitHub Actions: the job summary, without a flag
+        keeping=run.keeping,
+        recollection=run.recollection,
     )
     session.config.stash[ENDING] = ending
     session.exitstatus = ending.exit_code

@@ -22,9 +22,11 @@ from typing import Any
 
 from panic_contract.core.contract import Contract
 from panic_contract.core.findings import Exchange, Inspection
-from panic_contract.core.ledger import Ledger
+from panic_contract.core.ledger import Ledger, LedgerEntry
+from panic_contract.core.past import Keeping, tag_for
 from panic_contract.core.verdict import Decision, Verdict
 from panic_contract.faults import Credentials
+from panic_contract.history.records import Recollection
 from panic_contract.pytest import probes
 from panic_contract.pytest.tally import TestTally
 from panic_contract.sending.quota import Quota
@@ -54,12 +56,20 @@ class SuiteRun:
     merged_workers: set[str] = field(default_factory=set)  # in the controller: workers whose ledger came back
     interrupted: str | None = None  # the signal that stopped the run (SIGINT, SIGTERM), in the controller
     tally: TestTally = field(default_factory=TestTally)  # the findings of the suite test that is running
+    keeping: Keeping | None = None  # where the run is kept (the controller appends it at the end)
+    recollection: Recollection | None = None  # its line's history as read at the start (None: unreadable, off)
     _served_url: str | None = None  # the embedded mock's loopback port, once served
     _sender: Sender | None = None
     _stack: ExitStack = field(default_factory=ExitStack)
 
     def __repr__(self) -> str:  # hypothesis prints test arguments: keep it short and free of secrets
         return f"SuiteRun(target={self.target.name}, base_url={self.target.display_url})"
+
+    def history_tag(self, entry: LedgerEntry) -> str | None:
+        """A finding's history, for its test's failure line; None when the history is off or unreadable."""
+        if self.recollection is None:
+            return None
+        return tag_for(self.recollection, entry, self.started_at.timestamp())
 
     @property
     def contracts_dir(self) -> Path:

@@ -6,7 +6,7 @@ never hides the next, and a finding seen ten times is one line with its count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from panic_contract.core.findings import Finding
@@ -29,7 +29,7 @@ class TestTally:
             first, count, _ = self._seen.get(entry.key, (finding, 0, entry))
             self._seen[entry.key] = (first, count + 1, entry)
 
-    def failing_lines(self, *, strict_drift: bool) -> list[str]:
+    def failing_lines(self, *, strict_drift: bool, tag: Callable[[LedgerEntry], str | None] | None = None) -> list[str]:
         """The test's distinct failing findings, one line each with its count; the tally starts afresh.
 
         Whether a finding fails is the ledger's classification of it (`LedgerEntry.counts`), the one the
@@ -40,6 +40,7 @@ class TestTally:
             if not entry.counts(strict_drift):
                 continue
             expired = f" (accepted drift expired: {entry.accepted_by})" if entry.acceptance == "expired" else ""
-            lines.append(f"{finding.message()} (x{count}){expired}")
+            history = f" [history: {said}]" if tag is not None and (said := tag(entry)) else ""
+            lines.append(f"{finding.message()} (x{count}){expired}{history}")
         self._seen = {}
         return [terminal_line(line) for line in lines]  # one line each: a field name cannot start another

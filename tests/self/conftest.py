@@ -22,7 +22,7 @@ from hypothesis import settings
 from panic_contract import redaction
 from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.self.postgres"]
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "tests" / "contract"
@@ -87,6 +87,14 @@ def lend_unicode_tables(folder: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_history_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No run of these tests keeps a history (least of all in the checkout's `.panic-contract/`), and no report
+    line depends on the runs before: the history's own tests turn it on, into a folder of their own."""
+    monkeypatch.setenv("PANIC_API_NO_HISTORY", "1")
+    monkeypatch.delenv("PANIC_API_HISTORY", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _secrets_of_this_test_only() -> Iterator[None]:
     """Each test registers the secrets it uses; none may mask the next test's output (a shared process)."""
     kept = redaction.registered()
@@ -103,6 +111,7 @@ def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any
         # GITHUB_*: run inside GitHub Actions, these runs must not write to the job's own summary
         if name.startswith("PANIC_API_") or name in {"GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"}:
             monkeypatch.delenv(name)
+    monkeypatch.setenv("PANIC_API_NO_HISTORY", "1")  # as every test here: `env` turns it on
 
     def run(
         *args: str, env: dict[str, str] | None = None, suite: Path = SUITE, subprocess: bool = False

@@ -3,7 +3,6 @@ alike, and never claimed where the evidence does not hold (two unrelated fields 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import string
 from pathlib import Path
@@ -19,6 +18,7 @@ from panic_contract.commands import cli
 from panic_contract.core.contract import default_contract
 from panic_contract.core.diagnoses import Pattern, diagnose
 from panic_contract.core.findings import Exchange, Finding, Kind, fingerprint, inspect
+from panic_contract.core.fingerprint import fingerprint as fingerprint_key
 from panic_contract.core.ledger import Ledger
 from panic_contract.mock import DRIFTS, MOCK_TOKEN, create_app, serve
 from tests.self.samples import DOCUMENTED_CALLOUT, PATTERN_DRIFTS
@@ -60,10 +60,11 @@ def test_every_pattern_has_a_mock_drift_switch_of_its_name_and_an_expected_diagn
     assert {str(p) for p in Pattern} == set(PATTERN_DRIFTS)
 
 
-def test_fingerprint_is_sha256_of_kind_field_expected_cut_to_16_hex() -> None:
+def test_a_diagnosis_names_its_findings_by_the_history_s_fingerprint() -> None:
+    """One fingerprint for every report: the diagnoses' and the history's (`core.fingerprint`)."""
     finding = Finding(Kind.UNKNOWN_STATUS, "$.status", "one of created", 'string "Escalated"', PATH)
-    expected = hashlib.sha256(b"unknown-status|$.status|one of created").hexdigest()[:16]
-    assert expected == fingerprint(finding)
+    assert fingerprint_key("unknown-status", "$.status", "one of created") == fingerprint(finding)
+    assert 16 == len(fingerprint(finding))
 
 
 @given(st.text(max_size=30), st.text(max_size=30))

@@ -254,7 +254,7 @@ def test_every_package_the_code_imports_is_declared() -> None:
         (
             ["recrd"],
             "panic-contract",
-            "invalid choice: 'recrd' (choose from 'check', 'mock', 'record', 'audit', 'accept', 'propose')",
+            "invalid choice: 'recrd' (choose from 'check', 'mock', 'record', 'audit', 'accept', 'propose', 'history')",
         ),
         (["check", "--target", "production"], "panic-contract check", "invalid choice: 'production'"),
         (["check", "-n", "2"], "panic-contract check", "unrecognized arguments: -n;"),  # pytest's go after --

@@ -1,0 +1,1 @@
+"""The history store: every run and its findings, kept in SQLite or PostgreSQL, so a report knows the past."""
