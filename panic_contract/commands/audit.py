@@ -58,6 +58,7 @@ AUDIT_SETTINGS = (
     "accept_max_days",
     "drift_report",
     "drift_report_md",
+    "drift_report_html",
     "max_body_size",
     "server",
 )
@@ -156,7 +157,15 @@ def run(args: argparse.Namespace) -> int:
         spec_path=contract.spec_path,
     )
     head = [f"{PROG}: {shown} ({kinds}): {result.summary()}", *where_lines(result.ledger)]
-    ending = end_run(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"], head=head)
+    ending = end_run(
+        result.ledger,
+        decision,
+        run_info,
+        values["drift_report"],
+        values["drift_report_md"],
+        html_path=values["drift_report_html"],
+        head=head,
+    )
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
     for line in ending.lines:
         print(terminal_line(line))

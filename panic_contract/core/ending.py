@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from panic_contract.core import reports
+from panic_contract.core import html_report, reports
 from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict
 
@@ -37,13 +37,18 @@ def end_run(
     json_path: str | Path | None,
     markdown_path: str | Path | None,
     *,
+    html_path: str | Path | None = None,
+    history_runs: Sequence[html_report.HistoryRun] = (),
     head: Sequence[str] = (),
     notes: Sequence[str] = (),
     step_summary: str | None = None,
 ) -> Ending:
     """Write the reports asked for (and append the Markdown to `step_summary`, GitHub's job summary, if
-    given); the lines to print and the exit code. `head` goes before the findings, `notes` after them."""
+    given); the lines to print and the exit code. `head` goes before the findings, `notes` after them. The HTML
+    page (`html_path`) is drawn from the JSON report's dict, with a timeline per finding over `history_runs`."""
     errors = reports.write_reports(ledger, decision, info, json_path, markdown_path)
+    if html_path:
+        errors += html_report.write(html_path, reports.as_json(ledger, decision, info), history_runs)
     if step_summary:
         errors += filter(None, [reports.append_step_summary(step_summary, reports.as_markdown(ledger, decision, info))])
     *findings, verdict_line = reports.terminal_lines(ledger, decision, info)
