@@ -119,7 +119,9 @@ def write(path: str | Path | None, report: Mapping[str, Any], history_runs: Sequ
 
 
 def _page(view: Mapping[str, Any]) -> str:
-    css, script = _resource("report.css"), _resource("report.js")
+    # The timelines' scale, the one rule that differs from page to page: a run's mark, and how many runs.
+    scale = f":root{{--runs:{len(view.get('runs') or ())};--mark:{view.get('mark_px', 0)}px}}\n"
+    css, script = scale + _resource("report.css"), _resource("report.js")
     csp = (
         f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(script)}; "
         "base-uri 'none'; form-action 'none'"
@@ -206,18 +208,30 @@ def _findings_view(
     ordered = sorted(groups.items(), key=lambda item: (_severity_rank(item[0][0]), item[0]))
     severities = sorted({row["severity"] for row in rows}, key=lambda s: (_severity_rank(s), s))
     statuses = [s for s in HISTORY_STATUSES if any(row["status"] == s for row in rows)]
+    with_history = bool(statuses) or any(row["first_seen"] for row in rows)
     return {
-        "groups": [{"severity": sev, "kind": kind, "rows": members} for (sev, kind), members in ordered],
+        "groups": [_group(sev, kind, members) for (sev, kind), members in ordered],
+        "columns": 6 + with_history + bool(history_runs),
         "count": len(rows),
         "severities": severities,
         "kinds": sorted({row["kind"] for row in rows}),
         "statuses": statuses,
         "any_flapping": any(row["flapping"] for row in rows),
-        "with_history": bool(statuses) or any(row["first_seen"] for row in rows),
+        "with_history": with_history,
         "summary": _summary(rows),
         "runs": _runs_strip(history_runs),
         "mark_px": _mark_px(len(history_runs)),
     }
+
+
+def _group(severity: str, kind: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A severity and kind's findings; the next step they all share is said once, above them."""
+    steps = {(row["step"], tuple(row["commands"])) for row in rows}
+    step, commands = next(iter(steps))
+    shared = step if len(steps) == 1 and len(rows) > 1 and not commands else None
+    if shared:
+        rows = [row | {"step": None} for row in rows]
+    return {"severity": severity, "kind": kind, "rows": rows, "step": shared}
 
 
 def _severity_rank(severity: str) -> int:
@@ -236,7 +250,7 @@ def _finding_row(finding: Mapping[str, Any], requests: int) -> dict[str, Any]:
         "actual": ", ".join(map(str, actuals)),
         "count": count,
         "rate": f"{100 * count / requests:.0f}%" if requests else "",
-        "rate_value": count / requests if requests else 0,
+        "rate_value": round(count / requests, 6) if requests else 0,
         "request": finding.get("request"),
         "reproducer": finding.get("reproducer"),
         "step": step.get("step"),
@@ -275,14 +289,10 @@ def _timeline(finding: Mapping[str, Any], seen_in: Sequence[frozenset[str]]) -> 
     if len(dashes) % 2:
         dashes.append(0)  # an even list: the pattern never restarts with its roles swapped
     total = sum(seen)
-    first = next((i for i, mark in enumerate(seen) if mark), None)
     return {
         "runs": len(seen),
         "seen": total,
         "dasharray": " ".join(map(str, dashes)) if total else None,
-        "title": f"seen in {total} of {len(seen)} stored runs"
-        + (f", first in run {first + 1}" if first is not None else "")
-        + ("; seen in the latest run" if seen[-1] else "; not seen in the latest run"),
     }
 
 

@@ -17,10 +17,10 @@
     var kind = form.elements.kind.value, flapping = form.elements.flapping && form.elements.flapping.checked;
     var text = form.elements.text.value.trim().toLowerCase(), count = 0;
     rows.forEach(function (row) {
-      var more = row.nextElementSibling;
-      var visible = severities.indexOf(row.dataset.severity) >= 0 &&
+      var group = row.parentNode.dataset, more = row.nextElementSibling;
+      var visible = severities.indexOf(group.severity) >= 0 &&
         (!form.querySelector("input[name=status]") || statuses.indexOf(row.dataset.status) >= 0) &&
-        (kind === "" || row.dataset.kind === kind) &&
+        (kind === "" || group.kind === kind) &&
         (!flapping || row.dataset.flapping === "1") &&
         (text === "" || (row.textContent + " " + more.textContent).toLowerCase().indexOf(text) >= 0);
       row.hidden = more.hidden = !visible;
