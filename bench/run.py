@@ -563,7 +563,7 @@ class Table(list[list[str]]):
         print("  " + "  ".join([*padded, *cells[len(self.WIDTHS) :]]).rstrip(), flush=True)
 
 
-PARTS = ("suite", "import", "audit", "bounds", "masking", "audit-bounds", "history")
+PARTS = ("suite", "import", "audit", "bounds", "masking", "audit-bounds", "history", "html")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -615,11 +615,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         import history  # bench/history.py, beside this script
 
         history.bench_history(Table("7. the history store: a year of hourly runs; `history` and a run's end"))
+    if "html" in parts:
+        bench_html(Table("8. the HTML report: its size and the time to render it"))
     print(
         f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. The HTML report: bytes and render time, for few and many findings over few and many stored runs
+
+
+def bench_html(rows: list[list[str]]) -> None:
+    """The page of `findings` distinct findings over `runs` stored runs, each seen with gaps everywhere (the
+    longest timelines there are): its size in bytes (the issue's bound: under 1 MB at 1,000 over 100) and the
+    median time to render it."""
+    sys.path.insert(0, str(REPO))
+    from panic_contract.core import html_report
+    from tests.self.html_pages import large
+
+    rows.append(["findings x stored runs", "bytes", "render s"])
+    for findings, runs in ((10, 10), (100, 100), (1000, 100), (1000, 365)):
+        report, stored, _ = large(findings, runs)
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            page = html_report.render(report, stored)
+            times.append(time.perf_counter() - started)
+        rows.append([f"{findings:,} x {runs}", f"{len(page.encode()):,}", f"{statistics.median(times):.3f}"])
 
 
 # ---------------------------------------------------------------------------------------------

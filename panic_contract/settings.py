@@ -313,6 +313,13 @@ SETTINGS: Mapping[str, Setting] = {
             metavar="PATH",
         ),
         Setting(
+            "--drift-report-html",
+            "PANIC_API_DRIFT_REPORT_HTML",
+            None,
+            "write the run as one self-contained HTML page here (no network, readable with scripts off)",
+            metavar="PATH",
+        ),
+        Setting(
             "--rate-limit",
             "PANIC_API_RATE_LIMIT",
             "2",

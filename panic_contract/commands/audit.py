@@ -58,6 +58,7 @@ AUDIT_SETTINGS = (
     "accept_max_days",
     "drift_report",
     "drift_report_md",
+    "drift_report_html",
     "max_body_size",
     "server",
     "reads",
@@ -167,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         run_info,
         values["drift_report"],
         values["drift_report_md"],
+        html_path=values["drift_report_html"],
         head=head,
         keeping=settings.keeping(values, Path.cwd(), "audit"),
     )

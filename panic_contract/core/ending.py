@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from panic_contract.core import html_report, reports
 from panic_contract.core import past as history
-from panic_contract.core import reports
 from panic_contract.core.ledger import Ledger
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict
 from panic_contract.history.records import Recollection
@@ -44,6 +44,8 @@ def end_run(
     json_path: str | Path | None,
     markdown_path: str | Path | None,
     *,
+    html_path: str | Path | None = None,
+    history_runs: Sequence[html_report.HistoryRun] = (),
     head: Sequence[str] = (),
     notes: Sequence[str] = (),
     step_summary: str | None = None,
@@ -52,12 +54,21 @@ def end_run(
 ) -> Ending:
     """Keep the run in its history (`keeping`; `recollection`: that history as read when the run started), write
     the reports asked for (and append the Markdown to `step_summary`, GitHub's job summary, if given); the lines
-    to print and the exit code. `head` goes before the findings, `notes` after them."""
+    to print and the exit code. `head` goes before the findings, `notes` after them. The HTML page (`html_path`)
+    is drawn from the JSON report's dict, with a timeline per finding over `history_runs` (default: the runs
+    the history recalls, and this one)."""
     past = history.OFF
     if keeping is not None:
         facts = history.RunFacts(info.target, info.base_url, info.spec_path, info.started_at)
         past = history.keep(keeping, ledger, decision, facts, recollection)
     errors = reports.write_reports(ledger, decision, info, json_path, markdown_path, past=past)
+    if html_path:
+        runs = history_runs or [
+            html_report.HistoryRun(started_at=run["started_at"], verdict=run["verdict"],
+                                   seen_fingerprints=run["seen_fingerprints"])
+            for run in past.timeline
+        ]  # fmt: skip
+        errors += html_report.write(html_path, reports.as_json(ledger, decision, info, past), runs)
     if step_summary:
         summary = reports.as_markdown(ledger, decision, info, past)
         errors += filter(None, [reports.append_step_summary(step_summary, summary)])

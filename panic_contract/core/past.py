@@ -112,6 +112,9 @@ class Past:
     fixed: tuple[FindingRow, ...] = ()
     fixed_since: float | None = None  # the previous run that validated bodies, whose findings these are
     note: str | None = None
+    # The runs of the line a timeline draws, oldest first, this one last: {started_at (ISO 8601), verdict,
+    # seen_fingerprints}; the last WINDOW runs that validated bodies, as the store recalled them.
+    timeline: tuple[dict[str, Any], ...] = ()
 
     def of(self, entry: LedgerEntry) -> Annotation | None:
         return self.annotations.get(fingerprint_of(entry))
@@ -247,7 +250,19 @@ def keep(
             store.append(_run_row(keeping.command, target, ledger, decision, facts), list(_finding_rows(ledger)))
     except StoreError as exc:
         return Past(store=keeping.shown, note=_note(str(exc)))
-    return Past(keeping.shown, past.runs + 1, past.previous_run, past.annotations, past.fixed, past.fixed_since, None)
+    recalled = [
+        {"started_at": iso(moment), "verdict": verdict, "seen_fingerprints": sorted(seen)}
+        for (moment, seen), verdict in zip(recollection.window, recollection.window_verdicts, strict=False)
+    ]
+    this_run = {
+        "started_at": iso(started_at),
+        "verdict": str(decision.verdict),
+        "seen_fingerprints": sorted(fingerprint_of(entry) for entry in ledger.entries.values()),
+    }
+    timeline = (*reversed(recalled), this_run)
+    return Past(
+        keeping.shown, past.runs + 1, past.previous_run, past.annotations, past.fixed, past.fixed_since, None, timeline
+    )
 
 
 def tag_for(recollection: Recollection, entry: LedgerEntry, started_at: float) -> str:

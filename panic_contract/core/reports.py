@@ -319,14 +319,20 @@ def write_reports(
         (markdown_path, lambda: as_markdown(ledger, decision, run, past), "Markdown summary"),
     ]
     for path, render, what in renderings:
-        if path is None or path == "":
-            continue
-        try:
-            write_atomically(Path(path), redact(render()))  # masked again whole: the last line of defence
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            errors.append(f"cannot write the {what} to {path}: {reason} (pick a writable path)")
+        errors += write_report(path, render, what)
     return errors
+
+
+def write_report(path: str | Path | None, render: Callable[[], str], what: str) -> list[str]:
+    """Write one report (none: nothing), whole or not at all; one line if it cannot be written."""
+    if path is None or path == "":
+        return []
+    try:
+        write_atomically(Path(path), redact(render()))  # masked again whole: the last line of defence
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return [f"cannot write the {what} to {path}: {reason} (pick a writable path)"]
+    return []
 
 
 # --- GitHub Actions: the job summary and one error annotation per breaking finding -------------------

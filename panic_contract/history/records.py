@@ -123,6 +123,7 @@ class Recollection:
     previous: tuple[FindingRow, ...]  # the findings of the newest of those, as they were
     seen: Mapping[str, Seen] = field(default_factory=dict)
     checked_counts: Mapping[float, int] = field(default_factory=dict)  # first_seen -> runs checked since
+    window_verdicts: tuple[str, ...] = ()  # the verdict of each run of `window`, in its order
 
     @property
     def previous_at(self) -> float | None:

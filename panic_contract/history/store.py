@@ -104,7 +104,10 @@ class Store:
             counted = select(func.count(), func.max(runs.c.started_at)).where(line)
             count, previous_run = connection.execute(counted).one()
             newest = connection.execute(
-                select(runs.c.id, runs.c.started_at).where(checked).order_by(runs.c.started_at.desc()).limit(WINDOW)
+                select(runs.c.id, runs.c.started_at, runs.c.verdict)
+                .where(checked)
+                .order_by(runs.c.started_at.desc())
+                .limit(WINDOW)
             ).all()
             by_run: dict[int, set[str]] = {row.id: set() for row in newest}
             previous: list[FindingRow] = []
@@ -129,6 +132,7 @@ class Store:
             previous=tuple(previous),
             seen=seen,
             checked_counts=counts,
+            window_verdicts=tuple(str(row.verdict) for row in newest),
         )
 
     def append(self, run: RunRow, found: Sequence[FindingRow]) -> None:

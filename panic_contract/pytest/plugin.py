@@ -261,6 +261,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         quota=quota,
         owns_quota_dir=owns,
         report_paths=(values["drift_report"], values["drift_report_md"]),
+        html_report=values["drift_report_html"],
         worker_id=worker.get("workerid"),
         keeping=keeping,
     )
@@ -482,6 +483,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         decision,
         _run_info(run),
         *run.report_paths,
+        html_path=run.html_report,
         notes=notes,
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),  # in GitHub Actions: the job summary, without a flag
         keeping=run.keeping,

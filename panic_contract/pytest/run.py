@@ -45,6 +45,7 @@ class SuiteRun:
     quota: Quota
     owns_quota_dir: bool = False
     report_paths: tuple[str | None, str | None] = (None, None)  # JSON, Markdown
+    html_report: str | None = None  # the HTML page
     ledger: Ledger = field(default_factory=Ledger)
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -20,6 +20,10 @@ import pytest
 from hypothesis import settings
 
 from panic_contract import redaction
+
+# Imported here, before any in-process run: pytester's inline runs drop the modules a run imported first, and a
+# second copy of SQLAlchemy (the history store imports it when a store is used) does not know the first's types.
+from panic_contract.history import store as _history_store  # noqa: F401
 from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
 
 pytest_plugins = ["pytester", "tests.self.postgres"]

@@ -238,6 +238,9 @@ if os.environ.get("FAKE_REPORT") and "--drift-report" in options:
 if "--drift-report-md" in options:
     with open(options["--drift-report-md"], "w") as md:
         md.write("## API drift\\n")
+if "--drift-report-html" in options:
+    with open(options["--drift-report-html"], "w") as page:
+        page.write("<!DOCTYPE html>\\n")
 print(os.environ.get("FAKE_SAYS", "checking"), flush=True)
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
 """
@@ -505,6 +508,7 @@ def test_each_verdict_gives_its_outputs_and_fails_the_job_or_not(
         "reason": reason,
         "drift-report": "drift.json",
         "drift-report-md": "drift.md",
+        "drift-report-html": "drift.html",
         "issues": "",
     } == run.action_outputs
     assert (runner.workspace / "drift.json").is_file()
@@ -613,6 +617,7 @@ def test_the_inputs_become_the_documented_options(runner: Runner) -> None:
             "accepted-drift": ".github/panic-contract/accepted-drift.yml",
             "drift-report": "out/d.json",
             "drift-report-md": "out/d.md",
+            "drift-report-html": "out/d.html",
             "strict-drift": "true",
         },
         env=fake(0, "ok"),
@@ -625,16 +630,19 @@ def test_the_inputs_become_the_documented_options(runner: Runner) -> None:
             "--accepted-drift=.github/panic-contract/accepted-drift.yml",
             "--drift-report=out/d.json",
             "--drift-report-md=out/d.md",
+            "--drift-report-html=out/d.html",
             "--strict-drift",
         ]
     ] == run.argv
-    assert ("out/d.json", "out/d.md") == (run.action_outputs["drift-report"], run.action_outputs["drift-report-md"])
+    assert ("out/d.json", "out/d.md", "out/d.html") == tuple(
+        run.action_outputs[name] for name in ("drift-report", "drift-report-md", "drift-report-html")
+    )
 
 
 @pytest.mark.e2e
 def test_empty_inputs_give_no_option_so_the_environment_speaks(runner: Runner) -> None:
     run = runner.run(
-        {"target": "", "drift-report": "", "drift-report-md": ""},
+        {"target": "", "drift-report": "", "drift-report-md": "", "drift-report-html": ""},
         env={"PANIC_API_CALLOUT_IDS": "1,2", **fake(0, None, FAKE_SAYS="verdict: ok (exit 0): all good")},
     )
     assert [["check"]] == run.argv
@@ -670,6 +678,7 @@ def test_any_input_reaches_the_command_verbatim_as_one_argument_and_runs_nothing
             "base-url": base_url,
             "drift-report": "",
             "drift-report-md": "",
+            "drift-report-html": "",
         },
         env=fake(0, None),
         only=("check",),
@@ -910,7 +919,9 @@ def test_the_staging_jobs_use_the_action_with_the_accepted_drift_file_the_creden
     assert copied_to.get(path) == dependency or (ROOT / dependency).is_file(), dependency
     (upload,) = [s for s in spec["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     assert "always()" == upload["if"]
-    assert {"drift.json", "drift.md"} == set(upload["with"]["path"].split())
+    assert {"drift.json", "drift.md", "drift.html"} == set(upload["with"]["path"].split())
+    (where,) = [s for s in spec["steps"] if "GITHUB_STEP_SUMMARY" in str(s.get("run", ""))]
+    assert "steps.upload.outputs.artifact-url" in where["env"]["ARTIFACT_URL"]  # the job summary says where
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -938,9 +949,8 @@ def test_the_gitlab_job_allows_an_outage_and_keeps_the_reports() -> None:
     job = gitlab_job()
     assert {"exit_codes": [10]} == job["allow_failure"]
     assert "always" == job["artifacts"]["when"]
-    assert [job["variables"]["PANIC_API_DRIFT_REPORT"], job["variables"]["PANIC_API_DRIFT_REPORT_MD"]] == job[
-        "artifacts"
-    ]["paths"]
+    reports = ("PANIC_API_DRIFT_REPORT", "PANIC_API_DRIFT_REPORT_MD", "PANIC_API_DRIFT_REPORT_HTML")
+    assert [job["variables"][name] for name in reports] == job["artifacts"]["paths"]
     assert "staging" == job["variables"]["PANIC_API_TARGET"]
     assert any("panic-contract check" in line for line in job["script"])
     assert {"schedule", "web"} == {re.search(r'"(\w+)"', r["if"])[1] for r in job["rules"]}
