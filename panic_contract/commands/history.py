@@ -11,11 +11,13 @@ import argparse
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from panic_contract import settings
 from panic_contract.commands.cli import option_error
+from panic_contract.core import html_report, reports
 from panic_contract.core.past import iso
 from panic_contract.errors import OptionError
 from panic_contract.history.records import StoreError
@@ -24,6 +26,7 @@ from panic_contract.outputs import terminal_line
 from panic_contract.settings import MAX_ACCEPT_DAYS, days
 
 PROG = "panic-contract history"
+HTML_RUNS = 365  # a year of daily runs: the page stays about a megabyte for 1,000 findings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     settings.add_arguments(parser, ("history",))
     parser.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        help=f"also write the history as one self-contained HTML page: each finding's timeline over the newest "
+        f"{HTML_RUNS} runs (with --since and --target as given)",
+    )
     parser.add_argument(
         "--since", metavar="DATE", help="only runs started on or after DATE (ISO 8601, e.g. 2026-11-01)"
     )
@@ -64,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
             runs = store.runs(since, args.target) if args.format == "json" else []
             summary = store.summary(since, args.target)
             found = store.finding_history(since, args.target)
+            timeline = store.timeline(since, args.target, newest=HTML_RUNS) if args.html else []
     except StoreError as exc:
         return option_error(PROG, str(exc))
+    if args.html:
+        errors = _write_html(args.html, timeline, found, where.shown)
+        if errors:
+            return option_error(PROG, errors[0])
     if args.format == "json":
         print(
             json.dumps({"runs": [_run_json(r) for r in runs], "findings": [_finding_json(f) for f in found]}, indent=2)
@@ -74,6 +88,18 @@ def run(args: argparse.Namespace) -> int:
         for line in table(summary, found, where.shown):
             print(terminal_line(line))
     return 0
+
+
+def _write_html(path: str, timeline: list[dict[str, Any]], found: list[dict[str, Any]], shown: str) -> list[str]:
+    runs = [
+        html_report.HistoryRun(
+            started_at=iso(run["started_at"]) or "", verdict=run["verdict"], seen_fingerprints=run["seen_fingerprints"]
+        )
+        for run in timeline
+    ]
+    findings = [_finding_json(row) for row in found]
+    page = partial(html_report.render_history, runs, findings, store=shown)
+    return reports.write_report(path, page, "HTML page of the history")
 
 
 def _since(given: str | None) -> float | None:

@@ -178,6 +178,24 @@ class Store:
         with self._transaction("read its runs") as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
 
+    def timeline(
+        self, since: float | None = None, target: str | None = None, *, newest: int = 365
+    ) -> list[dict[str, Any]]:
+        """The newest `newest` runs (oldest first) with the fingerprints each showed: what a timeline draws."""
+        chosen = _filtered(select(runs.c.id, runs.c.started_at, runs.c.verdict), runs, since, target)
+        chosen = chosen.order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(newest)
+        with self._transaction("read its runs") as connection:
+            rows = list(connection.execute(chosen))
+            seen: dict[int, set[str]] = {row.id: set() for row in rows}
+            if seen:
+                query = select(findings.c.run_id, findings.c.fingerprint).where(findings.c.run_id.in_(list(seen)))
+                for run_id, fp in connection.execute(query):
+                    seen[run_id].add(fp)
+        return [
+            {"started_at": row.started_at, "verdict": str(row.verdict), "seen_fingerprints": sorted(seen[row.id])}
+            for row in reversed(rows)
+        ]
+
     def finding_history(self, since: float | None = None, target: str | None = None) -> list[dict[str, Any]]:
         """One row per line and fingerprint: first and last seen, runs seen, runs checked since first seen, and
         whether the newest run of its line that validated bodies still showed it (`open`).

@@ -33,6 +33,7 @@ from tests.self import test_recorder
 from tests.self.conftest import SuiteResult
 from tests.self.samples import DOCUMENTED_CALLOUT
 from tests.self.test_audit import Ex, callout, write_har, write_jsonl
+from tests.self.test_html_report import Page
 from tests.self.test_recorder import FakeApi, record_into
 
 SENTINEL = "sentinel-history-7c4e1a9b"
@@ -231,6 +232,17 @@ def test_the_history_command_shows_runs_and_findings_and_prunes(
         found["kind"],
         found["field"],
     )
+
+    page = tmp_path / "history.html"
+    assert 0 == cli.main(["history", "--history", store_url, f"--html={page}"])
+    capsys.readouterr()
+    parsed = Page(page.read_text(encoding="utf-8"))
+    marks = [value for tag, name, value in parsed.attributes if tag == "rect" and name == "class" and "run" in value]
+    assert 3 == len(marks), marks  # one per stored run
+    assert 1 == len(parsed.rows("finding"))
+    assert "type-changed" in parsed.text
+    assert 4 == cli.main(["history", "--history", store_url, f"--html={page}/h.html"])
+    assert "cannot write the HTML page of the history to " in capsys.readouterr().err
 
     assert 0 == cli.main(["history", "--history", store_url, "--target", "elsewhere.example"])
     assert capsys.readouterr().out.startswith("no runs in ")
