@@ -21,7 +21,6 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import NoReturn
 
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped
@@ -37,10 +36,22 @@ _EXPLICIT_VALUE = re.compile(r"^argument (?P<option>\S+): ignored explicit argum
 
 def version() -> str:
     """The installed distribution's version (`0+unknown` when the package runs without being installed)."""
+    from importlib import metadata  # only when asked: it costs every command's start-up a few tens of ms
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+class _Version(argparse.Action):
+    """`--version`, as argparse's own prints it, reading the installed version only when it is asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **_: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        sys.stdout.write(f"{parser.prog} {version()}\n")  # where argparse's own writes it
+        parser.exit()
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -155,20 +166,25 @@ SUBCOMMANDS = {
 FIRST = "check"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand's parser; with `only`, that subcommand's options alone (the others are listed, not
+    imported: `history` and `audit` need not import pytest, schemathesis or the mock's web server)."""
     parser = CommandParser(prog="panic-contract", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=SubcommandParser)
     for name, (module_name, help_text) in sorted(SUBCOMMANDS.items(), key=lambda item: item[0] != FIRST):
-        module = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run, command_prog=sub.prog)
+        if only is None or name == only:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run, command_prog=sub.prog)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(build_parser(), argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = words[0] if words and words[0] in SUBCOMMANDS else None
+    return run_command(build_parser(chosen), argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import Any
 
 from panic_contract import settings
 from panic_contract.commands.cli import option_error
-from panic_contract.core import html_report, reports
+from panic_contract.core import reports
 from panic_contract.core.past import iso
 from panic_contract.errors import OptionError
 from panic_contract.history.records import StoreError
@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_html(path: str, timeline: list[dict[str, Any]], found: list[dict[str, Any]], shown: str) -> list[str]:
+    from panic_contract.core import html_report  # Jinja2: only for the page
+
     runs = [
         html_report.HistoryRun(
             started_at=iso(run["started_at"]) or "", verdict=run["verdict"], seen_fingerprints=run["seen_fingerprints"]
