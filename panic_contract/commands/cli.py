@@ -183,7 +183,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    chosen = words[0] if words and words[0] in SUBCOMMANDS else None
+    chosen = words[0] if words and words[0] in SUBCOMMANDS else ""  # none: --help and --version import no command
     return run_command(build_parser(chosen), argv)
 
 
