@@ -58,6 +58,8 @@ AUDIT_SETTINGS = (
     "accept_max_days",
     "drift_report",
     "drift_report_md",
+    "drift_report_sarif",
+    "coverage",
     "max_body_size",
     "server",
 )
@@ -126,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
         acceptance = load_acceptance(Path(accepted_drift), None, max_days) if accepted_drift else None
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
-        options = ReadOptions(values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes)
+        options = ReadOptions(
+            values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes, bool(values["coverage"])
+        )
     except OptionError as exc:  # a setting: the command line, not a verdict
         return option_error(PROG, str(exc))
     except (AuditInputError, UsageError) as exc:  # a capture, the spec, the accepted drift: one line
@@ -156,7 +160,15 @@ def run(args: argparse.Namespace) -> int:
         spec_path=contract.spec_path,
     )
     head = [f"{PROG}: {shown} ({kinds}): {result.summary()}", *where_lines(result.ledger)]
-    ending = end_run(result.ledger, decision, run_info, values["drift_report"], values["drift_report_md"], head=head)
+    ending = end_run(
+        result.ledger,
+        decision,
+        run_info,
+        values["drift_report"],
+        values["drift_report_md"],
+        head=head,
+        sarif_path=values["drift_report_sarif"],
+    )
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
     for line in ending.lines:
         print(terminal_line(line))

@@ -40,10 +40,11 @@ def end_run(
     head: Sequence[str] = (),
     notes: Sequence[str] = (),
     step_summary: str | None = None,
+    sarif_path: str | Path | None = None,
 ) -> Ending:
     """Write the reports asked for (and append the Markdown to `step_summary`, GitHub's job summary, if
     given); the lines to print and the exit code. `head` goes before the findings, `notes` after them."""
-    errors = reports.write_reports(ledger, decision, info, json_path, markdown_path)
+    errors = reports.write_reports(ledger, decision, info, json_path, markdown_path, sarif_path=sarif_path)
     if step_summary:
         errors += filter(None, [reports.append_step_summary(step_summary, reports.as_markdown(ledger, decision, info))])
     *findings, verdict_line = reports.terminal_lines(ledger, decision, info)

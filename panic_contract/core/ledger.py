@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from panic_contract.core.accepted import Acceptance, Entry, Status
+from panic_contract.core.coverage import Coverage
 from panic_contract.core.findings import Finding, Inspection, Kind
 
 # A ledger entry's key: kind, field, and the line of the accepted-drift entry that covers it (None: none).
@@ -83,8 +84,9 @@ class Ledger:
     add up to what one process would have found.
     """
 
-    def __init__(self, acceptance: Acceptance | None = None) -> None:
+    def __init__(self, acceptance: Acceptance | None = None, coverage: Coverage | None = None) -> None:
         self.acceptance = acceptance
+        self.coverage = coverage  # with --coverage: what the responses exercised, counted beside the findings
         self.entries: dict[LedgerKey, LedgerEntry] = {}
         self.signals: dict[str, int] = {}
         self.validated_bodies = 0
@@ -122,6 +124,8 @@ class Ledger:
         for name, count in data["signals"].items():
             self.signals[name] = self.signals.get(name, 0) + count
         self.note_answered(*data.get("answered", ()))
+        if self.coverage is not None and "coverage" in data:
+            self.coverage.merge(data["coverage"])
         for item in [*data["findings"], *data.get("accepted", ())]:
             kind, credentials = Kind(item["kind"]), item.get("credentials", "valid")
             finding = Finding(kind, item["field"], item["expected"], item["actual"], item["request"], credentials)
@@ -198,4 +202,5 @@ class Ledger:
             "answered": list(self.answered),
             "findings": [entry.as_dict() for entry in self.sorted_entries()],
             "accepted": [entry.as_dict() for entry in self.accepted_entries()],
+            **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }

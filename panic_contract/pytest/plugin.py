@@ -29,6 +29,7 @@ from hypothesis.errors import InvalidArgument
 from panic_contract.core import reports
 from panic_contract.core.accepted import load as load_acceptance
 from panic_contract.core.contract import SPEC_PATH, Contract, load_contract
+from panic_contract.core.coverage import Coverage
 from panic_contract.core.ending import end_run
 from panic_contract.core.fixtures import CONTRACTS_DIR, fixture_paths
 from panic_contract.core.ledger import Ledger
@@ -248,7 +249,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
             shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
     return SuiteRun(
-        ledger=Ledger(acceptance),
+        ledger=Ledger(acceptance, Coverage.of(contract) if values["coverage"] else None),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
         contract=contract,
@@ -257,6 +258,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         quota=quota,
         owns_quota_dir=owns,
         report_paths=(values["drift_report"], values["drift_report_md"]),
+        sarif_path=values["drift_report_sarif"],
         worker_id=worker.get("workerid"),
     )
 
@@ -473,6 +475,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         decision,
         _run_info(run),
         *run.report_paths,
+        sarif_path=run.sarif_path,
         notes=notes,
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),  # in GitHub Actions: the job summary, without a flag
     )
