@@ -86,8 +86,8 @@ def audit_har(
             if exchange is not None:
                 inspection = reading.inspect(exchange)
                 result.ledger.add(inspection, where if inspection.findings else None)
-                if result.ledger.coverage is not None:
-                    result.ledger.coverage.add(exchange.status, exchange.parsed)
+                if result.ledger.coverage is not None:  # --coverage
+                    result.ledger.coverage.add_judged(exchange.status, exchange.parsed, inspection)
             if progress is not None and not number & PROGRESS_MASK:
                 progress(stream.tell(), result.entries)
     except ijson.JSONError as exc:

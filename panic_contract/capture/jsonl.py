@@ -52,7 +52,7 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
     limit = options.max_body_size
     entries = skipped = validated = 0  # locals, not attributes: this loop runs a million times
     want_target = result.base_url is None
-    cover = result.ledger.coverage  # None unless --coverage: then one `is not None` per line is all it costs
+    cover = result.ledger.coverage  # None unless --coverage: then one `is not None` a line is all it costs
     number = 0
     # readline(n) never holds more than n bytes of a line (iterating the file would hold all of it)
     lines = iter(functools.partial(stream.readline, limit + 2), b"")
@@ -96,11 +96,8 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                     headers = lower_headers(headers)
                 parsed = response.get("body", NOT_PARSED)
                 body = None if parsed is not NOT_PARSED else raw_body(response)
-                if cover is not None:
-                    status = response["status"]
-                    if body is not None and status == CALLOUT_STATUS:  # read once, here: the judge takes it as is
-                        parsed, body = read_body(body), None
-                    cover.add(status, parsed)
+                if cover is not None and body is not None and response["status"] == CALLOUT_STATUS:
+                    parsed, body = read_body(body), None  # read once, here: the judge takes the reading as it is
                 inspection = inspect_one(
                     contract,
                     method,
@@ -112,6 +109,8 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                     request.get("credentials", "valid"),
                     matched[1],
                 )
+                if cover is not None:  # None unless --coverage
+                    cover.add_judged(response["status"], parsed, inspection)
                 if inspection is VALIDATED:
                     validated += 1  # the common case: counted here, folded into the ledger once
                 elif inspection.findings:

@@ -13,13 +13,12 @@ new (a field name, a status value) goes through a slow path that keeps the count
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from panic_contract.core.contract import Contract
-from panic_contract.core.findings import Exchange, read_body
+from panic_contract.core.findings import VALIDATED, Exchange, Inspection, read_body
 from panic_contract.redaction import redact
 
 CALLOUT_STATUS = 200  # the response whose body is a callout: the one whose fields are counted
@@ -64,16 +63,31 @@ class Coverage:
     documented: Documented
     codes: dict[int, int] = field(default_factory=dict)  # every response of the operation, by status code
     bodies: int = 0  # callout responses (200) whose body was a JSON object: what the field counts are out of
-    present: Counter[str] = field(default_factory=Counter)  # bodies that had the field, null or not
-    nulls: Counter[str] = field(default_factory=Counter)  # bodies in which the field was null
+    whole: int = 0  # bodies with every documented field and no other: counted once, not field by field
+    present: dict[str, int] = field(default_factory=dict)  # the other bodies, by the fields they had
+    nulls: dict[str, int] = field(default_factory=dict)  # bodies in which the field was null
     status_values: dict[str, int] = field(default_factory=dict)  # each status string, exactly as it came
     _names: set[str] = field(default_factory=set, repr=False)  # the field names counted by name so far
+    _documented_names: frozenset[str] = field(default=frozenset(), repr=False)
+    _nullable: tuple[str, ...] = field(default=(), repr=False)
+    _all_required: bool = field(default=False, repr=False)  # every documented field is required: `add_valid`
 
     @classmethod
     def of(cls, contract: Contract) -> Coverage:
-        coverage = cls(Documented.of(contract))
-        coverage._names.update(coverage.documented.fields)
-        return coverage
+        doc = Documented.of(contract)
+        names = frozenset(doc.fields)
+        return cls(
+            doc,
+            _names=set(names),
+            _documented_names=names,
+            _nullable=tuple(sorted(doc.nullable)),
+            _all_required=doc.required >= names,
+        )
+
+    def _present(self, name: str) -> int:
+        """How many callout bodies had the field, null or not."""
+        whole = self.whole if name in self._documented_names else 0
+        return whole + self.present.get(name, 0)
 
     def add(self, status: int, body: Any) -> None:
         """Count one response of the operation: its status code, and for a callout its body (parsed JSON;
@@ -83,14 +97,45 @@ class Coverage:
         if status != CALLOUT_STATUS or type(body) is not dict:
             return
         self.bodies += 1
-        present = self.present
-        known = len(present)
-        present.update(body.keys())  # counted in C: one call, whatever the number of fields
-        if len(present) != known and not self._names.issuperset(body):
-            self._bound_names(body)
+        if body.keys() == self._documented_names:  # the common body: every documented field, no other (in C)
+            self.whole += 1
+        else:
+            self._count_names(body)
         if None in body.values():
-            self.nulls.update(name for name, value in body.items() if value is None and name in self._names)
+            nulls, names = self.nulls, self._names
+            for name, value in body.items():
+                if value is None and name in names:
+                    nulls[name] = nulls.get(name, 0) + 1
         value = body.get(STATUS_FIELD)
+        if type(value) is str:
+            values = self.status_values
+            if value in values:
+                values[value] += 1
+            else:
+                self._new_status_value(value)
+
+    def add_judged(self, status: int, body: Any, inspection: Inspection) -> None:
+        """Count one response the judge has seen (`findings.inspect_fields`): the audit readers' one call."""
+        if inspection is VALIDATED:
+            self.add_valid(body)
+        else:
+            self.add(status, body)
+
+    def add_valid(self, body: dict[str, Any]) -> None:
+        """`add` of a callout the judge found valid (`findings.VALIDATED`): the audit's common case, and its
+        fast path. Valid means every required field and no undocumented one, so where every documented field
+        is required its fields need no count, and only the nullable ones can be null."""
+        if not self._all_required:
+            self.add(CALLOUT_STATUS, body)
+            return
+        codes = self.codes
+        codes[CALLOUT_STATUS] = codes.get(CALLOUT_STATUS, 0) + 1
+        self.bodies += 1
+        self.whole += 1
+        for name in self._nullable:
+            if body[name] is None:
+                self.nulls[name] = self.nulls.get(name, 0) + 1
+        value = body[STATUS_FIELD] if STATUS_FIELD in self._documented_names else None
         if type(value) is str:
             values = self.status_values
             if value in values:
@@ -105,16 +150,18 @@ class Coverage:
         parsed = read_body(exchange.body) if exchange.status == CALLOUT_STATUS and exchange.oversized is None else None
         self.add(exchange.status, parsed)
 
-    def _bound_names(self, body: Mapping[str, Any]) -> None:
-        """A body with a field name not counted before: keep it by name while there is room, else with the rest."""
+    def _count_names(self, body: Mapping[str, Any]) -> None:
+        """A body whose fields are not the documented ones: each counted by name while there is room, else
+        with the rest (a capture of any size keeps the counts small)."""
+        present, names = self.present, self._names
         for name in body:
-            if name in self._names:
-                continue
-            undocumented = len(self._names) - len(self.documented.fields)
-            if len(name) <= MAX_TEXT and undocumented < MAX_UNDOCUMENTED_FIELDS:
-                self._names.add(name)
-                continue
-            self.present[MORE_FIELDS] += self.present.pop(name, 0)
+            counted = name
+            if name not in names:
+                undocumented = len(names) - len(self.documented.fields)
+                if len(name) > MAX_TEXT or undocumented >= MAX_UNDOCUMENTED_FIELDS:
+                    counted = MORE_FIELDS
+                names.add(counted)
+            present[counted] = present.get(counted, 0) + 1
 
     def _new_status_value(self, value: str) -> None:
         values = self.status_values
@@ -130,7 +177,7 @@ class Coverage:
         return {
             "codes": {str(code): count for code, count in self.codes.items()},
             "bodies": self.bodies,
-            "present": _masked_keys(self.present),
+            "present": _masked_keys({name: self._present(name) for name in {*self.present, *self.documented.fields}}),
             "nulls": _masked_keys(self.nulls),
             "status_values": _masked_keys(self.status_values),
         }
@@ -141,11 +188,12 @@ class Coverage:
             self.codes[int(code)] = self.codes.get(int(code), 0) + count
         self.bodies += data.get("bodies", 0)
         for name, count in data.get("present", {}).items():
-            self._bound_names({name: None})
-            self.present[name if name in self._names else MORE_FIELDS] += count
+            self._count_names({name: None})
+            counted = name if name in self._names else MORE_FIELDS
+            self.present[counted] += count - 1
         for name, count in data.get("nulls", {}).items():
-            if name in self._names:
-                self.nulls[name] += count
+            counted = name if name in self._names else MORE_FIELDS
+            self.nulls[counted] = self.nulls.get(counted, 0) + count
         for value, count in data.get("status_values", {}).items():
             if value in self.status_values:
                 self.status_values[value] += count
@@ -167,7 +215,7 @@ class Coverage:
         extra += [MORE_FIELDS] if MORE_FIELDS in self.present else []
         rows: list[dict[str, Any]] = []
         for name in [*doc.fields, *extra]:
-            present, nulls = self.present.get(name, 0), self.nulls.get(name, 0)
+            present, nulls = self._present(name), self.nulls.get(name, 0)
             rows.append(
                 {
                     "field": name,
