@@ -177,7 +177,7 @@ class Coverage:
         return {
             "codes": {str(code): count for code, count in self.codes.items()},
             "bodies": self.bodies,
-            "present": _masked_keys({name: self._present(name) for name in {*self.present, *self.documented.fields}}),
+            "present": _masked_keys({name: self._present(name) for name in [*self.documented.fields, *self.present]}),
             "nulls": _masked_keys(self.nulls),
             "status_values": _masked_keys(self.status_values),
         }
@@ -192,8 +192,8 @@ class Coverage:
             counted = name if name in self._names else MORE_FIELDS
             self.present[counted] += count - 1
         for name, count in data.get("nulls", {}).items():
-            counted = name if name in self._names else MORE_FIELDS
-            self.nulls[counted] = self.nulls.get(counted, 0) + count
+            if name in self._names:  # as `add` does: a field counted with the rest has no null count
+                self.nulls[name] = self.nulls.get(name, 0) + count
         for value, count in data.get("status_values", {}).items():
             if value in self.status_values:
                 self.status_values[value] += count
