@@ -233,3 +233,22 @@ def test_server_text_is_masked_in_what_travels_and_in_every_report(tmp_path: Pat
     for text in (out, json.dumps(report), markdown, sarif.read_text()):
         assert secret not in text
         assert "***" in text
+
+
+@pytest.mark.e2e
+def test_workers_give_one_coverage_and_one_sarif_log(run_suite: Any, tmp_path: Path) -> None:
+    """Under -n 2 the controller runs no test: every count it reports came back from the workers, merged."""
+    sarif = tmp_path / "drift.sarif"
+    run = run_suite("-n", "2", "--coverage", "--mock-drift=new-field", f"--drift-report-sarif={sarif}")
+    assert 0 == run.result.ret, run.output
+    coverage = run.report["coverage"]
+    seen = {row["code"]: row["seen"] for row in coverage["codes"]}
+    assert all(seen[code] > 0 for code in (200, 401, 404)), seen
+    assert coverage["responses"] == sum(seen.values())
+    assert run.report["validated_bodies"] == coverage["callout_bodies"] == seen[200]
+    fields = {row["field"]: row for row in coverage["fields"]}
+    assert coverage["callout_bodies"] == fields["responderEta"]["present"]  # the drift: in every callout
+    (finding,) = run.report["findings"]
+    (result,) = json.loads(sarif.read_text())["runs"][0]["results"]
+    assert ("new-field", finding["count"]) == (result["ruleId"], result["properties"]["count"])
+    assert 1 == run.output.count(f"coverage: {coverage['responses']:,} responses: 200 x{seen[200]:,}, ")  # one section
