@@ -238,6 +238,9 @@ if os.environ.get("FAKE_REPORT") and "--drift-report" in options:
 if "--drift-report-md" in options:
     with open(options["--drift-report-md"], "w") as md:
         md.write("## API drift\\n")
+if "--drift-report-sarif" in options:
+    with open(options["--drift-report-sarif"], "w") as sarif:
+        sarif.write('{{"version": "2.1.0", "runs": []}}\\n')
 print(os.environ.get("FAKE_SAYS", "checking"), flush=True)
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
 """
@@ -505,6 +508,7 @@ def test_each_verdict_gives_its_outputs_and_fails_the_job_or_not(
         "reason": reason,
         "drift-report": "drift.json",
         "drift-report-md": "drift.md",
+        "drift-report-sarif": "",  # not asked for by default
         "issues": "",
     } == run.action_outputs
     assert (runner.workspace / "drift.json").is_file()
@@ -629,6 +633,31 @@ def test_the_inputs_become_the_documented_options(runner: Runner) -> None:
         ]
     ] == run.argv
     assert ("out/d.json", "out/d.md") == (run.action_outputs["drift-report"], run.action_outputs["drift-report-md"])
+
+
+@pytest.mark.e2e
+def test_the_sarif_input_becomes_the_option_and_its_output_names_the_file(runner: Runner) -> None:
+    (runner.workspace / "out").mkdir()
+    (runner.workspace / "out" / "d.sarif").write_text("left by an earlier run")
+    run = runner.run(
+        {"drift-report": "", "drift-report-md": "", "drift-report-sarif": "out/d.sarif"}, env=fake(0, "ok")
+    )
+    assert [["check", "--target=staging", "--drift-report-sarif=out/d.sarif"]] == run.argv
+    assert "out/d.sarif" == run.action_outputs["drift-report-sarif"]
+    assert "2.1.0" in (runner.workspace / "out" / "d.sarif").read_text()
+    skipped = runner.run({"drift-report-sarif": ""}, env=fake(0, "ok"))
+    assert "" == skipped.action_outputs["drift-report-sarif"]
+
+
+def test_the_workflow_uploads_the_sarif_the_action_wrote() -> None:
+    workflow = yaml.safe_load((ROOT / "examples" / "github" / "panic-contract.yml").read_text())
+    assert "write" == workflow["permissions"]["security-events"]
+    steps = workflow["jobs"]["contract"]["steps"]
+    (check,) = [step for step in steps if step.get("id") == "contract"]
+    (upload,) = [step for step in steps if str(step.get("uses", "")).startswith("github/codeql-action/upload-sarif@")]
+    assert "drift.sarif" == check["with"]["drift-report-sarif"]
+    assert "${{ steps.contract.outputs.drift-report-sarif }}" == upload["with"]["sarif_file"]
+    assert "steps.contract.outputs.drift-report-sarif != ''" in upload["if"]
 
 
 @pytest.mark.e2e
@@ -910,7 +939,9 @@ def test_the_staging_jobs_use_the_action_with_the_accepted_drift_file_the_creden
     assert copied_to.get(path) == dependency or (ROOT / dependency).is_file(), dependency
     (upload,) = [s for s in spec["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     assert "always()" == upload["if"]
-    assert {"drift.json", "drift.md"} == set(upload["with"]["path"].split())
+    assert {"drift.json", "drift.md", *(["drift.sarif"] if "drift-report-sarif" in step["with"] else [])} == set(
+        upload["with"]["path"].split()
+    )
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
