@@ -8,6 +8,7 @@ its own (the key's indentation under its parent), not by the YAML walk under tes
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ import pytest
 from panic_contract.commands import cli
 from panic_contract.core.contract import SPEC_PATH
 from panic_contract.core.findings import Kind
-from tests.self.conftest import REPO
+from tests.self.conftest import REPO, SELF_TEST_PROFILE
 from tests.self.test_audit import DRIFTS, Ex, callout, write_jsonl
+from tests.self.test_check_command import suite_modules_dropped  # noqa: F401 - a fixture this module uses
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 SPEC_LINES = SPEC_PATH.read_text(encoding="utf-8").splitlines()
@@ -179,3 +181,21 @@ def test_the_suite_reports_an_unwritable_sarif_path_with_exit_4(run_suite: Any, 
     run = run_suite(f"--drift-report-sarif={tmp_path}")
     assert 4 == run.result.ret
     run.result.stdout.fnmatch_lines([f"cannot write the SARIF report to {tmp_path}: Is a directory*", "verdict: ok*"])
+
+
+@pytest.mark.usefixtures("suite_modules_dropped")
+def test_check_takes_both_settings_through_to_the_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("PANIC_API_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PANIC_API_COVERAGE", "1")  # the variable, as a CI job would set it
+    argv = ["check", "--mock-drift=missing-field", "--drift-report=d.json", "--drift-report-sarif=d.sarif"]
+    assert 1 == cli.main([*argv, "--", f"--hypothesis-profile={SELF_TEST_PROFILE}"])
+    assert "coverage: " in capsys.readouterr().out
+    report = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))
+    fields = {row["field"]: row for row in report["coverage"]["fields"]}
+    assert report["coverage"]["callout_bodies"] == fields["calloutClassificationId"]["absent"] > 0  # the drift
+    results = valid(json.loads((tmp_path / "d.sarif").read_text(encoding="utf-8")))["runs"][0]["results"]
+    assert "missing-field" in {result["ruleId"] for result in results}
