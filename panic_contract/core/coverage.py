@@ -154,14 +154,17 @@ class Coverage:
         """A body whose fields are not the documented ones: each counted by name while there is room, else
         with the rest (a capture of any size keeps the counts small)."""
         present, names = self.present, self._names
+        more = False  # the rest together: a body counts there once, however many of them it has
         for name in body:
-            counted = name
             if name not in names:
                 undocumented = len(names) - len(self.documented.fields)
-                if len(name) > MAX_TEXT or undocumented >= MAX_UNDOCUMENTED_FIELDS:
-                    counted = MORE_FIELDS
-                names.add(counted)
-            present[counted] = present.get(counted, 0) + 1
+                if name == MORE_FIELDS or len(name) > MAX_TEXT or undocumented >= MAX_UNDOCUMENTED_FIELDS:
+                    if not more:
+                        present[MORE_FIELDS] = present.get(MORE_FIELDS, 0) + 1
+                        more = True
+                    continue
+                names.add(name)
+            present[name] = present.get(name, 0) + 1
 
     def _new_status_value(self, value: str) -> None:
         values = self.status_values
@@ -188,7 +191,7 @@ class Coverage:
             self.codes[int(code)] = self.codes.get(int(code), 0) + count
         self.bodies += data.get("bodies", 0)
         for name, count in data.get("present", {}).items():
-            self._count_names({name: None})
+            self._count_names({name: None})  # counts one, under the name or with the rest
             counted = name if name in self._names else MORE_FIELDS
             self.present[counted] += count - 1
         for name, count in data.get("nulls", {}).items():
@@ -215,7 +218,8 @@ class Coverage:
         extra += [MORE_FIELDS] if MORE_FIELDS in self.present else []
         rows: list[dict[str, Any]] = []
         for name in [*doc.fields, *extra]:
-            present, nulls = self._present(name), self.nulls.get(name, 0)
+            # the rest together: bodies with any of them (merged parts may count a body twice: never past all)
+            present, nulls = min(self._present(name), self.bodies), self.nulls.get(name, 0)
             rows.append(
                 {
                     "field": name,
@@ -318,7 +322,8 @@ class Coverage:
         if report["status_values"]:
             lines.append("coverage: status values: " + "; ".join(_value_text(row) for row in report["status_values"]))
         never = report["never_seen"]
-        lines.append(f"coverage: never seen: {'; '.join(never)}" if never else "coverage: everything documented seen")
+        shown = f"not shown by this traffic: {'; '.join(never)}" if never else "everything documented was shown"
+        lines.append(f"coverage: {shown}")
         unchecked = report["nullability_unchecked"]
         if green and unchecked:
             lines.append(
