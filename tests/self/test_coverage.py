@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from panic_contract.capture import splitting
+from panic_contract.capture.result import MAX_CAPTURE_SECRETS
 from panic_contract.commands import cli
 from panic_contract.core.contract import default_contract
 from panic_contract.core.coverage import MAX_STATUS_VALUES, MAX_UNDOCUMENTED_FIELDS, MORE_FIELDS, MORE_VALUES, Coverage
 from panic_contract.core.findings import inspect_fields
 from panic_contract.redaction import register
-from tests.self.test_audit import Ex, callout, write_har, write_jsonl
+from tests.self.test_audit import Ex, callout, har_entry, write_har, write_jsonl
 
 CONTRACT = default_contract()
 OPTIONAL = ("predefinedLocationId", "status", "latitude", "longitude")  # in the generated bodies
@@ -254,3 +256,19 @@ def test_workers_give_one_coverage_and_one_sarif_log(run_suite: Any, tmp_path: P
     (result,) = json.loads(sarif.read_text())["runs"][0]["results"]
     assert ("new-field", finding["count"]) == (result["ruleId"], result["properties"]["count"])
     assert 1 == run.output.count(f"coverage: {coverage['responses']:,} responses: 200 x{seen[200]:,}, ")  # one section
+
+
+def test_a_credential_past_the_registered_ones_is_masked_in_the_coverage_too(tmp_path: Path, audit: Any) -> None:
+    """A HAR with more distinct tokens than are registered: each exchange's own still never shows."""
+    # no two share a run of 12 characters: a registered one cannot mask another
+    tokens = [hashlib.sha256(b"%d" % number).hexdigest()[:24] for number in range(MAX_CAPTURE_SECRETS + 6)]
+    entries = []
+    for number, token in enumerate(tokens):  # the last ones, past the registered, echo theirs
+        entry = har_entry(Ex(callout(status=f"for {token}" if number >= MAX_CAPTURE_SECRETS else "closed")))
+        entry["request"]["headers"] = [{"name": "Authorization", "value": f"Bearer {token}"}]
+        entries.append(entry)
+    _, out, report, markdown = audit(write_har(tmp_path / "capture.har", entries), "--coverage")
+    values = report["coverage"]["status_values"]
+    assert len(tokens) == sum(row["count"] for row in values)
+    for text in (out, json.dumps(report), markdown):
+        assert not [token for token in tokens if token in text]
