@@ -7,8 +7,9 @@ contract documents and the traffic never showed ("401 never seen", "predefinedLo
 responses") is said in every report: a green run that never saw a nullable field null has not checked it.
 
 Counting is cheap by design (the audit judges ~300k exchanges a second): per response one dict update for its
-code and, for a callout, one C-level count of its keys and a look at its nulls and status value. Anything
-new (a field name, a status value) goes through a slow path that keeps the counts bounded.
+code and, for a callout, a comparison of its keys with the documented ones (in C), a look for nulls and one at
+its status value; a callout the judge found valid (`add_valid`) needs only its nullable fields looked at.
+Anything new (a field name, a status value) goes through a slow path that keeps the counts bounded.
 """
 
 from __future__ import annotations
