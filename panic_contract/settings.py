@@ -320,6 +320,21 @@ SETTINGS: Mapping[str, Setting] = {
             metavar="PATH",
         ),
         Setting(
+            "--drift-report-sarif",
+            "PANIC_API_DRIFT_REPORT_SARIF",
+            None,
+            "write the findings here as SARIF 2.1.0, each at its line of the spec (for GitHub code scanning)",
+            metavar="PATH",
+        ),
+        Setting(
+            "--coverage",
+            "PANIC_API_COVERAGE",
+            "0",
+            "report what the traffic exercised: status codes, each field present, absent, null, the status "
+            "values, and what the contract documents that was never seen",
+            switch,
+        ),
+        Setting(
             "--rate-limit",
             "PANIC_API_RATE_LIMIT",
             "2",

@@ -36,6 +36,7 @@ from panic_contract.capture.result import (
 )
 from panic_contract.capture.scope import OTHER_HOST, Scope, split_url
 from panic_contract.core.contract import Contract
+from panic_contract.core.coverage import Coverage
 from panic_contract.core.findings import NOT_SAVED, Inspection, Unreadable, inspect_fields, read_body
 from panic_contract.faults import Credentials, signal_of
 from panic_contract.redaction import MASK, redact
@@ -86,6 +87,8 @@ def audit_har(
             if exchange is not None:
                 inspection = reading.inspect(exchange)
                 result.ledger.add(inspection, where if inspection.findings else None)
+                if result.ledger.coverage is not None:  # --coverage
+                    reading.cover(result.ledger.coverage, exchange, inspection)
             if progress is not None and not number & PROGRESS_MASK:
                 progress(stream.tell(), result.entries)
     except ijson.JSONError as exc:
@@ -271,6 +274,14 @@ class _HarReading:
             return inspection
         parsed = exchange.parsed if body is None else read_body(body)
         return self._inspect_as_is(exchange._replace(body=body, headers=headers, parsed=parsed))
+
+    def cover(self, coverage: Coverage, exchange: _HarExchange, inspection: Inspection) -> None:
+        """Count the exchange for --coverage; its field names and status value masked first when it carries a
+        credential that is not registered (past MAX_CAPTURE_SECRETS), which the reports' masking cannot know."""
+        if exchange.own and exchange.body is not None and not self.result.secrets.issuperset(exchange.own):
+            coverage.add(exchange.status, read_body(_masked(exchange.body, exchange.own)))  # not the judged body
+        else:
+            coverage.add_judged(exchange.status, exchange.parsed, inspection)
 
     def _inspect_as_is(self, exchange: _HarExchange) -> Inspection:
         contract = self.contract

@@ -18,6 +18,7 @@ from panic_contract.capture.credentials import query_credentials
 from panic_contract.capture.result import PROGRESS_MASK, AuditInputError, AuditResult, Progress, ReadOptions
 from panic_contract.capture.scope import OTHER_HOST, Scope
 from panic_contract.core.contract import Contract
+from panic_contract.core.coverage import CALLOUT_STATUS
 from panic_contract.core.findings import NOT_PARSED, VALIDATED, Inspection, Unreadable, inspect_fields, read_body
 from panic_contract.core.fixtures import FIXTURE_SCHEMA, lower_headers, raw_body
 from panic_contract.redaction import redact
@@ -51,6 +52,7 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
     limit = options.max_body_size
     entries = skipped = validated = 0  # locals, not attributes: this loop runs a million times
     want_target = result.base_url is None
+    cover = result.ledger.coverage  # None unless --coverage: then one `is not None` a line is all it costs
     number = 0
     # readline(n) never holds more than n bytes of a line (iterating the file would hold all of it)
     lines = iter(functools.partial(stream.readline, limit + 2), b"")
@@ -93,17 +95,22 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                 if len(headers) != 1 or "content-type" not in headers:  # the recorder's one header needs no copy
                     headers = lower_headers(headers)
                 parsed = response.get("body", NOT_PARSED)
+                body = None if parsed is not NOT_PARSED else raw_body(response)
+                if cover is not None and body is not None and response["status"] == CALLOUT_STATUS:
+                    parsed, body = read_body(body), None  # read once, here: the judge takes the reading as it is
                 inspection = inspect_one(
                     contract,
                     method,
                     path,
                     response["status"],
                     headers,
-                    None if parsed is not NOT_PARSED else raw_body(response),
+                    body,
                     parsed,
                     request.get("credentials", "valid"),
                     matched[1],
                 )
+                if cover is not None:  # None unless --coverage
+                    cover.add_judged(response["status"], parsed, inspection)
                 if inspection is VALIDATED:
                     validated += 1  # the common case: counted here, folded into the ledger once
                 elif inspection.findings:

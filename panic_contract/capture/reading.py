@@ -35,7 +35,6 @@ from panic_contract.capture.result import (
     how_stopped,
 )
 from panic_contract.core.contract import Contract, default_contract
-from panic_contract.core.ledger import Ledger
 
 FORMAT_BY_SUFFIX: Mapping[str, Format] = {".har": "har", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SNIFF_BYTES = 1 << 16
@@ -82,7 +81,7 @@ def audit_file(
         try:
             raw = _open_input(path, label, stack)
             capture = _open_capture(path, raw, stack)
-            result = AuditResult(capture.fmt, Ledger(options.acceptance, options.reads))
+            result = AuditResult(capture.fmt, options.ledger(contract))
             if progress is not None and capture.position is not None:
                 position, report = capture.position, progress
                 progress = lambda _done, entries: report(position(), entries)  # noqa: E731 - file bytes, not gzip's

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from panic_contract.core.accepted import Acceptance
+from panic_contract.core.contract import Contract
+from panic_contract.core.coverage import Coverage
 from panic_contract.core.ledger import Ledger
 from panic_contract.errors import UsageError
 from panic_contract.redaction import register
@@ -50,6 +52,11 @@ class ReadOptions:
     acceptance: Acceptance | None = None
     part_bytes: int | None = None  # the smallest part a file is cut into (None: MIN_PART_BYTES)
     reads: tuple[str, ...] | None = None  # the fields the integration reads (--reads): how each ledger weighs drift
+    coverage: bool = False  # --coverage: every ledger counts what the exchanges exercised too
+
+    def ledger(self, contract: Contract) -> Ledger:
+        """A ledger for one pass (this process's, or a worker's part), as these options ask for."""
+        return Ledger(self.acceptance, self.reads, coverage=Coverage.of(contract) if self.coverage else None)
 
 
 @dataclass

@@ -51,7 +51,6 @@ from panic_contract.capture.result import (
     how_stopped,
 )
 from panic_contract.core.contract import Contract, default_contract, load_contract
-from panic_contract.core.ledger import Ledger
 
 MIN_PART_BYTES = 8 << 20  # a smaller part costs more to hand out than to judge
 PART_BYTES_ENV = "PANIC_CONTRACT_AUDIT_PART_BYTES"  # the project's own tests cut small captures with it
@@ -153,7 +152,7 @@ def _run_task(task: _Task, contract: Contract | None = None) -> _Outcome:
             if task.marker is not None:
                 parts.append(b"," + orjson.dumps(task.marker) + b"]}}")
             stream = io.BufferedReader(_Spliced(parts), READ_BUFFER)
-            result = AuditResult(task.fmt, Ledger(task.options.acceptance, task.options.reads))
+            result = AuditResult(task.fmt, task.options.ledger(contract))
             if task.fmt == "jsonl":
                 return _outcome(result, audit_lines(stream, contract, result, options=task.options))
             try:
@@ -316,7 +315,7 @@ def audit_files(
     contract = contract or default_contract()
     options = options or ReadOptions()
     plans = [_plan(path, jobs, options) for path in paths]
-    total = AuditResult("jsonl", Ledger(options.acceptance, options.reads))
+    total = AuditResult("jsonl", options.ledger(contract))
     workers = min(jobs, sum(1 for plan in plans for task in plan if task.path != STDIN))
     if workers < 2:
         _audit_here(total, paths, contract, progress, options)

@@ -59,6 +59,8 @@ AUDIT_SETTINGS = (
     "drift_report",
     "drift_report_md",
     "drift_report_html",
+    "drift_report_sarif",
+    "coverage",
     "max_body_size",
     "server",
     "reads",
@@ -131,7 +133,12 @@ def run(args: argparse.Namespace) -> int:
         files = expand(args.files)
         part_bytes = _part_bytes(os.environ.get(PART_BYTES_ENV))
         options = ReadOptions(
-            values["max_body_size"], tuple(values["server"] or ()), acceptance, part_bytes, values["reads"]
+            values["max_body_size"],
+            tuple(values["server"] or ()),
+            acceptance,
+            part_bytes,
+            reads=values["reads"],
+            coverage=bool(values["coverage"]),
         )
     except OptionError as exc:  # a setting: the command line, not a verdict
         return option_error(PROG, str(exc))
@@ -171,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         html_path=values["drift_report_html"],
         head=head,
         keeping=settings.keeping(values, Path.cwd(), "audit"),
+        sarif_path=values["drift_report_sarif"],
     )
     # Every line is masked: a finding may quote a value the capture's own credentials echo into.
     for line in ending.lines:

@@ -37,6 +37,7 @@ _EXPLICIT_VALUE = re.compile(r"^argument (?P<option>\S+): ignored explicit argum
 def version() -> str:
     """The installed distribution's version (`0+unknown` when the package runs without being installed)."""
     from importlib import metadata  # only when asked: it costs every command's start-up a few tens of ms
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:

@@ -51,6 +51,7 @@ def end_run(
     step_summary: str | None = None,
     keeping: history.Keeping | None = None,
     recollection: Recollection | None = None,
+    sarif_path: str | Path | None = None,
 ) -> Ending:
     """Keep the run in its history (`keeping`; `recollection`: that history as read when the run started), write
     the reports asked for (and append the Markdown to `step_summary`, GitHub's job summary, if given); the lines
@@ -61,7 +62,7 @@ def end_run(
     if keeping is not None:
         facts = history.RunFacts(info.target, info.base_url, info.spec_path, info.started_at)
         past = history.keep(keeping, ledger, decision, facts, recollection)
-    errors = reports.write_reports(ledger, decision, info, json_path, markdown_path, past=past)
+    errors = reports.write_reports(ledger, decision, info, json_path, markdown_path, past=past, sarif_path=sarif_path)
     if html_path:
         runs = history_runs or [
             html_report.HistoryRun(started_at=run["started_at"], verdict=run["verdict"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from panic_contract.core.accepted import Acceptance, Entry, Status
+from panic_contract.core.coverage import Coverage
 from panic_contract.core.findings import Finding, Inspection, Kind, Severity
 
 # A ledger entry's key: kind, field, and the line of the accepted-drift entry that covers it (None: none).
@@ -112,10 +113,17 @@ class Ledger:
     add up to what one process would have found.
     """
 
-    def __init__(self, acceptance: Acceptance | None = None, reads: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        acceptance: Acceptance | None = None,
+        reads: Iterable[str] | None = None,
+        *,
+        coverage: Coverage | None = None,
+    ) -> None:
         self.acceptance = acceptance
         # the JSON paths the integration reads (`--reads`); None: every field is read
         self.reads = frozenset(reads) if reads is not None else None
+        self.coverage = coverage  # with --coverage: what the responses exercised, counted beside the findings
         self.entries: dict[LedgerKey, LedgerEntry] = {}
         self.signals: dict[str, int] = {}
         self.validated_bodies = 0
@@ -153,6 +161,8 @@ class Ledger:
         for name, count in data["signals"].items():
             self.signals[name] = self.signals.get(name, 0) + count
         self.note_answered(*data.get("answered", ()))
+        if self.coverage is not None and "coverage" in data:
+            self.coverage.merge(data["coverage"])
         for item in [*data["findings"], *data.get("accepted", ())]:
             kind, credentials = Kind(item["kind"]), item.get("credentials", "valid")
             evidence = tuple(item.get("evidence", ()))
@@ -235,4 +245,5 @@ class Ledger:
             "answered": list(self.answered),
             "findings": [entry.as_dict() for entry in self.sorted_entries()],
             "accepted": [entry.as_dict() for entry in self.accepted_entries()],
+            **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }

@@ -16,14 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from panic_contract.core import next_steps
+from panic_contract.core import next_steps, sarif
 from panic_contract.core.accepted import EXPIRING_DAYS, Entry
 from panic_contract.core.contract import SPEC_PATH, load_contract
 from panic_contract.core.diagnoses import Diagnosis, diagnose
 from panic_contract.core.findings import fingerprint
 from panic_contract.core.ledger import Ledger, LedgerEntry
 from panic_contract.core.past import OFF, Past
-from panic_contract.core.verdict import Decision, verdict_line
+from panic_contract.core.verdict import Decision, Verdict, verdict_line
 from panic_contract.faults import Credentials
 from panic_contract.outputs import (
     file_bytes,
@@ -149,6 +149,7 @@ def as_json(ledger: Ledger, decision: Decision, run: RunInfo, past: Past = OFF) 
             {"for": name, **step.as_dict()}
             for name, step in next_steps.steps(ledger.sorted_entries(), decision.verdict, where)
         ],
+        **({"coverage": ledger.coverage.report()} if ledger.coverage is not None else {}),
     }
 
 
@@ -247,6 +248,9 @@ def as_markdown(ledger: Ledger, decision: Decision, run: RunInfo, past: Past = O
             "",
         ]
         lines += [f"- {markdown_text(_expiring_line(*item))}" for item in soon]
+    if ledger.coverage is not None:
+        green = decision.verdict is Verdict.OK
+        lines += ledger.coverage.markdown_lines(green=green, cell=markdown_text, code=markdown_code)
     lines += ["", "Next steps:"]
     for name, step in next_steps.steps(entries, decision.verdict, run.where()):
         lines += ["", f"- {markdown_text(name)}: {markdown_text(step.text)}"]
@@ -291,6 +295,8 @@ def terminal_lines(ledger: Ledger, decision: Decision, run: RunInfo, past: Past 
         lines.append(f"    accepted by: {entry.accepted_by}")
     lines += [f"stale accepted drift (matched nothing; delete it): {entry.describe()}" for entry in stale(ledger)]
     lines += [_expiring_line(*item) for item in expiring_soon(ledger)]
+    if ledger.coverage is not None:
+        lines += ledger.coverage.terminal_lines(green=decision.verdict is Verdict.OK)
     for name, step in next_steps.steps(ledger.sorted_entries(), decision.verdict, run.where()):
         lines.append(f"next: {name}: {step.text}")
         lines += [f"    {paste}" for paste in step.paste]
@@ -311,12 +317,14 @@ def write_reports(
     markdown_path: str | Path | None,
     *,
     past: Past = OFF,
+    sarif_path: str | Path | None = None,
 ) -> list[str]:
     """Write the reports asked for; one line per report that could not be written (the others still are)."""
     errors = []
     renderings: list[tuple[str | Path | None, Callable[[], str], str]] = [
         (json_path, lambda: json.dumps(as_json(ledger, decision, run, past), indent=2) + "\n", "JSON report"),
         (markdown_path, lambda: as_markdown(ledger, decision, run, past), "Markdown summary"),
+        (sarif_path, lambda: sarif.render(ledger, decision, run.spec_path), "SARIF report"),
     ]
     for path, render, what in renderings:
         errors += write_report(path, render, what)

@@ -29,6 +29,7 @@ from hypothesis.errors import InvalidArgument
 from panic_contract.core import reports
 from panic_contract.core.accepted import load as load_acceptance
 from panic_contract.core.contract import SPEC_PATH, Contract, load_contract
+from panic_contract.core.coverage import Coverage
 from panic_contract.core.ending import end_run
 from panic_contract.core.fixtures import CONTRACTS_DIR, fixture_paths
 from panic_contract.core.ledger import Ledger
@@ -252,7 +253,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         raise
     keeping = history_keeping(values, config.rootpath, "suite")
     run = SuiteRun(
-        ledger=Ledger(acceptance, values["reads"]),
+        ledger=Ledger(acceptance, values["reads"], coverage=Coverage.of(contract) if values["coverage"] else None),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing
         target=target,
         contract=contract,
@@ -262,6 +263,7 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         owns_quota_dir=owns,
         report_paths=(values["drift_report"], values["drift_report_md"]),
         html_report=values["drift_report_html"],
+        sarif_path=values["drift_report_sarif"],
         worker_id=worker.get("workerid"),
         keeping=keeping,
     )
@@ -484,6 +486,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _run_info(run),
         *run.report_paths,
         html_path=run.html_report,
+        sarif_path=run.sarif_path,
         notes=notes,
         step_summary=os.environ.get("GITHUB_STEP_SUMMARY"),  # in GitHub Actions: the job summary, without a flag
         keeping=run.keeping,

@@ -132,6 +132,8 @@ def record_response(run: SuiteRun, exchange: Exchange) -> Inspection:
     the test fails at its end, once, listing every distinct finding it saw, so one never hides the next."""
     inspection = inspect(exchange, run.contract)
     run.tally.note(inspection.findings, run.ledger.add(inspection))
+    if run.ledger.coverage is not None:
+        run.ledger.coverage.add_exchange(exchange)
     if inspection.validated_body and (raw_id := run.contract.match_path(exchange.path)) is not None:
         run.ledger.note_answered(*filter(None, [parse_callout_id(raw_id)]))
     return inspection

@@ -46,6 +46,7 @@ class SuiteRun:
     owns_quota_dir: bool = False
     report_paths: tuple[str | None, str | None] = (None, None)  # JSON, Markdown
     html_report: str | None = None  # the HTML page
+    sarif_path: str | None = None  # --drift-report-sarif
     ledger: Ledger = field(default_factory=Ledger)
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))

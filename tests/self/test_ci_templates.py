@@ -241,6 +241,9 @@ if "--drift-report-md" in options:
 if "--drift-report-html" in options:
     with open(options["--drift-report-html"], "w") as page:
         page.write("<!DOCTYPE html>\\n")
+if "--drift-report-sarif" in options:
+    with open(options["--drift-report-sarif"], "w") as sarif:
+        sarif.write('{{"version": "2.1.0", "runs": []}}\\n')
 print(os.environ.get("FAKE_SAYS", "checking"), flush=True)
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
 """
@@ -509,6 +512,7 @@ def test_each_verdict_gives_its_outputs_and_fails_the_job_or_not(
         "drift-report": "drift.json",
         "drift-report-md": "drift.md",
         "drift-report-html": "drift.html",
+        "drift-report-sarif": "",  # not asked for by default
         "issues": "",
     } == run.action_outputs
     assert (runner.workspace / "drift.json").is_file()
@@ -637,6 +641,31 @@ def test_the_inputs_become_the_documented_options(runner: Runner) -> None:
     assert ("out/d.json", "out/d.md", "out/d.html") == tuple(
         run.action_outputs[name] for name in ("drift-report", "drift-report-md", "drift-report-html")
     )
+
+
+@pytest.mark.e2e
+def test_the_sarif_input_becomes_the_option_and_its_output_names_the_file(runner: Runner) -> None:
+    (runner.workspace / "out").mkdir()
+    (runner.workspace / "out" / "d.sarif").write_text("left by an earlier run")
+    run = runner.run(
+        {"drift-report": "", "drift-report-md": "", "drift-report-sarif": "out/d.sarif"}, env=fake(0, "ok")
+    )
+    assert [["check", "--target=staging", "--drift-report-sarif=out/d.sarif"]] == run.argv
+    assert "out/d.sarif" == run.action_outputs["drift-report-sarif"]
+    assert "2.1.0" in (runner.workspace / "out" / "d.sarif").read_text()
+    skipped = runner.run({"drift-report-sarif": ""}, env=fake(0, "ok"))
+    assert "" == skipped.action_outputs["drift-report-sarif"]
+
+
+def test_the_workflow_uploads_the_sarif_the_action_wrote() -> None:
+    workflow = yaml.safe_load((ROOT / "examples" / "github" / "panic-contract.yml").read_text())
+    assert "write" == workflow["permissions"]["security-events"]
+    steps = workflow["jobs"]["contract"]["steps"]
+    (check,) = [step for step in steps if step.get("id") == "contract"]
+    (upload,) = [step for step in steps if str(step.get("uses", "")).startswith("github/codeql-action/upload-sarif@")]
+    assert "drift.sarif" == check["with"]["drift-report-sarif"]
+    assert "${{ steps.contract.outputs.drift-report-sarif }}" == upload["with"]["sarif_file"]
+    assert "steps.contract.outputs.drift-report-sarif != ''" in upload["if"]
 
 
 @pytest.mark.e2e
@@ -919,7 +948,12 @@ def test_the_staging_jobs_use_the_action_with_the_accepted_drift_file_the_creden
     assert copied_to.get(path) == dependency or (ROOT / dependency).is_file(), dependency
     (upload,) = [s for s in spec["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     assert "always()" == upload["if"]
-    assert {"drift.json", "drift.md", "drift.html"} == set(upload["with"]["path"].split())
+    assert {
+        "drift.json",
+        "drift.md",
+        "drift.html",
+        *(["drift.sarif"] if "drift-report-sarif" in step["with"] else []),
+    } == set(upload["with"]["path"].split())
     (where,) = [s for s in spec["steps"] if "GITHUB_STEP_SUMMARY" in str(s.get("run", ""))]
     assert "steps.upload.outputs.artifact-url" in where["env"]["ARTIFACT_URL"]  # the job summary says where
 

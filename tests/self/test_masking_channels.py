@@ -286,12 +286,14 @@ def test_audit_leaks_no_run_of_the_token(echo: Echo) -> None:
         folder = Path(scratch)
         capture = folder / "capture.har"
         capture.write_text(json.dumps(har_of(echo)), encoding="utf-8")
-        report, markdown = folder / "drift.json", folder / "drift.md"
+        report, markdown, sarif = folder / "drift.json", folder / "drift.md", folder / "drift.sarif"
         stdout, stderr = io.StringIO(), io.StringIO()
         with only_secrets(), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            reports = [f"--drift-report={report}", f"--drift-report-md={markdown}"]
+            reports = [f"--drift-report={report}", f"--drift-report-md={markdown}", f"--drift-report-sarif={sarif}"]
+            reports.append("--coverage")  # field names and status values as the server sent them, in every report
             cli.main(["audit", str(capture), "--jobs", "1", "--server=https://api.example", *reports])  # undocumented
         outputs = {"stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
         outputs |= {"drift.json": report.read_text(encoding="utf-8"), "drift.md": markdown.read_text(encoding="utf-8")}
+        outputs |= {"drift.sarif": sarif.read_text(encoding="utf-8")}
     assert_nothing_leaked(outputs, echo)
     assert_masked_in_findings(json.loads(outputs["drift.json"]), echo)
