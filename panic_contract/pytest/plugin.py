@@ -50,7 +50,7 @@ from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
 from panic_contract.settings import SETTINGS, check_reads, resolve
 from panic_contract.settings import keeping as history_keeping
-from panic_contract.shipped import SUITE_PACKAGE
+from panic_contract.shipped import SUITE_PACKAGE, suite_folder
 from panic_contract.target import Target, live_target, live_url, mock_target
 
 LIVE_MARKER = "live: needs a live target (--target staging or --base-url); skipped with a stated reason otherwise"
@@ -251,7 +251,10 @@ def _start_run(config: pytest.Config) -> SuiteRun:
         if owns:  # the state file and its lock file
             shutil.rmtree(quota_path.parent, ignore_errors=True)
         raise
-    keeping = history_keeping(values, config.rootpath, "suite")
+    # Beside the rootdir, as pytest keeps .pytest_cache; but `panic-contract check` roots the run at the packaged
+    # suite (site-packages, maybe read-only): its history goes to the folder it was started in.
+    root = config.invocation_params.dir if config.rootpath == suite_folder() else config.rootpath
+    keeping = history_keeping(values, root, "suite")
     run = SuiteRun(
         ledger=Ledger(acceptance, values["reads"], coverage=Coverage.of(contract) if values["coverage"] else None),
         ends_with_verdict=target.live,  # a live run always ends with a verdict, even one that sent nothing

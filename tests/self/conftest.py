@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg  # noqa: F401  (see the history store's import below)
 import pytest
+import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 from hypothesis import settings
 
 from panic_contract import redaction
 
 # Imported here, before any in-process run: pytester's inline runs drop the modules a run imported first, and a
-# second copy of SQLAlchemy (the history store imports it when a store is used) does not know the first's types.
+# second copy of SQLAlchemy or psycopg (the history store imports them when a store is used) does not know the
+# first one's types: psycopg's errors would then escape SQLAlchemy's handling.
 from panic_contract.history import store as _history_store  # noqa: F401
 from panic_contract.mock import MOCK_TOKEN, create_app, known_callout_ids, serve
 

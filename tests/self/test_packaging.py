@@ -347,8 +347,11 @@ def test_the_gate_runs_from_an_empty_folder_outside_the_checkout(
     if verdict == "drift":
         assert "$.calloutClassificationId" in {f["field"] for f in written["findings"] if f["kind"] == "missing-field"}
     assert SENTINEL_TOKEN not in output + report.read_text(encoding="utf-8")
-    # no .pytest_cache, nothing else: only hypothesis's folder, as `pytest` leaves one where it runs
-    assert set() == {path.name for path in empty.iterdir()} - {".hypothesis"}
+    # no .pytest_cache, nothing else: only hypothesis's folder, as `pytest` leaves one where it runs, and the
+    # history, kept where the gate was started (never in the installed package), with its own .gitignore
+    assert {".panic-contract"} == {path.name for path in empty.iterdir()} - {".hypothesis"}
+    assert (empty / ".panic-contract" / ".gitignore").is_file()
+    assert not (Path(installed.site) / "panic_contract" / "suite" / ".panic-contract").exists()
 
 
 def replace_env(installed: Installed, **env: str) -> Installed:
