@@ -152,20 +152,25 @@ SUBCOMMANDS = {
 FIRST = "check"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand's parser; with `only`, that subcommand's options alone (the others are listed, not
+    imported: `audit` need not import the mock's web server, which costs more than a small audit)."""
     parser = CommandParser(prog="panic-contract", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=SubcommandParser)
     for name, (module_name, help_text) in sorted(SUBCOMMANDS.items(), key=lambda item: item[0] != FIRST):
-        module = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run, command_prog=sub.prog)
+        if only is None or name == only:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run, command_prog=sub.prog)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(build_parser(), argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = words[0] if words and words[0] in SUBCOMMANDS else None
+    return run_command(build_parser(chosen), argv)
 
 
 if __name__ == "__main__":
