@@ -18,13 +18,17 @@ import os
 import re
 import shutil
 import sys
+import unittest.mock
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from panic_contract.capture import har
 from panic_contract.capture.splitting import PART_BYTES_ENV
 from panic_contract.commands import cli
 
@@ -325,3 +329,56 @@ def record() -> None:
 
 if __name__ == "__main__":
     record()
+
+
+# --- the fast reader reads what ijson reads, or hands the HAR to ijson -----------------------------------
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from('ab"\\{}[],: é\n'), max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["a", "b", "request"]), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_entries_strategy = st.lists(
+    st.one_of(
+        st.builds(lambda extra: {"request": {"method": "GET"}, "x": extra}, _json_values),
+        st.dictionaries(st.sampled_from(["request", "pageref", "time"]), _json_values, min_size=1, max_size=3),
+        _json_values,
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    entries=_entries_strategy,
+    indent=st.booleans(),
+    after=st.sampled_from(["", ', "browser": {"n": 1}']),
+    batch=st.sampled_from([1, 40, 32 << 10]),
+)
+def test_the_fast_reader_gives_the_entries_ijson_gives_or_gives_way(
+    entries: list[Any], indent: bool, after: str, batch: int
+) -> None:
+    text = '{"log": {"version": "1.2", "entries": ' + json.dumps(entries, indent=2 if indent else None) + after + "}}"
+    data = text.encode()
+    expected = list(har.IJSON.items(io.BytesIO(data), "log.entries.item", use_float=True))
+    fast = har._FastEntries(har.DepthGuard(io.BytesIO(data), har.MAX_DEPTH))
+    with unittest.mock.patch.object(har, "_BATCH", batch):  # small batches: many cuts, some inside entries
+        try:
+            found = list(fast)
+        except har._NotFastError:
+            return  # ijson reads it instead
+    assert expected == found
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.99])
+def test_a_har_cut_short_is_never_read_as_whole_by_the_fast_reader(cut: float) -> None:
+    data = json.dumps({"log": {"entries": _entries(200)}}).encode()
+    fast = har._FastEntries(har.DepthGuard(io.BytesIO(data[: int(len(data) * cut)]), har.MAX_DEPTH))
+    with pytest.raises(har._NotFastError):
+        list(fast)
