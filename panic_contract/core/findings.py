@@ -305,7 +305,7 @@ def inspect(exchange: Exchange, contract: Contract) -> Inspection:
     )
 
 
-def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top down; positional: called per record
+def inspect_fields(  # noqa: PLR0917 - positional: called per record
     contract: Contract,
     method: str,
     path: str,
@@ -323,6 +323,53 @@ def inspect_fields(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top do
     the audit has matched the path already to decide the record is in scope.
     The request line for a finding is built only when there is a finding.
     """
+    if (
+        status == 200
+        and (credentials == "valid" or credentials == "unknown")  # noqa: PLR1714 - two comparisons cost less than a set
+        and type(parsed) is dict
+        and method == contract.method
+        and _conforms(contract, headers, parsed, raw_id)
+    ):
+        return VALIDATED  # what the ladder gives such an exchange, for a fraction of its cost
+    return _inspect_in_full(contract, method, path, status, headers, body, parsed, credentials, raw_id)
+
+
+def _conforms(contract: Contract, headers: Mapping[str, str], parsed: dict[str, Any], raw_id: str | None) -> bool:
+    """Whether a 200's body, read already, passes every check below that `_inspect_in_full` makes of one.
+
+    Only the common case, where each check is cheapest to ask: the exact media type, a body the compiled
+    validator takes in without raising, no undocumented field, a known status, the requested id. Any other
+    answer (False) sends the exchange through the full ladder, which finds what is wrong: so both give the
+    same Inspection for every exchange (tests/self/test_findings.py proves it with hypothesis).
+    """
+    response = contract.responses[200]
+    if headers.get("content-type") != response.media_type:
+        return False
+    try:
+        if not response.validator.is_valid(parsed):
+            return False
+    except (UnicodeEncodeError, ValueError):  # the ladder's own handling of these bodies applies
+        return False
+    if not response.properties.issuperset(parsed):
+        return False
+    status = parsed.get("status")
+    if isinstance(status, str) and status.casefold() not in contract.known_statuses_folded:
+        return False
+    return raw_id is None or (requested := parse_callout_id(raw_id)) is None or parsed.get("id") == requested
+
+
+def _inspect_in_full(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top down
+    contract: Contract,
+    method: str,
+    path: str,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str | None,
+    parsed: Any,
+    credentials: Credentials,
+    raw_id: str | None,
+) -> Inspection:
+    """The ladder of `inspect_fields`: every check, in order, for any exchange."""
     signal = signal_of(status, credentials, method, contract.method)
     if signal is not None:
         return _SIGNALLED[signal]
