@@ -39,7 +39,7 @@ from panic_contract.capture.result import (
 )
 from panic_contract.capture.scope import OTHER_HOST, Scope, split_url
 from panic_contract.core.contract import Contract
-from panic_contract.core.findings import NOT_SAVED, Inspection, Unreadable, inspect_fields, read_body
+from panic_contract.core.findings import NOT_SAVED, VALIDATED, Inspection, Unreadable, inspect_fields, read_body
 from panic_contract.core.ledger import Ledger
 from panic_contract.faults import Credentials, signal_of
 from panic_contract.redaction import MASK, redact
@@ -126,19 +126,29 @@ def _judge_entries(  # noqa: PLR0917 - private; the two readers' one loop
     """Judge each entry as it comes; the number of the last. Errors of the reader become one line naming it."""
     reading = _HarReading(contract, result, Scope.of(contract, options), options.max_body_size)
     reading.guard = guarded
-    exchange_of, inspect, add = reading.exchange, reading.inspect, result.ledger.add
+    exchange_of, inspect, add, judge, method = (
+        reading.exchange,
+        reading.inspect,
+        result.ledger.add,
+        inspect_fields,
+        contract.method,
+    )
     seen: list[bool] = []
     if split_marker is not None:
         entries = _before_marker(entries, split_marker, seen)
     number = first
+    validated = 0  # a local, not the ledger: most entries conform, and are folded in once
     try:
         for number, entry in enumerate(entries, first + 1):
             guarded.entry_bytes = 0  # the entry is whole: the next one's bytes count from here
             exchange = exchange_of(entry, number)
             if exchange is not None:
-                inspection = inspect(exchange)
-                if inspection.findings:
-                    add(inspection, f"entry {number}")
+                # the judge as is first; `inspect` judges again, masked, only an exchange with findings
+                inspection = judge(contract, method, *exchange[:_JUDGED])
+                if inspection is VALIDATED:
+                    validated += 1
+                elif inspection.findings:
+                    add(inspect(exchange, inspection), f"entry {number}")
                 else:
                     add(inspection)
             if progress is not None and not number & PROGRESS_MASK:
@@ -158,6 +168,7 @@ def _judge_entries(  # noqa: PLR0917 - private; the two readers' one loop
         ) from None
     finally:
         result.entries += number - first
+        add(VALIDATED, times=validated)
     if split_marker is not None and seen != [True]:
         raise SplitMismatchError
     return number
@@ -403,6 +414,9 @@ class _HarExchange(NamedTuple):
     own: list[str]  # the request's credential values, masked in its findings even when not registered
 
 
+_JUDGED = 7  # the fields before `own` are `inspect_fields`'s arguments after the contract and method, in order
+
+
 @dataclass
 class _HarReading:
     """Reads HAR entries into exchanges to judge, counting on `result` what it does not judge."""
@@ -417,22 +431,23 @@ class _HarReading:
         """The exchange in entry `number`, or None when it is not one to judge (counted on `result`)."""
         contract, result = self.contract, self.result
         request = entry.get("request") if isinstance(entry, dict) else None
-        if (
-            not isinstance(request, dict)
-            or not isinstance(request.get("method"), str)
-            or not isinstance(request.get("url"), str)
-        ):
+        method = request.get("method") if isinstance(request, dict) else None
+        url = request.get("url") if isinstance(request, dict) else None
+        if not isinstance(method, str) or not isinstance(url, str):
             raise AuditInputError(f"entry {number}: has no request with a method and url; is this a HAR file?")
         response = entry.get("response")
         status = response.get("status") if isinstance(response, dict) else None
-        if isinstance(status, float) and status.is_integer():
-            status = int(status)  # some exporters write 200.0
-        if not isinstance(status, int) or isinstance(status, bool):
-            raise AuditInputError(f"entry {number}: has no response with a status; export the HAR again with responses")
+        if type(status) is not int:  # the common case costs one test; the others are read as they always were
+            if isinstance(status, float) and status.is_integer():
+                status = int(status)  # some exporters write 200.0
+            if not isinstance(status, int) or isinstance(status, bool):
+                raise AuditInputError(
+                    f"entry {number}: has no response with a status; export the HAR again with responses"
+                )
+        assert isinstance(request, dict)
         assert isinstance(response, dict)
-        url = request["url"]
         prefix, path = split_url(url)
-        matched = self.scope.operation(request["method"], path)
+        matched = self.scope.operation(method, path)
         if matched is None:
             result.skipped += 1
             return None
@@ -450,8 +465,11 @@ class _HarReading:
         content = response.get("content")
         content = content if isinstance(content, dict) else {}
         body, parsed = self._body(content)
-        signal = signal_of(status, credentials, request["method"].upper(), contract.method)
-        if parsed is NOT_SAVED and status in contract.responses and signal is None:
+        if (
+            parsed is NOT_SAVED
+            and status in contract.responses
+            and signal_of(status, credentials, method.upper(), contract.method) is None
+        ):
             result.unsaved += 1
         if result.base_url is None:
             result.base_url = host
@@ -491,9 +509,11 @@ class _HarReading:
     def _too_large(self) -> Unreadable:
         return Unreadable(f"larger than {size_text(self.max_body_size)} (--max-body-size), not read")
 
-    def inspect(self, exchange: _HarExchange) -> Inspection:
-        """`inspect_fields` on the exchange; again on a masked copy when a finding could show a credential."""
-        inspection = self._inspect_as_is(exchange)
+    def inspect(self, exchange: _HarExchange, inspection: Inspection | None = None) -> Inspection:
+        """`inspect_fields` on the exchange (`inspection`, when judged already); again on a masked copy when a
+        finding could show a credential."""
+        if inspection is None:
+            inspection = self._inspect_as_is(exchange)
         if not inspection.findings or not (self.result.secrets or exchange.own):
             return inspection
         body = exchange.body if exchange.body is None else _masked(exchange.body, exchange.own)
@@ -505,17 +525,7 @@ class _HarReading:
 
     def _inspect_as_is(self, exchange: _HarExchange) -> Inspection:
         contract = self.contract
-        return inspect_fields(
-            contract,
-            contract.method,
-            exchange.line,
-            exchange.status,
-            exchange.headers,
-            exchange.body,
-            exchange.parsed,
-            exchange.credentials,
-            exchange.raw_id,
-        )
+        return inspect_fields(contract, contract.method, *exchange[:_JUDGED])
 
 
 def _masked(value: Any, own: Sequence[str]) -> Any:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from panic_contract.core.contract import default_contract
 from panic_contract.core import findings
+from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import NOT_PARSED, Exchange, Finding, Inspection, Kind, inspect
 from panic_contract.core.ledger import MAX_SAMPLES, Ledger
 from panic_contract.faults import Credentials, Signal, signal_of
