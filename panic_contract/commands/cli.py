@@ -21,7 +21,6 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import NoReturn
 
 from panic_contract.core.verdict import EXIT_CODES, Decision, Verdict, command_stopped
@@ -37,10 +36,23 @@ _EXPLICIT_VALUE = re.compile(r"^argument (?P<option>\S+): ignored explicit argum
 
 def version() -> str:
     """The installed distribution's version (`0+unknown` when the package runs without being installed)."""
+    from importlib import metadata  # only when asked: it costs an audit's start-up a tenth of a second
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+class _Version(argparse.Action):
+    """`--version`, as argparse's own prints it, reading the installed version only when it is asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **_: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        sys.stdout.write(f"{parser.prog} {version()}\n")  # where argparse's own writes it
+        parser.exit()
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -156,7 +168,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Every subcommand's parser; with `only`, that subcommand's options alone (the others are listed, not
     imported: `audit` need not import the mock's web server, which costs more than a small audit)."""
     parser = CommandParser(prog="panic-contract", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=SubcommandParser)
     for name, (module_name, help_text) in sorted(SUBCOMMANDS.items(), key=lambda item: item[0] != FIRST):
         sub = commands.add_parser(name, help=help_text, description=help_text)

@@ -14,11 +14,10 @@ import httpx
 from panic_contract.errors import CredentialError
 from panic_contract.faults import Credentials
 from panic_contract.redaction import WRONG_TOKEN, Secret
+from panic_contract.sending import CLIENT_ID_VARIABLE as CLIENT_ID_VARIABLE
+from panic_contract.sending import CLIENT_SECRET_VARIABLE as CLIENT_SECRET_VARIABLE
+from panic_contract.sending import TOKEN_VARIABLE as TOKEN_VARIABLE
 
-# The token comes only from the environment, never a flag: this token, or client credentials to exchange for one.
-TOKEN_VARIABLE = "PANIC_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
-CLIENT_ID_VARIABLE = "PANIC_API_CLIENT_ID"
-CLIENT_SECRET_VARIABLE = "PANIC_API_CLIENT_SECRET"  # noqa: S105 - the name of a variable
 
 
 class Bearer(httpx.Auth):

@@ -527,7 +527,7 @@ def _callout_like(draw: st.DrawFn) -> Any:
         if change == 0:
             del body[name]
         else:
-            body[name] = draw(_JSON if change == 1 else st.sampled_from([None, "2024-04-20", 7, 992012, "\ud800"]))
+            body[name] = draw(_JSON if change == 1 else st.sampled_from([None, "2024-04-20", 7, 992012, int("1" * 19), True, 992011.0, "\ud800"]))
     if draw(st.booleans()):
         body["status"] = draw(_STATUS_TEXT | st.text(max_size=5))
     if draw(st.integers(0, 4)) == 0:
@@ -544,7 +544,7 @@ def _callout_like(draw: st.DrawFn) -> Any:
         ["application/json", "application/json; charset=utf-8", "Application/JSON", "text/html", None]
     ),
     credentials=st.sampled_from(["valid", "unknown", "missing", "invalid"]),
-    raw_id=st.sampled_from(["992011", "992012", "abc", "\u00b2", "-1", "1" * 19, None]),
+    raw_id=st.sampled_from(["992011", "0992011", "992012", "abc", "\u00b2", "-1", "1" * 19, None]),
 )
 def test_the_fast_path_judges_every_exchange_as_the_full_ladder_does(
     body: Any, status: int, method: str, content_type: str | None, credentials: Credentials, raw_id: str | None
@@ -557,7 +557,10 @@ def test_the_fast_path_judges_every_exchange_as_the_full_ladder_does(
     assert [f.credentials for f in full.findings] == [f.credentials for f in fast.findings]
 
 
-def test_the_fast_path_is_taken_for_a_conforming_callout() -> None:
+def test_the_fast_path_is_taken_for_a_conforming_callout(monkeypatch: pytest.MonkeyPatch) -> None:
     contract = default_contract()
-    assert findings._conforms(contract, JSON_HEADERS, dict(CALLOUT), "992011")
-    assert not findings._conforms(contract, JSON_HEADERS, {**CALLOUT, "id": 1}, "992011")
+    arguments = (contract, "GET", PATH, 200, JSON_HEADERS, None)
+    monkeypatch.setattr(findings, "_inspect_in_full", lambda *_: pytest.fail("the ladder was asked"))
+    assert findings.VALIDATED is findings.inspect_fields(*arguments, dict(CALLOUT), "unknown", "992011")
+    with pytest.raises(pytest.fail.Exception):  # a wrong id: the ladder says what is wrong
+        findings.inspect_fields(*arguments, {**CALLOUT, "id": 1}, "valid", "992011")
