@@ -144,7 +144,7 @@ def _judge_entries(  # noqa: PLR0917 - private; the two readers' one loop
             exchange = exchange_of(entry, number)
             if exchange is not None:
                 # the judge as is first; `inspect` judges again, masked, only an exchange with findings
-                inspection = judge(contract, method, *exchange[:_JUDGED])
+                inspection = judge(contract, method, *exchange.judged())
                 if inspection is VALIDATED:
                     validated += 1
                 elif inspection.findings:
@@ -413,8 +413,9 @@ class _HarExchange(NamedTuple):
     raw_id: str
     own: list[str]  # the request's credential values, masked in its findings even when not registered
 
-
-_JUDGED = 7  # the fields before `own` are `inspect_fields`'s arguments after the contract and method, in order
+    def judged(self) -> tuple[str, int, dict[str, str], bytes | str | None, Any, Credentials, str]:
+        """`inspect_fields`'s arguments after the contract and the method, in order."""
+        return self.line, self.status, self.headers, self.body, self.parsed, self.credentials, self.raw_id
 
 
 @dataclass
@@ -525,7 +526,7 @@ class _HarReading:
 
     def _inspect_as_is(self, exchange: _HarExchange) -> Inspection:
         contract = self.contract
-        return inspect_fields(contract, contract.method, *exchange[:_JUDGED])
+        return inspect_fields(contract, contract.method, *exchange.judged())
 
 
 def _masked(value: Any, own: Sequence[str]) -> Any:

@@ -14,10 +14,7 @@ import httpx
 from panic_contract.errors import CredentialError
 from panic_contract.faults import Credentials
 from panic_contract.redaction import WRONG_TOKEN, Secret
-from panic_contract.sending import CLIENT_ID_VARIABLE as CLIENT_ID_VARIABLE
-from panic_contract.sending import CLIENT_SECRET_VARIABLE as CLIENT_SECRET_VARIABLE
-from panic_contract.sending import TOKEN_VARIABLE as TOKEN_VARIABLE
-
+from panic_contract.sending import TOKEN_VARIABLE
 
 
 class Bearer(httpx.Auth):

@@ -516,6 +516,9 @@ _JSON = st.recursive(
 _STATUS_TEXT = st.sampled_from(["created", "Responder Dispatched", "RESPONDER CANCELLED", "Closed", "escalated", ""])
 
 
+_EDGE_VALUES = st.sampled_from([None, "2024-04-20", 7, 992012, int("1" * 19), True, 992011.0, "\ud800"])
+
+
 @st.composite
 def _callout_like(draw: st.DrawFn) -> Any:
     """The documented callout with any of its fields changed, dropped or joined by others; or any JSON."""
@@ -527,7 +530,7 @@ def _callout_like(draw: st.DrawFn) -> Any:
         if change == 0:
             del body[name]
         else:
-            body[name] = draw(_JSON if change == 1 else st.sampled_from([None, "2024-04-20", 7, 992012, int("1" * 19), True, 992011.0, "\ud800"]))
+            body[name] = draw(_JSON if change == 1 else _EDGE_VALUES)
     if draw(st.booleans()):
         body["status"] = draw(_STATUS_TEXT | st.text(max_size=5))
     if draw(st.integers(0, 4)) == 0:
