@@ -494,8 +494,8 @@ class _HarReading:
             return ("", read_body("")) if content.get("size") == 0 else (None, NOT_SAVED)
         if text.endswith(CUT_MARK) or len(text) > self.max_body_size:
             return None, self._too_large()
-        encoding = str(content.get("encoding") or "").lower()
-        if encoding in _PLAIN_TEXT:
+        encoding = content.get("encoding")
+        if not encoding or (encoding := str(encoding).lower()) in _PLAIN_TEXT:  # most exports leave it out
             return text, read_body(text)
         if encoding != "base64":  # HAR 1.2 names only base64; any other encoding cannot be read back
             return None, NOT_SAVED
