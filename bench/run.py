@@ -569,23 +569,28 @@ def redocly() -> tuple[Path | None, str]:
     return script, ""
 
 
-def timed(argv: Sequence[str], *, one_core: bool) -> tuple[Child, float]:
-    """The child's wall time and peak RSS in MB, measured by /usr/bin/time (a small exec'd parent, so the
-    child's max RSS is its own), on core 0 alone when `one_core`."""
+def timed(argv: Sequence[str], *, one_core: bool) -> tuple[Child, float, float]:
+    """The child's wall time, peak RSS in MB and CPU seconds (user + system), measured by /usr/bin/time (a
+    small exec'd parent, so the child's max RSS is its own), on core 0 alone when `one_core`. On a shared
+    machine the CPU seconds move less than the wall time: the ratios are given by both."""
     pin = ["taskset", "-c", "0"] if one_core and shutil.which("taskset") else []
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        child = run_child(["/usr/bin/time", "-o", rss.name, "-f", "%M", *pin, *argv])
-        peak = int(rss.read().strip().splitlines()[-1]) / 1024
-    return child, peak
+        child = run_child(["/usr/bin/time", "-o", rss.name, "-f", "%M %U %S", *pin, *argv])
+        peak, user, system = rss.read().strip().splitlines()[-1].split()
+    return child, int(peak) / 1024, float(user) + float(system)
+
+
+def _wall(child: Child, cpu: float) -> str:
+    return f"{child.wall_s:.2f} ({cpu:.2f} CPU)"
 
 
 def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: list[list[str]]) -> None:
     """`panic-contract audit` beside Redocly CLI's `redocly drift` on one generated HAR, both on one core,
     start-up included; then JSON Lines against the floor (orjson per line, the compiled validator on the
-    body), one core each; then --jobs N against --jobs 1. Wall time and peak RSS of each, in one run."""
+    body), one core each; then --jobs N against --jobs 1. Wall time, CPU time and peak RSS of each, in one run."""
     audit = [str(BIN / "panic-contract"), "audit"]
     script, why = redocly()
-    rows.append(["what (one core: taskset -c 0; start-up included)", "wall s", "peak RSS MB", "outcome"])
+    rows.append(["what (one core: taskset -c 0; start-up included)", "wall s (CPU s)", "peak RSS MB", "outcome"])
     with tempfile.TemporaryDirectory(prefix="panic-bench-peer-") as scratch:
         folder = Path(scratch)
         counts = [(har_count, jsonl_count)]
@@ -596,9 +601,11 @@ def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: lis
             size = captures.write_har(har, har_n)
             rows.append([f"HAR, {har_n:,} exchanges ({size / 2**20:,.0f} MiB)"])
             report = folder / "drift.json"
-            ours, ours_mb = timed([*audit, "--jobs", "1", str(har), f"--drift-report={report}"], one_core=True)
+            ours, ours_mb, ours_cpu = timed(
+                [*audit, "--jobs", "1", str(har), f"--drift-report={report}"], one_core=True
+            )
             kinds = sorted({f["kind"] for f in json.loads(report.read_text())["findings"]})
-            rows.append(["  panic-contract audit --jobs 1", f"{ours.wall_s:.2f}", f"{ours_mb:,.0f}",
+            rows.append(["  panic-contract audit --jobs 1", _wall(ours, ours_cpu), f"{ours_mb:,.0f}",
                          f"exit {ours.code}; {len(kinds)} kinds of finding"])  # fmt: skip
             if script is None:
                 rows.append(["  redocly drift: skipped", "", "", why])
@@ -606,34 +613,41 @@ def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: lis
                 found = folder / "redocly.json"
                 found.unlink(missing_ok=True)  # a report from the run before must not pass for this one's
                 argv = [str(script), "drift", str(har), "--api", str(SPEC), "--format", "json", "-o", str(found)]
-                peer, peer_mb = timed(argv, one_core=True)
+                peer, peer_mb, peer_cpu = timed(argv, one_core=True)
                 try:
                     by_rule = json.loads(found.read_text())["run"]["findingsByRule"]
                     outcome = f"exit {peer.code}; findings by rule: {by_rule}"
                 except (OSError, ValueError, KeyError):
                     outcome = f"exit {peer.code}; {peer.output.strip().splitlines()[-1:] or ''}"
-                rows.append([f"  redocly drift ({_redocly_version(script)})", f"{peer.wall_s:.2f}",
+                rows.append([f"  redocly drift ({_redocly_version(script)})", _wall(peer, peer_cpu),
                              f"{peer_mb:,.0f}", outcome[:160]])  # fmt: skip
                 if peer.code in (0, 1):
-                    rows.append(["  ratio redocly / audit --jobs 1 (target >= 5)", f"{peer.wall_s / ours.wall_s:.2f}x"])
-            many, many_mb = timed([*audit, "--jobs", str(jobs), str(har), f"--drift-report={report}"], one_core=False)
-            rows.append([f"  panic-contract audit --jobs {jobs}", f"{many.wall_s:.2f}", f"{many_mb:,.0f} (largest)",
+                    rows.append(["  ratio redocly / audit --jobs 1 (target >= 5)",
+                                 f"{peer.wall_s / ours.wall_s:.2f}x ({peer_cpu / ours_cpu:.2f}x CPU)"])  # fmt: skip
+            many, many_mb, many_cpu = timed(
+                [*audit, "--jobs", str(jobs), str(har), f"--drift-report={report}"], one_core=False
+            )
+            rows.append([f"  panic-contract audit --jobs {jobs}", _wall(many, many_cpu), f"{many_mb:,.0f} (largest)",
                          f"exit {many.code}"])  # fmt: skip
             rows.append([f"  ratio --jobs 1 / --jobs {jobs} wall", f"{ours.wall_s / many.wall_s:.2f}x"])
             har.unlink()
             lines = folder / f"capture-{jsonl_n}.jsonl"
             size = captures.write_jsonl(lines, jsonl_n)
             rows.append([f"JSON Lines, {jsonl_n:,} lines ({size / 2**20:,.0f} MiB)"])
-            floor, floor_mb = timed([sys.executable, "-c", FLOOR_CODE, str(lines)], one_core=True)
-            rows.append(["  floor: orjson.loads per line + the compiled validator's is_valid", f"{floor.wall_s:.2f}",
+            floor, floor_mb, floor_cpu = timed([sys.executable, "-c", FLOOR_CODE, str(lines)], one_core=True)
+            rows.append(["  floor: orjson.loads per line + the compiled validator's is_valid", _wall(floor, floor_cpu),
                          f"{floor_mb:,.0f}", f"{jsonl_n / floor.wall_s:,.0f} lines/s"])  # fmt: skip
-            ours, ours_mb = timed([*audit, "--jobs", "1", str(lines), f"--drift-report={report}"], one_core=True)
-            rows.append(["  panic-contract audit --jobs 1", f"{ours.wall_s:.2f}", f"{ours_mb:,.0f}",
+            ours, ours_mb, ours_cpu = timed(
+                [*audit, "--jobs", "1", str(lines), f"--drift-report={report}"], one_core=True
+            )
+            rows.append(["  panic-contract audit --jobs 1", _wall(ours, ours_cpu), f"{ours_mb:,.0f}",
                          f"exit {ours.code}; {jsonl_n / ours.wall_s:,.0f} lines/s"])  # fmt: skip
-            ratio = floor.wall_s / ours.wall_s
-            rows.append(["  ratio audit / floor, lines per second (target >= 0.7)", f"{ratio:.2f}"])
-            many, many_mb = timed([*audit, "--jobs", str(jobs), str(lines), f"--drift-report={report}"], one_core=False)
-            rows.append([f"  panic-contract audit --jobs {jobs}", f"{many.wall_s:.2f}", f"{many_mb:,.0f} (largest)",
+            rows.append(["  ratio audit / floor, lines per second (target >= 0.7)",
+                         f"{floor.wall_s / ours.wall_s:.2f} ({floor_cpu / ours_cpu:.2f} CPU)"])  # fmt: skip
+            many, many_mb, many_cpu = timed(
+                [*audit, "--jobs", str(jobs), str(lines), f"--drift-report={report}"], one_core=False
+            )
+            rows.append([f"  panic-contract audit --jobs {jobs}", _wall(many, many_cpu), f"{many_mb:,.0f} (largest)",
                          f"exit {many.code}; {jsonl_n / many.wall_s:,.0f} lines/s"])  # fmt: skip
             rows.append([f"  ratio --jobs 1 / --jobs {jobs} wall", f"{ours.wall_s / many.wall_s:.2f}x"])
             lines.unlink()
