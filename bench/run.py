@@ -616,12 +616,12 @@ def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: lis
                 peer, peer_mb, peer_cpu = timed(argv, one_core=True)
                 try:
                     by_rule = json.loads(found.read_text())["run"]["findingsByRule"]
-                    outcome = f"exit {peer.code}; findings by rule: {by_rule}"
-                except (OSError, ValueError, KeyError):
-                    outcome = f"exit {peer.code}; {peer.output.strip().splitlines()[-1:] or ''}"
+                    outcome, reported = f"exit {peer.code}; findings by rule: {by_rule}", True
+                except (OSError, ValueError, KeyError):  # it stopped without a report (exit 1 is also its drift)
+                    outcome, reported = f"exit {peer.code}, no report: {_first_error(peer.output)}", False
                 rows.append([f"  redocly drift ({_redocly_version(script)})", _wall(peer, peer_cpu),
                              f"{peer_mb:,.0f}", outcome[:160]])  # fmt: skip
-                if peer.code in (0, 1):
+                if reported and peer.code in (0, 1):
                     rows.append(["  ratio redocly / audit --jobs 1 (target >= 5)",
                                  f"{peer.wall_s / ours.wall_s:.2f}x ({peer_cpu / ours_cpu:.2f}x CPU)"])  # fmt: skip
             many, many_mb, many_cpu = timed(
@@ -651,6 +651,13 @@ def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: lis
                          f"exit {many.code}; {jsonl_n / many.wall_s:,.0f} lines/s"])  # fmt: skip
             rows.append([f"  ratio --jobs 1 / --jobs {jobs} wall", f"{ours.wall_s / many.wall_s:.2f}x"])
             lines.unlink()
+
+
+def _first_error(output: str) -> str:
+    """The line of a failed run that says what went wrong (Node prints its stack after it), else its last."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"\w*Error: ", line)]  # RangeError: Invalid string length
+    return (named or lines or ["no output"])[0]
 
 
 def _redocly_version(script: Path) -> str:
