@@ -18,6 +18,10 @@
 6. The audit's bounds: peak memory and wall time on one 400 MiB record and on a file that never ends.
 7. The history store (`bench/history.py`): a year of hourly runs (9,000 x 20 findings) in SQLite and
    PostgreSQL; `panic-contract history` and what keeping a run adds to its end.
+9. Beside its peer: Redocly CLI's `redocly drift` (installed from npm into a cache folder when Node and
+   npm are there; skipped, saying why, when not) on the same generated HAR, and JSON Lines against the
+   floor (orjson per line and the compiled validator on the body), one core each, start-up included;
+   then --jobs N against --jobs 1. Wall time, peak RSS and the ratios, from one run.
 
 Every measurement runs in a child process, so one measurement cannot warm up another, and the
 child's own rusage gives its CPU time and peak memory (max RSS). Audit throughput is responses
@@ -35,6 +39,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -531,6 +536,141 @@ def _count_for_gib(folder: Path, fmt: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# 7. Beside its peer: Redocly CLI's `drift` on the same HAR, and the floor for JSON Lines, one core each
+
+
+REDOCLY_PACKAGE = "@redocly/cli"
+REDOCLY_CACHE = Path(os.environ.get("PANIC_BENCH_CACHE", Path.home() / ".cache" / "panic-contract-bench")) / "redocly"
+# The floor: what one core does per JSON Lines record at the least, parse it and validate its body (compiled).
+FLOOR_CODE = """
+import sys, orjson
+from panic_contract.core.contract import default_contract
+is_valid = default_contract().responses[200].validator.is_valid
+loads, valid = orjson.loads, 0
+with open(sys.argv[1], "rb", buffering=1 << 20) as lines:
+    for line in lines:
+        body = loads(line)["response"].get("body")
+        if body is not None and is_valid(body):
+            valid += 1
+print(valid)
+"""
+
+
+def redocly() -> tuple[Path | None, str]:
+    """Redocly CLI's `redocly` script, installed into a cache folder from the npm registry; or why not."""
+    script = REDOCLY_CACHE / "node_modules" / ".bin" / "redocly"
+    if script.exists():
+        return script, ""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return None, "Node.js and npm are not installed (Redocly CLI runs on Node 20.19 or later)"
+    REDOCLY_CACHE.mkdir(parents=True, exist_ok=True)
+    child = run_child([npm, "install", "--no-audit", "--no-fund", "--prefix", str(REDOCLY_CACHE), REDOCLY_PACKAGE])
+    if child.code != 0 or not script.exists():
+        return None, f"npm install {REDOCLY_PACKAGE} failed (exit {child.code}): {child.output.strip()[-200:]}"
+    return script, ""
+
+
+def timed(argv: Sequence[str], *, one_core: bool) -> tuple[Child, float, float]:
+    """The child's wall time, peak RSS in MB and CPU seconds (user + system), measured by /usr/bin/time (a
+    small exec'd parent, so the child's max RSS is its own), on core 0 alone when `one_core`. On a shared
+    machine the CPU seconds move less than the wall time: the ratios are given by both."""
+    pin = ["taskset", "-c", "0"] if one_core and shutil.which("taskset") else []
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        child = run_child(["/usr/bin/time", "-o", rss.name, "-f", "%M %U %S", *pin, *argv])
+        peak, user, system = rss.read().strip().splitlines()[-1].split()
+    return child, int(peak) / 1024, float(user) + float(system)
+
+
+def _wall(child: Child, cpu: float) -> str:
+    return f"{child.wall_s:.2f} ({cpu:.2f} CPU)"
+
+
+def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: list[list[str]]) -> None:
+    """`panic-contract audit` beside Redocly CLI's `redocly drift` on one generated HAR, both on one core,
+    start-up included; then JSON Lines against the floor (orjson per line, the compiled validator on the
+    body), one core each; then --jobs N against --jobs 1. Wall time, CPU time and peak RSS of each, in one run."""
+    audit = [str(BIN / "panic-contract"), "audit"]
+    script, why = redocly()
+    rows.append(["what (one core: taskset -c 0; start-up included)", "wall s (CPU s)", "peak RSS MB", "outcome"])
+    with tempfile.TemporaryDirectory(prefix="panic-bench-peer-") as scratch:
+        folder = Path(scratch)
+        counts = [(har_count, jsonl_count)]
+        if big:
+            counts.append((_count_for_gib(folder, "har"), _count_for_gib(folder, "jsonl")))
+        for har_n, jsonl_n in counts:
+            har = folder / f"capture-{har_n}.har"
+            size = captures.write_har(har, har_n)
+            rows.append([f"HAR, {har_n:,} exchanges ({size / 2**20:,.0f} MiB)"])
+            report = folder / "drift.json"
+            ours, ours_mb, ours_cpu = timed(
+                [*audit, "--jobs", "1", str(har), f"--drift-report={report}"], one_core=True
+            )
+            kinds = sorted({f["kind"] for f in json.loads(report.read_text())["findings"]})
+            rows.append(["  panic-contract audit --jobs 1", _wall(ours, ours_cpu), f"{ours_mb:,.0f}",
+                         f"exit {ours.code}; {len(kinds)} kinds of finding"])  # fmt: skip
+            if script is None:
+                rows.append(["  redocly drift: skipped", "", "", why])
+            else:
+                found = folder / "redocly.json"
+                found.unlink(missing_ok=True)  # a report from the run before must not pass for this one's
+                argv = [str(script), "drift", str(har), "--api", str(SPEC), "--format", "json", "-o", str(found)]
+                peer, peer_mb, peer_cpu = timed(argv, one_core=True)
+                try:
+                    by_rule = json.loads(found.read_text())["run"]["findingsByRule"]
+                    outcome, reported = f"exit {peer.code}; findings by rule: {by_rule}", True
+                except (OSError, ValueError, KeyError):  # it stopped without a report (exit 1 is also its drift)
+                    outcome, reported = f"exit {peer.code}, no report: {_first_error(peer.output)}", False
+                rows.append([f"  redocly drift ({_redocly_version(script)})", _wall(peer, peer_cpu),
+                             f"{peer_mb:,.0f}", outcome[:160]])  # fmt: skip
+                if reported and peer.code in (0, 1):
+                    rows.append(["  ratio redocly / audit --jobs 1 (target >= 5)",
+                                 f"{peer.wall_s / ours.wall_s:.2f}x ({peer_cpu / ours_cpu:.2f}x CPU)"])  # fmt: skip
+            many, many_mb, many_cpu = timed(
+                [*audit, "--jobs", str(jobs), str(har), f"--drift-report={report}"], one_core=False
+            )
+            rows.append([f"  panic-contract audit --jobs {jobs}", _wall(many, many_cpu), f"{many_mb:,.0f} (largest)",
+                         f"exit {many.code}"])  # fmt: skip
+            rows.append([f"  ratio --jobs 1 / --jobs {jobs} wall", f"{ours.wall_s / many.wall_s:.2f}x"])
+            har.unlink()
+            lines = folder / f"capture-{jsonl_n}.jsonl"
+            size = captures.write_jsonl(lines, jsonl_n)
+            rows.append([f"JSON Lines, {jsonl_n:,} lines ({size / 2**20:,.0f} MiB)"])
+            floor, floor_mb, floor_cpu = timed([sys.executable, "-c", FLOOR_CODE, str(lines)], one_core=True)
+            rows.append(["  floor: orjson.loads per line + the compiled validator's is_valid", _wall(floor, floor_cpu),
+                         f"{floor_mb:,.0f}", f"{jsonl_n / floor.wall_s:,.0f} lines/s"])  # fmt: skip
+            ours, ours_mb, ours_cpu = timed(
+                [*audit, "--jobs", "1", str(lines), f"--drift-report={report}"], one_core=True
+            )
+            rows.append(["  panic-contract audit --jobs 1", _wall(ours, ours_cpu), f"{ours_mb:,.0f}",
+                         f"exit {ours.code}; {jsonl_n / ours.wall_s:,.0f} lines/s"])  # fmt: skip
+            rows.append(["  ratio audit / floor, lines per second (target >= 0.7)",
+                         f"{floor.wall_s / ours.wall_s:.2f} ({floor_cpu / ours_cpu:.2f} CPU)"])  # fmt: skip
+            many, many_mb, many_cpu = timed(
+                [*audit, "--jobs", str(jobs), str(lines), f"--drift-report={report}"], one_core=False
+            )
+            rows.append([f"  panic-contract audit --jobs {jobs}", _wall(many, many_cpu), f"{many_mb:,.0f} (largest)",
+                         f"exit {many.code}; {jsonl_n / many.wall_s:,.0f} lines/s"])  # fmt: skip
+            rows.append([f"  ratio --jobs 1 / --jobs {jobs} wall", f"{ours.wall_s / many.wall_s:.2f}x"])
+            lines.unlink()
+
+
+def _first_error(output: str) -> str:
+    """The line of a failed run that says what went wrong (Node prints its stack after it), else its last."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"\w*Error: ", line)]  # RangeError: Invalid string length
+    return (named or lines or ["no output"])[0]
+
+
+def _redocly_version(script: Path) -> str:
+    package = script.parent.parent / "@redocly" / "cli" / "package.json"
+    try:
+        return f"Redocly CLI {json.loads(package.read_text())['version']}"
+    except (OSError, ValueError, KeyError):
+        return "Redocly CLI"
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def machine() -> list[str]:
@@ -563,7 +703,7 @@ class Table(list[list[str]]):
         print("  " + "  ".join([*padded, *cells[len(self.WIDTHS) :]]).rstrip(), flush=True)
 
 
-PARTS = ("suite", "import", "audit", "bounds", "masking", "audit-bounds", "history", "html")
+PARTS = ("suite", "import", "audit", "bounds", "masking", "audit-bounds", "history", "html", "peer")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -586,6 +726,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=len(os.sched_getaffinity(0)),
         help="the audit's jobs, measured against one job (default: every usable core)",
+    )
+    parser.add_argument(
+        "--peer-sizes",
+        default="100000,1000000",
+        help="part 7: HAR exchanges and JSON Lines lines (default 100k HAR, 1M lines; --big adds ~1 GiB of each)",
     )
     parser.add_argument(
         "--only",
@@ -617,6 +762,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         history.bench_history(Table("7. the history store: a year of hourly runs; `history` and a run's end"))
     if "html" in parts:
         bench_html(Table("8. the HTML report: its size and the time to render it"))
+    if "peer" in parts:
+        har_count, jsonl_count = (int(n) for n in options.peer_sizes.split(","))
+        title = "9. beside its peer: Redocly CLI's drift on the same HAR; JSON Lines against the floor"
+        bench_peer(har_count, jsonl_count, options.jobs, options.big, Table(title))
     print(
         f"\nbench: done in {time.perf_counter() - started:.0f} s; load average now "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"

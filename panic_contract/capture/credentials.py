@@ -61,7 +61,7 @@ def request_credentials(request: Mapping[str, Any], url: str) -> tuple[bool, lis
             values.append(str(cookie["value"]))
     if "?" in url:
         values.extend(query_credentials(url.split("?", 1)[1]))
-    if "@" in url.partition("://")[2].partition("/")[0]:
+    if "@" in url and "@" in url.partition("://")[2].partition("/")[0]:  # most URLs have no @ at all
         with contextlib.suppress(ValueError):
             password = urlsplit(url).password
             if password and len(password) >= MIN_SECRET_LENGTH:

@@ -47,7 +47,7 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
     """
     options = options or ReadOptions()
     scope = Scope.of(contract, options)
-    loads, in_scope, method = orjson.loads, scope.operation, contract.method
+    loads, in_scope, in_path, method = orjson.loads, scope.operation, contract.path_pattern.fullmatch, contract.method
     valid_line, add, inspect_one = _LINE_VALIDATOR.is_valid, result.ledger.add, inspect_fields
     limit = options.max_body_size
     entries = skipped = validated = 0  # locals, not attributes: this loop runs a million times
@@ -75,7 +75,10 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
                 if "?" in path:  # reports carry the path only: a query string may hold a credential
                     path, query = path.split("?", 1)
                     result.keep_secrets(query_credentials(query))
-                matched = in_scope(request.get("method"), path)  # the match holds the requested id
+                # the match holds the requested id; `in_scope` asked only for a method not written as ours
+                matched = in_path(path)
+                if matched is not None and (requested := request.get("method")) != method:
+                    matched = in_scope(requested, path)
             except (TypeError, KeyError, AttributeError):
                 raise AuditInputError(_record_error(record, f"line {number}")) from None
             entries += 1

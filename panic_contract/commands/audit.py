@@ -11,7 +11,8 @@ name, and those given with `--server`; the rest are counted per host and skipped
 show a request's Authorization header (a "sanitized" export) says nothing about auth: such exchanges are
 judged with the credentials unknown. An entry whose body was not saved is judged on what it has.
 
-It streams: JSON Lines are read line by line and a HAR is parsed entry by entry with ijson,
+It streams: JSON Lines are read line by line, and a HAR's entries are found by a byte scan and parsed
+by orjson a batch at a time (ijson reads a HAR that scan cannot read exactly, see `capture.har`),
 so memory stays flat whatever the file size; no line, string or entry is read past a bound set by
 `--max-body-size`. Several files (or glob patterns) make one audit; `--jobs N` judges large files in
 parts on N worker processes, with the report of one pass (see `capture.splitting`).

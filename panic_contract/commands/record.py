@@ -58,7 +58,7 @@ from panic_contract.recording.recorder import (
 )
 from panic_contract.recording.scrub import SCRUB_KEY_VARIABLE, scrub_key_from
 from panic_contract.recording.shape import report_lines, shape_diff
-from panic_contract.sending.auth import CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE, TOKEN_VARIABLE
+from panic_contract.sending import CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE, TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits, Sender
 from panic_contract.sending.token import token_from_environment

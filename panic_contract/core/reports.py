@@ -34,7 +34,7 @@ from panic_contract.outputs import (
     write_atomically,
 )
 from panic_contract.redaction import WRONG_TOKEN, redact
-from panic_contract.sending.auth import TOKEN_VARIABLE
+from panic_contract.sending import TOKEN_VARIABLE
 
 
 @dataclass(frozen=True)

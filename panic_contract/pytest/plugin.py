@@ -45,7 +45,7 @@ from panic_contract.pytest.run import SuiteRun, interrupted_decision, stop_on_si
 from panic_contract.pytest.schema import collecting
 from panic_contract.pytest.xdist import WORKER_QUOTA, WORKER_TODAY, handed_token
 from panic_contract.redaction import Secret, redact, registered
-from panic_contract.sending.auth import TOKEN_VARIABLE
+from panic_contract.sending import TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota
 from panic_contract.sending.sender import Limits
 from panic_contract.settings import SETTINGS, check_reads, resolve

@@ -14,11 +14,7 @@ import httpx
 from panic_contract.errors import CredentialError
 from panic_contract.faults import Credentials
 from panic_contract.redaction import WRONG_TOKEN, Secret
-
-# The token comes only from the environment, never a flag: this token, or client credentials to exchange for one.
-TOKEN_VARIABLE = "PANIC_API_TOKEN"  # noqa: S105 - the name of a variable, not a secret
-CLIENT_ID_VARIABLE = "PANIC_API_CLIENT_ID"
-CLIENT_SECRET_VARIABLE = "PANIC_API_CLIENT_SECRET"  # noqa: S105 - the name of a variable
+from panic_contract.sending import TOKEN_VARIABLE
 
 
 class Bearer(httpx.Auth):

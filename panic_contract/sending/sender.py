@@ -27,7 +27,8 @@ import tenacity
 
 from panic_contract.faults import GATEWAY_STATUSES, Credentials, Halt, Outage, Signal, TokenRejected, signal_of
 from panic_contract.redaction import Secret, redact
-from panic_contract.sending.auth import TOKEN_VARIABLE, Bearer, auth_for, bearer
+from panic_contract.sending import TOKEN_VARIABLE
+from panic_contract.sending.auth import Bearer, auth_for, bearer
 from panic_contract.sending.quota import Quota, Sleep
 from panic_contract.sending.transport import DIRECT, Attempt, Route, deadline
 

@@ -15,7 +15,7 @@ import httpx
 from panic_contract.errors import CredentialError
 from panic_contract.faults import Outage, TokenRejected
 from panic_contract.redaction import Secret, header_safe
-from panic_contract.sending.auth import CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE, TOKEN_VARIABLE
+from panic_contract.sending import CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE, TOKEN_VARIABLE
 from panic_contract.sending.quota import Quota, Sleep
 from panic_contract.sending.sender import Limits, Sender
 from panic_contract.sending.transport import DIRECT, Route

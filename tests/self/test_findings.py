@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from panic_contract.core import findings
 from panic_contract.core.contract import default_contract
 from panic_contract.core.findings import NOT_PARSED, Exchange, Finding, Inspection, Kind, inspect
 from panic_contract.core.ledger import MAX_SAMPLES, Ledger
@@ -505,3 +506,64 @@ def test_findings_added_about_a_counted_response_do_not_count_another() -> None:
     ledger.add(Inspection(validated_body=True))
     ledger.add_findings([finding(callout_id=1), finding(callout_id=2)])
     assert (1, 1, [2]) == (ledger.requests, ledger.validated_bodies, [e.count for e in ledger.entries.values()])
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_STATUS_TEXT = st.sampled_from(["created", "Responder Dispatched", "RESPONDER CANCELLED", "Closed", "escalated", ""])
+
+
+_EDGE_VALUES = st.sampled_from([None, "2024-04-20", 7, 992012, int("1" * 19), True, 992011.0, "\ud800"])
+
+
+@st.composite
+def _callout_like(draw: st.DrawFn) -> Any:
+    """The documented callout with any of its fields changed, dropped or joined by others; or any JSON."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(_JSON)
+    body = dict(CALLOUT)
+    for name in draw(st.lists(st.sampled_from(sorted(CALLOUT)), max_size=3, unique=True)):
+        change = draw(st.integers(0, 2))
+        if change == 0:
+            del body[name]
+        else:
+            body[name] = draw(_JSON if change == 1 else _EDGE_VALUES)
+    if draw(st.booleans()):
+        body["status"] = draw(_STATUS_TEXT | st.text(max_size=5))
+    if draw(st.integers(0, 4)) == 0:
+        body[draw(st.text(max_size=8))] = draw(_JSON)
+    return body
+
+
+@settings(max_examples=400)  # each example costs microseconds: the fast path must agree everywhere
+@given(
+    body=_callout_like(),
+    status=st.sampled_from([200, 200, 200, 201, 204, 301, 401, 404, 429, 500, 503]) | st.integers(100, 599),
+    method=st.sampled_from(["GET", "GET", "POST", "get"]),
+    content_type=st.sampled_from(
+        ["application/json", "application/json; charset=utf-8", "Application/JSON", "text/html", None]
+    ),
+    credentials=st.sampled_from(["valid", "unknown", "missing", "invalid"]),
+    raw_id=st.sampled_from(["992011", "0992011", "992012", "abc", "\u00b2", "-1", "1" * 19, None]),
+)
+def test_the_fast_path_judges_every_exchange_as_the_full_ladder_does(
+    body: Any, status: int, method: str, content_type: str | None, credentials: Credentials, raw_id: str | None
+) -> None:
+    contract = default_contract()
+    headers = {} if content_type is None else {"content-type": content_type}
+    arguments = (contract, method, PATH, status, headers, None, body, credentials, raw_id)
+    fast, full = findings.inspect_fields(*arguments), findings._inspect_in_full(*arguments)
+    assert full == fast
+    assert [f.credentials for f in full.findings] == [f.credentials for f in fast.findings]
+
+
+def test_the_fast_path_is_taken_for_a_conforming_callout(monkeypatch: pytest.MonkeyPatch) -> None:
+    contract = default_contract()
+    arguments = (contract, "GET", PATH, 200, JSON_HEADERS, None)
+    monkeypatch.setattr(findings, "_inspect_in_full", lambda *_: pytest.fail("the ladder was asked"))
+    assert findings.VALIDATED is findings.inspect_fields(*arguments, dict(CALLOUT), "unknown", "992011")
+    with pytest.raises(pytest.fail.Exception):  # a wrong id: the ladder says what is wrong
+        findings.inspect_fields(*arguments, {**CALLOUT, "id": 1}, "valid", "992011")
