@@ -266,6 +266,7 @@ def _environment(part_bytes: int | None) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("PANIC_API_") or name == PART_BYTES_ENV:
             del os.environ[name]
+    os.environ["PANIC_API_NO_HISTORY"] = "1"  # each run as if it were the first: the outputs do not depend on a store
     if part_bytes is not None:
         os.environ[PART_BYTES_ENV] = str(part_bytes)
     try:
