@@ -206,8 +206,12 @@ def _refused(token: str) -> Iterator[str]:
 @contextmanager
 def _hang(token: str) -> Iterator[str]:
     """Accepts connections and holds them open, never reading a request or answering, until stopped."""
-    with _raw_server(lambda conn: None) as base_url:
+    with _raw_server(lambda conn: HANG_CONNECTION_HELD.set()) as base_url:
         yield base_url
+
+
+# Set once hang has accepted a connection it holds: a test can wait for it instead of sleeping.
+HANG_CONNECTION_HELD = threading.Event()
 
 
 @contextmanager

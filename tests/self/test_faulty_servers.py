@@ -17,6 +17,7 @@ from tests.self.faulty_servers import (
     CALLOUT_JSON,
     DRIP_INTERVAL_S,
     FAULTS,
+    HANG_CONNECTION_HELD,
     MIB,
     OVERSIZED_BYTES,
     TOKEN_REQUEST_HELD,
@@ -285,10 +286,12 @@ def test_hang_holds_connections_until_stopped_then_stops_promptly() -> None:
             except httpx.HTTPError as exc:
                 errors.append(exc)
 
+    HANG_CONNECTION_HELD.clear()
     with faulty_server("hang") as base_url:
         waiter = threading.Thread(target=wait_for_callout, args=(base_url,), daemon=True)
         waiter.start()
-        time.sleep(0.2)
+        assert HANG_CONNECTION_HELD.wait(10)  # the connection is held (a fixed sleep raced a busy machine)
+        time.sleep(0.2)  # and the request on it sent
         assert waiter.is_alive()  # held, not answered
         started_stopping = time.monotonic()
     assert time.monotonic() - started_stopping < 3
