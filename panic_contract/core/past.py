@@ -20,7 +20,6 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -322,6 +321,8 @@ def spec_digest(path: Path) -> str:
 
 
 def tool_version() -> str:
+    from importlib import metadata  # here, not at the top: it costs every command tens of ms to start
+
     try:
         return metadata.version("panic-contract")
     except metadata.PackageNotFoundError:

@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +159,8 @@ def artifact_uri(spec_path: Path) -> str:
 
 
 def _version() -> str:
+    from importlib import metadata  # here, not at the top: it costs every command tens of ms to start
+
     try:
         return metadata.version(TOOL)
     except metadata.PackageNotFoundError:

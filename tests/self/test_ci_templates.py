@@ -650,7 +650,9 @@ def test_the_sarif_input_becomes_the_option_and_its_output_names_the_file(runner
     run = runner.run(
         {"drift-report": "", "drift-report-md": "", "drift-report-sarif": "out/d.sarif"}, env=fake(0, "ok")
     )
-    assert [["check", "--target=staging", "--drift-report-sarif=out/d.sarif"]] == run.argv
+    assert [
+        ["check", "--target=staging", "--drift-report-html=drift.html", "--drift-report-sarif=out/d.sarif"]
+    ] == run.argv
     assert "out/d.sarif" == run.action_outputs["drift-report-sarif"]
     assert "2.1.0" in (runner.workspace / "out" / "d.sarif").read_text()
     skipped = runner.run({"drift-report-sarif": ""}, env=fake(0, "ok"))
