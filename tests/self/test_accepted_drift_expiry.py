@@ -241,9 +241,9 @@ def check_warned(report: dict[str, Any], markdown: str, out: list[str]) -> None:
     assert any(line.startswith(expected) for line in out), out
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
-def test_the_suite_warns_in_every_report(workers: list[str], run_suite: Any, tmp_path: Path) -> None:
-    run = run_suite("--mock-drift", "unknown-status", f"--accepted-drift={soon_file(tmp_path)}", *workers)
+# Under -n 2: test_coverage.py's test_workers_merge_one_coverage_sarif_log_weighing_and_accepted_drift.
+def test_the_suite_warns_in_every_report(run_suite: Any, tmp_path: Path) -> None:
+    run = run_suite("--mock-drift", "unknown-status", f"--accepted-drift={soon_file(tmp_path)}")
     assert 0 == run.result.ret, run.output
     check_warned(run.report, run.markdown, run.result.outlines)
 

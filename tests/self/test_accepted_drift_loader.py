@@ -179,7 +179,7 @@ def holds(raw: bytes) -> Acceptance | None:
     return acceptance
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2048))
 def test_arbitrary_bytes_give_entries_or_one_line(raw: bytes) -> None:
     holds(raw)
@@ -195,7 +195,7 @@ YAML_PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(st.tuples(st.sampled_from(["", "- ", GOOD, GOOD + "  "]), st.lists(YAML_PIECES, max_size=60)).map(
     lambda parts: parts[0] + "".join(parts[1])
 ))  # fmt: skip
@@ -250,7 +250,7 @@ ENTRY = st.one_of(
 ENTRIES = st.lists(ENTRY, max_size=5) | VALUES
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(ENTRIES, st.sampled_from([None, "flow", "block"]))
 def test_yaml_documents_of_any_shape_give_entries_or_one_line(document: Any, style: str | None) -> None:
     text = yaml.safe_dump(document, default_flow_style={"flow": True, "block": False}.get(style or ""))

@@ -210,7 +210,7 @@ class Trickle(io.RawIOBase):
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     values=st.lists(st.one_of(TEXT, st.integers(-(10**6), 10**6), st.none()), min_size=1, max_size=8),
     ascii_only=st.booleans(),

@@ -18,7 +18,9 @@ from panic_contract.core.contract import default_contract
 from panic_contract.core.coverage import MAX_STATUS_VALUES, MAX_UNDOCUMENTED_FIELDS, MORE_FIELDS, MORE_VALUES, Coverage
 from panic_contract.core.findings import inspect_fields
 from panic_contract.redaction import register
+from tests.self.test_accepted_drift_expiry import check_warned, soon_file
 from tests.self.test_audit import Ex, callout, har_entry, write_har, write_jsonl
+from tests.self.test_reads import READS_ID_STATUS
 
 CONTRACT = default_contract()
 OPTIONAL = ("predefinedLocationId", "status", "latitude", "longitude")  # in the generated bodies
@@ -240,10 +242,23 @@ def test_server_text_is_masked_in_what_travels_and_in_every_report(tmp_path: Pat
 
 
 @pytest.mark.e2e
-def test_workers_give_one_coverage_and_one_sarif_log(run_suite: Any, tmp_path: Path) -> None:
-    """Under -n 2 the controller runs no test: every count it reports came back from the workers, merged."""
+def test_workers_merge_one_coverage_sarif_log_weighing_and_accepted_drift(run_suite: Any, tmp_path: Path) -> None:
+    """Under -n 2 the controller runs no test: every count, weight and warning it reports came back from the
+    workers, merged. One run shows them all (each a drift of its own field): the coverage and the SARIF log
+    (`new-field`), the reads' weighing as one process does it (`value-as-string` on a field not read), and an
+    accepted drift expiring soon warned in every report (`unknown-status`, accepted for 3 days)."""
     sarif = tmp_path / "drift.sarif"
-    run = run_suite("-n", "2", "--coverage", "--mock-drift=new-field", f"--drift-report-sarif={sarif}")
+    run = run_suite(
+        "-n",
+        "2",
+        "--coverage",
+        "--mock-drift=new-field",
+        "--mock-drift=value-as-string",
+        "--mock-drift=unknown-status",
+        f"--drift-report-sarif={sarif}",
+        f"--accepted-drift={soon_file(tmp_path)}",
+        env={"PANIC_API_READS": READS_ID_STATUS},
+    )
     assert 0 == run.result.ret, run.output
     coverage = run.report["coverage"]
     seen = {row["code"]: row["seen"] for row in coverage["codes"]}
@@ -252,10 +267,15 @@ def test_workers_give_one_coverage_and_one_sarif_log(run_suite: Any, tmp_path: P
     assert run.report["validated_bodies"] == coverage["callout_bodies"] == seen[200]
     fields = {row["field"]: row for row in coverage["fields"]}
     assert coverage["callout_bodies"] == fields["responderEta"]["present"]  # the drift: in every callout
-    (finding,) = run.report["findings"]
-    (result,) = json.loads(sarif.read_text())["runs"][0]["results"]
-    assert ("new-field", finding["count"]) == (result["ruleId"], result["properties"]["count"])
+    findings = {f["kind"]: f for f in run.report["findings"]}
+    results = {r["ruleId"]: r for r in json.loads(sarif.read_text())["runs"][0]["results"]}
+    assert {"new-field", "type-changed"} <= set(results), results
+    for kind in ("new-field", "type-changed"):
+        assert findings[kind]["count"] == results[kind]["properties"]["count"]
     assert 1 == run.output.count(f"coverage: {coverage['responses']:,} responses: 200 x{seen[200]:,}, ")  # one section
+    # the workers weigh by the reads as one process does: a type change of a field not read is a warning
+    assert ("$.responseTypeId", "warning") == (findings["type-changed"]["field"], findings["type-changed"]["severity"])
+    check_warned(run.report, run.markdown, run.result.outlines)
 
 
 def test_a_credential_past_the_registered_ones_is_masked_in_the_coverage_too(tmp_path: Path, audit: Any) -> None:

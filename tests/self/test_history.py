@@ -35,6 +35,7 @@ from tests.self.samples import DOCUMENTED_CALLOUT
 from tests.self.test_audit import Ex, callout, write_har, write_jsonl
 from tests.self.test_html_report import Page
 from tests.self.test_recorder import FakeApi, record_into
+from tests.self.test_verdict_line_last import assert_the_verdict_line_is_last
 
 SENTINEL = "sentinel-history-7c4e1a9b"
 DRIFT = "type-changed"  # the mock's switch: $.id as a string
@@ -120,11 +121,23 @@ def test_the_suite_remembers_clean_drifted_drifted_clean(run_suite: Any, store_u
 
 @pytest.mark.e2e
 def test_the_suite_under_xdist_remembers_clean_drifted_drifted_clean(run_suite: Any, store_url: str) -> None:
-    """The controller alone appends the run (one run per session, not one per worker)."""
-    results = _suite_sequence(run_suite, store_url, "-n", "2")
+    """The controller alone appends the run (one run per session, not one per worker).
+
+    Only the known callouts' tests (several, so both workers run some): the history needs findings, not the
+    property test. The same runs show the workers' findings merged into one report, and the verdict line last.
+    """
+    results = _suite_sequence(run_suite, store_url, "-n", "2", "-k", "known_callout")
     assert [0, 1, 1, 0] == [r.result.ret for r in results]
     assert_clean_drifted_drifted_clean([r.report for r in results])
     assert "[history: persisting, first seen " in results[2].junit  # the workers read the history too
+    clean, drifted = results[:2]
+    # the workers' findings end up in one report (test_suite_drift.py's in one process)
+    assert "$.id" == drifted.kinds["type-changed"]
+    assert drifted.report["requests"] > len(drifted.report["findings"])
+    # the verdict line is last under -n 2 too (test_verdict_line_last.py's in one process)
+    assert_the_verdict_line_is_last(drifted.result, "drift")
+    drifted.result.stdout.fnmatch_lines(["*2 workers*", "*= API drift =*", "breaking type-changed *"])
+    assert_the_verdict_line_is_last(clean.result, "ok")
 
 
 def test_no_history_keeps_nothing_and_reports_say_so(run_suite: Any, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ The page as a browser shows it is tested in `test_html_report_browser.py`; here 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -249,12 +250,18 @@ def with_text(report: dict[str, Any], text: str) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _plain_page() -> tuple[dict[str, Any], list[Any], Page]:
+    """The report, its runs and the page with a plain word everywhere: the same for every example."""
+    report, runs, _ = html_pages.drifted_with_history(runs=6)
+    return report, runs, Page(html_report.render(with_text(report, "word"), runs))
+
+
 @settings(max_examples=60, deadline=None)
 @given(SERVER_TEXT)
 def test_server_text_appears_only_as_text(text: str) -> None:
     """The page with `text` everywhere has the elements and attributes of the page with a plain word there."""
-    report, runs, _ = html_pages.drifted_with_history(runs=6)
-    plain = Page(html_report.render(with_text(report, "word"), runs))
+    report, runs, plain = _plain_page()
     page = Page(html_report.render(with_text(report, text), runs))
     assert plain.structure == page.structure
     assert plain.raw == page.raw  # no script or style of its own, and nothing added to ours

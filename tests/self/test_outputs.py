@@ -52,7 +52,7 @@ NASTY = st.text(
     ),
     max_size=60,
 )
-MANY = settings(max_examples=300, deadline=None)
+MANY = settings(max_examples=150, deadline=None)
 
 
 # --- terminal lines -------------------------------------------------------------------------------------

@@ -133,8 +133,5 @@ def test_a_merged_ledger_weighs_by_its_own_reads() -> None:
     assert ["warning"] == [entry.severity for entry in controller.sorted_entries()]
 
 
-@pytest.mark.e2e
-def test_workers_of_pytest_n_2_weigh_as_one_process_does(run_suite) -> None:
-    run = run_suite("-n", "2", "--mock-drift", "value-as-string", env={"PANIC_API_READS": READS_ID_STATUS})
-    assert 0 == run.result.ret, run.output
-    assert ["warning"] == [f["severity"] for f in run.report["findings"]]
+# Under -n 2 the workers weigh as one process does: test_coverage.py's
+# test_workers_merge_one_coverage_sarif_log_weighing_and_accepted_drift.

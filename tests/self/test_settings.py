@@ -105,7 +105,7 @@ def _parsed_or_error(name: str, raw: str) -> tuple[object, str | None]:
         return None, str(exc)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(name=st.sampled_from(NUMERIC), value=st.floats(allow_nan=True, allow_infinity=True) | st.integers())
 def test_any_number_is_a_value_within_bounds_or_one_line_naming_them(name: str, value: float) -> None:
     """Huge, tiny, negative, inf, nan: never an OverflowError, always the flag and the bounds."""

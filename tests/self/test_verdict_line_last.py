@@ -2,18 +2,15 @@
 
 It was not: pytest's short test summary and its final `N failed, M passed` line came after the "API drift"
 section. The section now follows them, with its findings, its next steps and the verdict last: in one process
-and under `pytest -n 2` (a process of its own with its workers).
+and under `pytest -n 2` (its workers: asserted on the runs of test_history.py's xdist sequence).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 import pytest
-
-from tests.self.conftest import SUITE
 
 STATS = re.compile(r"^=* ?\d+ (failed|passed).* in [\d.]+s")
 
@@ -42,13 +39,5 @@ def test_a_clean_run_ends_with_its_verdict_line(run_suite: Any) -> None:
     assert_the_verdict_line_is_last(run.result, "ok")
 
 
-def test_under_xdist_the_verdict_line_is_last_too(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PANIC_API_") or name in {"GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"}:
-            monkeypatch.delenv(name)
-    result = pytester.runpytest_subprocess(
-        str(SUITE), "-p", "no:cacheprovider", "--hypothesis-profile=ci", "-n", "2", "--mock-drift", "missing-field"
-    )
-    assert 1 == result.ret, result.stdout.str()
-    assert_the_verdict_line_is_last(result, "drift")
-    result.stdout.fnmatch_lines(["*2 workers*", "*= API drift =*", "breaking missing-field *"])
+# Under -n 2 (the verdict `drift` and `ok`): test_history.py's
+# test_the_suite_under_xdist_remembers_clean_drifted_drifted_clean.
