@@ -137,14 +137,16 @@ class DepthGuard:
         if self.run <= self.string_limit:
             self.tail = (self.tail + data)[-_ESCAPE_SPAN:] if len(data) < _ESCAPE_SPAN else data[-_ESCAPE_SPAN:]
             return chunk
-        return self._cut(chunk, data, carried, last)
+        return self._cut(chunk, data, carried, last, trailing=kept > 0)
 
-    def _cut(self, chunk: bytes, data: bytes, carried: int, last: int) -> bytes:
+    def _cut(self, chunk: bytes, data: bytes, carried: int, last: int, *, trailing: bool) -> bytes:
         """Pass the open string up to a point in this chunk where cutting leaves valid JSON, then CUT_MARK."""
         # An escape or a UTF-8 character may have begun in the previous chunk: look back into its tail.
         view = self.tail + data if last < 0 else data
         shift = len(view) - len(data)
-        cut = _safe_cut(view, shift + (last + 1 if last >= 0 else carried))
+        # `trailing`: this chunk ends in backslashes, carried to the next: before them is a point too (else a
+        # string of escapes read a byte at a time never offers one: each escape's backslash comes carried)
+        cut = _safe_cut(view, shift + (last + 1 if last >= 0 else carried), end=trailing)
         if cut is not None:
             cut -= shift
         else:
@@ -185,15 +187,17 @@ _ESCAPE_SPAN = 12  # a surrogate pair as two escapes (12 bytes): the longest str
 _HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 
 
-def _safe_cut(data: bytes, start: int) -> int | None:
+def _safe_cut(data: bytes, start: int, *, end: bool = False) -> int | None:
     """The first offset from `start` that is neither inside a UTF-8 character, nor inside an escape, nor
-    between the two escapes of a surrogate pair (yajl would read a lone half as `?`).
+    between the two escapes of a surrogate pair (yajl would read a lone half as `?`). With `end`, the offset
+    at the end of `data` is one too: a backslash follows it (carried to the next chunk), so no character
+    goes on there.
 
     `data` has its two-byte escapes of a backslash or a quote masked, so any backslash left starts an escape:
     `\\uXXXX` (6 bytes) or one of 2. Only called on a string cut short: a Python loop is fine here.
     """
-    for at in range(start, len(data)):
-        if 0x80 <= data[at] < 0xC0 or data[at] == 1:  # a UTF-8 continuation byte, a masked escape's second
+    for at in range(start, len(data) + end):
+        if at < len(data) and (0x80 <= data[at] < 0xC0 or data[at] == 1):  # UTF-8 continuation, masked escape
             continue
         back = data.rfind(b"\\", max(0, at - 6), at)
         if back >= 0 and at < back + (6 if data[back + 1 : back + 2] == b"u" else 2):
