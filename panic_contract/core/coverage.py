@@ -107,13 +107,7 @@ class Coverage:
             for name, value in body.items():
                 if value is None and name in names:
                     nulls[name] = nulls.get(name, 0) + 1
-        value = body.get(STATUS_FIELD)
-        if type(value) is str:
-            values = self.status_values
-            if value in values:
-                values[value] += 1
-            else:
-                self._new_status_value(value)
+        self._count_status_value(body.get(STATUS_FIELD))
 
     def add_judged(self, status: int, body: Any, inspection: Inspection) -> None:
         """Count one response the judge has seen (`findings.inspect_fields`): the audit readers' one call."""
@@ -136,13 +130,7 @@ class Coverage:
         for name in self._nullable:
             if body[name] is None:
                 self.nulls[name] = self.nulls.get(name, 0) + 1
-        value = body[STATUS_FIELD] if STATUS_FIELD in self._documented_names else None
-        if type(value) is str:
-            values = self.status_values
-            if value in values:
-                values[value] += 1
-            else:
-                self._new_status_value(value)
+        self._count_status_value(body[STATUS_FIELD] if STATUS_FIELD in self._documented_names else None)
 
     def add_exchange(self, exchange: Exchange) -> None:
         """Count one exchange the suite sent (another method's is not the operation's, and is not counted)."""
@@ -167,8 +155,14 @@ class Coverage:
                 names.add(name)
             present[name] = present.get(name, 0) + 1
 
-    def _new_status_value(self, value: str) -> None:
+    def _count_status_value(self, value: Any) -> None:
+        """One body's status value, if it is text: by name while there is room, else with the rest."""
+        if type(value) is not str:
+            return
         values = self.status_values
+        if value in values:
+            values[value] += 1
+            return
         if len(value) > MAX_TEXT or len(values) >= MAX_STATUS_VALUES:
             value = MORE_VALUES
         values[value] = values.get(value, 0) + 1
@@ -199,11 +193,8 @@ class Coverage:
             if name in self._names:  # as `add` does: a field counted with the rest has no null count
                 self.nulls[name] = self.nulls.get(name, 0) + count
         for value, count in data.get("status_values", {}).items():
-            if value in self.status_values:
-                self.status_values[value] += count
-            else:
-                self._new_status_value(value)
-                self.status_values[value if value in self.status_values else MORE_VALUES] += count - 1
+            self._count_status_value(value)  # counts one, under the value or with the rest, as for the fields
+            self.status_values[value if value in self.status_values else MORE_VALUES] += count - 1
 
     # --- what it says
 
