@@ -626,12 +626,8 @@ def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: lis
                 if reported and peer.code in (0, 1):
                     rows.append(["  ratio redocly / audit --jobs 1 (target >= 5)",
                                  f"{peer.wall_s / ours.wall_s:.2f}x ({peer_cpu / ours_cpu:.2f}x CPU)"])  # fmt: skip
-            many, many_mb, many_cpu = timed(
-                [*audit, "--jobs", str(jobs), str(har), f"--drift-report={report}"], one_core=False
-            )
-            rows.append([f"  panic-contract audit --jobs {jobs}", _wall(many, many_cpu), f"{many_mb:,.0f} (largest)",
-                         f"exit {many.code}"])  # fmt: skip
-            rows.append([f"  ratio --jobs 1 / --jobs {jobs} wall", f"{ours.wall_s / many.wall_s:.2f}x"])
+            for row in _jobs_rows([*audit, str(har), f"--drift-report={report}"], jobs, ours):
+                rows.append(row)  # one at a time: the table prints each row as it comes
             har.unlink()
             lines = folder / f"capture-{jsonl_n}.jsonl"
             size = captures.write_jsonl(lines, jsonl_n)
@@ -646,13 +642,20 @@ def bench_peer(har_count: int, jsonl_count: int, jobs: int, big: bool, rows: lis
                          f"exit {ours.code}; {jsonl_n / ours.wall_s:,.0f} lines/s"])  # fmt: skip
             rows.append(["  ratio audit / floor, lines per second (target >= 0.7)",
                          f"{floor.wall_s / ours.wall_s:.2f} ({floor_cpu / ours_cpu:.2f} CPU)"])  # fmt: skip
-            many, many_mb, many_cpu = timed(
-                [*audit, "--jobs", str(jobs), str(lines), f"--drift-report={report}"], one_core=False
-            )
-            rows.append([f"  panic-contract audit --jobs {jobs}", _wall(many, many_cpu), f"{many_mb:,.0f} (largest)",
-                         f"exit {many.code}; {jsonl_n / many.wall_s:,.0f} lines/s"])  # fmt: skip
-            rows.append([f"  ratio --jobs 1 / --jobs {jobs} wall", f"{ours.wall_s / many.wall_s:.2f}x"])
+            for row in _jobs_rows([*audit, str(lines), f"--drift-report={report}"], jobs, ours, lines=jsonl_n):
+                rows.append(row)
             lines.unlink()
+
+
+def _jobs_rows(argv: list[str], jobs: int, one_job: Child, *, lines: int | None = None) -> list[list[str]]:
+    """The audit at --jobs N on every core, and its wall time against the --jobs 1 run (`one_job`)."""
+    many, many_mb, many_cpu = timed([*argv, "--jobs", str(jobs)], one_core=False)
+    rate = f"; {lines / many.wall_s:,.0f} lines/s" if lines else ""
+    return [
+        [f"  panic-contract audit --jobs {jobs}", _wall(many, many_cpu), f"{many_mb:,.0f} (largest)",
+         f"exit {many.code}{rate}"],
+        [f"  ratio --jobs 1 / --jobs {jobs} wall", f"{one_job.wall_s / many.wall_s:.2f}x"],
+    ]  # fmt: skip
 
 
 def _first_error(output: str) -> str:
