@@ -545,6 +545,36 @@ def _echoed_body(status: int, body: bytes, authorization: str | None) -> bytes:
     return json.dumps(data).encode()
 
 
+Headers = list[tuple[bytes, bytes]]
+# What a test server makes of a response of the clean mock: its status, headers (Content-Length left out) and
+# whole body in, the ones to send out (Content-Length is set for the body sent).
+Rewrite = Callable[[int, Headers, bytes], tuple[int, Headers, bytes]]
+
+
+async def send_rewritten(app: ASGIApp, scope: Scope, receive: Receive, send: Send, rewrite: Rewrite) -> None:
+    """Run `app` for one request, holding its response until its body is whole, and send `rewrite` of it."""
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def buffered_send(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        headers = [(name, value) for name, value in start["headers"] if name.lower() != b"content-length"]
+        status, headers, body = rewrite(start["status"], headers, b"".join(chunks))
+        await send({**start, "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    await app(scope, receive, buffered_send)
+
+
 def _echo_authorization_app(token: str) -> ASGIApp:
     """The clean mock, with every response repeating the request's Authorization header back."""
     clean = create_app(token=token)
@@ -554,31 +584,14 @@ def _echo_authorization_app(token: str) -> ASGIApp:
             await clean(scope, receive, send)
             return
         authorization = _authorization(scope)
-        start: Message = {}
-        chunks: list[bytes] = []
 
-        async def buffered_send(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = b"".join(chunks)
-            headers = [(name, value) for name, value in start["headers"] if name.lower() != b"content-length"]
+        def echoed(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
             content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
             if b"json" in content_type.lower():
-                body = _echoed_body(start["status"], body, authorization)
-            headers.append((b"content-length", str(len(body)).encode()))
-            headers.append((b"x-echo-authorization", (authorization or "").encode("latin-1")))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+                body = _echoed_body(status, body, authorization)
+            return status, [*headers, (b"x-echo-authorization", (authorization or "").encode("latin-1"))], body
 
-        await clean(scope, receive, buffered_send)
+        await send_rewritten(clean, scope, receive, send, echoed)
 
     return app
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import json
 import os
@@ -29,12 +30,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from panic_contract.commands import cli
 from panic_contract.core.findings import Kind
 from panic_contract.mock import create_app, known_callout_ids, serve
 from panic_contract.redaction import FRAGMENT, MASK
+from tests.self.faulty_servers import send_rewritten
 from tests.self.test_masking import TOKEN_77, leaked, only_secrets
 
 SENTINEL = TOKEN_77  # 77 characters, with / and + (written \/ by PHP, \u002B by .NET)
@@ -110,23 +112,7 @@ class EchoServer:
         if scope["type"] != "http" or self.echo is None:
             await self.clean(scope, receive, send)
             return
-        echo, start, chunks = self.echo, {}, []
-
-        async def buffered(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            headers = [(n, v) for n, v in start["headers"] if n.lower() != b"content-length"]
-            status, headers, body = echoed(echo, start["status"], headers, b"".join(chunks))
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-
-        await self.clean(scope, receive, buffered)
+        await send_rewritten(self.clean, scope, receive, send, functools.partial(echoed, self.echo))
 
 
 @pytest.fixture(scope="module")

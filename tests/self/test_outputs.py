@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from panic_contract.commands import cli
 from panic_contract.core.findings import Finding, Kind, describe_value, redirect_target
@@ -40,6 +40,7 @@ from panic_contract.outputs import (
 )
 from panic_contract.redaction import MASK
 from tests.self.conftest import live_args
+from tests.self.faulty_servers import Headers, send_rewritten
 from tests.self.test_masking import TOKEN_77, only_secrets
 from tests.self.test_verdict_and_reports import RUN
 
@@ -289,25 +290,15 @@ class ExtraFieldServer:
         self.clean = create_app()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start: Message = {}
-        chunks: list[bytes] = []
+        if scope["type"] != "http":
+            await self.clean(scope, receive, send)
+            return
+        await send_rewritten(self.clean, scope, receive, send, self.with_member)
 
-        async def buffered(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = b"".join(chunks)
-            if start["status"] == 200 and body.startswith(b"{"):
-                body = b"{" + self.member + b", " + body[1:]
-            headers = [(n, v) for n, v in start["headers"] if n.lower() != b"content-length"]
-            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.clean(scope, receive, buffered if scope["type"] == "http" else send)
+    def with_member(self, status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        if status == 200 and body.startswith(b"{"):
+            body = b"{" + self.member + b", " + body[1:]
+        return status, headers, body
 
 
 @pytest.fixture
