@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import jsonschema_rs
 import orjson
@@ -17,7 +17,7 @@ import orjson
 from panic_contract.capture.credentials import query_credentials
 from panic_contract.capture.result import PROGRESS_MASK, AuditInputError, AuditResult, Progress, ReadOptions
 from panic_contract.capture.scope import OTHER_HOST, Scope
-from panic_contract.core.contract import Contract
+from panic_contract.core.contract import JSON_MEDIA_TYPE, Contract
 from panic_contract.core.coverage import CALLOUT_STATUS
 from panic_contract.core.findings import NOT_PARSED, VALIDATED, Inspection, Unreadable, inspect_fields, read_body
 from panic_contract.core.fixtures import FIXTURE_SCHEMA, lower_headers, raw_body
@@ -31,7 +31,7 @@ _LINE_VALIDATOR = jsonschema_rs.Draft202012Validator(LINE_SCHEMA, validate_forma
 _KEYS_ONLY = (jsonschema_rs.ValidationErrorKind.Required, jsonschema_rs.ValidationErrorKind.AdditionalProperties)
 
 
-def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpose: one helper call per line
+def audit_lines(
     stream: IO[bytes],
     contract: Contract,
     result: AuditResult,
@@ -40,99 +40,139 @@ def audit_lines(  # noqa: PLR0912, PLR0915 - the hot loop is kept flat on purpos
 ) -> int:
     """JSON Lines, one record at a time; returns how many lines it read. The audit's hot path: keep it flat.
 
-    Per in-scope line it costs one orjson parse, one line-format check and one body check
-    (both in Rust, jsonschema_rs), `Scope.operation` and `inspect_fields`; no Exchange is built.
-    Everything else is a dict lookup or a local: bench/run.py measures what one more step costs.
-    A line is read up to `max_body_size` bytes and no further: a longer one is one line, exit 4.
+    A line is parsed by orjson. A record in the shape nearly every line of a clean capture has (request and
+    response only; GET of the operation's path with the id the body holds; a 200 with the media type as its
+    one header; valid credentials) costs one compiled check of its body, `Contract.conforming_callout`,
+    and a few comparisons; any other line (and every line under --coverage) is read in full by `_Lines.judge`,
+    which reaches the same verdict on those records (tests/self/test_audit_jsonl.py proves it). bench/run.py
+    measures what one more step costs. A line longer than `max_body_size` bytes is one line, exit 4, read
+    no further.
     """
     options = options or ReadOptions()
-    scope = Scope.of(contract, options)
-    loads, in_scope, in_path, method = orjson.loads, scope.operation, contract.path_pattern.fullmatch, contract.method
-    valid_line, add, inspect_one = _LINE_VALIDATOR.is_valid, result.ledger.add, inspect_fields
+    lines = _Lines(contract, result, Scope.of(contract, options))
+    loads, judge, conforming, method = orjson.loads, lines.judge, contract.conforming_callout, contract.method
+    prefix, _, suffix = contract.path_template.partition("{" + contract.path_parameter + "}")
+    # --coverage counts every field: each line is read in full
+    quick = QUICK_LINES and result.ledger.coverage is None and not suffix
     limit = options.max_body_size
-    entries = skipped = validated = 0  # locals, not attributes: this loop runs a million times
-    want_target = result.base_url is None
-    cover = result.ledger.coverage  # None unless --coverage: then one `is not None` a line is all it costs
-    number = 0
+    number = validated = 0  # locals, not attributes: this loop runs a million times
     # readline(n) never holds more than n bytes of a line (iterating the file would hold all of it)
-    lines = iter(functools.partial(stream.readline, limit + 2), b"")
+    lines_of = iter(functools.partial(stream.readline, limit + 2), b"")
     try:
-        for number, line in enumerate(lines, 1):
+        for line in lines_of:
+            number += 1
+            if not number & PROGRESS_MASK and progress is not None:
+                progress(stream.tell(), lines.entries + validated)
             if len(line) > limit and (len(line) > limit + 1 or line[-1:] != b"\n"):
-                raise AuditInputError(
-                    f"line {number}: larger than {size_text(limit)} (--max-body-size), not read; no exchange "
-                    "record is that large: is this the capture you meant? (raise --max-body-size to read it)"
-                )
+                _too_long(number, limit)
             try:
                 record = loads(line)
             except orjson.JSONDecodeError as exc:
-                if not line.strip():
-                    continue  # a blank line (often the last one) holds no exchange
-                record = _record_with_surrogates(line, exc, number)
-            try:
-                request = record["request"]
-                path = request["path"]
-                if "?" in path:  # reports carry the path only: a query string may hold a credential
-                    path, query = path.split("?", 1)
-                    result.keep_secrets(query_credentials(query))
-                # the match holds the requested id; `in_scope` asked only for a method not written as ours
-                matched = in_path(path)
-                if matched is not None and (requested := request.get("method")) != method:
-                    matched = in_scope(requested, path)
-            except (TypeError, KeyError, AttributeError):
-                raise AuditInputError(_record_error(record, f"line {number}")) from None
-            entries += 1
-            if matched is None:
-                skipped += 1
-            elif not valid_line(record):  # the format in full, so no malformed record passes
-                raise AuditInputError(_record_error(record, f"line {number}"))
-            elif (
-                root := scope.root_of_target(_target_of(record), result) if "provenance" in record else None
-            ) == OTHER_HOST:
-                pass  # another host's record: counted on `result`, not judged
-            else:
-                if root is not None:
-                    path = root + path  # a record naming its host: its findings name it too
-                response = record["response"]
-                headers = response["headers"]
-                if len(headers) != 1 or "content-type" not in headers:  # the recorder's one header needs no copy
-                    headers = lower_headers(headers)
-                parsed = response.get("body", NOT_PARSED)
-                body = None if parsed is not NOT_PARSED else raw_body(response)
-                if cover is not None and body is not None and response["status"] == CALLOUT_STATUS:
-                    parsed, body = read_body(body), None  # read once, here: the judge takes the reading as it is
-                inspection = inspect_one(
-                    contract,
-                    method,
-                    path,
-                    response["status"],
-                    headers,
-                    body,
-                    parsed,
-                    request.get("credentials", "valid"),
-                    matched[1],
-                )
-                if cover is not None:  # None unless --coverage
-                    cover.add_judged(response["status"], parsed, inspection)
-                if inspection is VALIDATED:
-                    validated += 1  # the common case: counted here, folded into the ledger once
-                elif inspection.findings:
-                    if result.secrets:  # a credential the capture carries may show in a finding: mask it first
-                        inspection = _masked_line(line, path, contract, inspection)
-                    add(inspection, f"line {number}")
-                else:
-                    add(inspection)
-                if want_target:  # the host a recorded fixture names, from the first judged record
-                    result.base_url, want_target = root, False
-            if progress is not None and not number & PROGRESS_MASK:
-                progress(stream.tell(), entries)
+                if line.strip():  # a blank line (often the last one) holds no exchange
+                    judge(_record_with_surrogates(line, exc, number), line, number, validated)
+                continue
+            if quick:
+                try:
+                    request, response = record["request"], record["response"]
+                    body = response["body"]
+                    if (
+                        len(record) == 2
+                        and response["status"] == 200
+                        and response["headers"] == _JSON_ONLY
+                        and len(response) == 3  # status, headers and body, nothing else
+                        and request["method"] == method
+                        and (len(request) == 2 or (len(request) == 3 and request.get("credentials") == "valid"))
+                        and request["path"] == prefix + str(body["id"])  # the path and the id it asked for
+                        and conforming(body)
+                    ):
+                        validated += 1  # the common case: counted here, folded into the ledger once
+                        continue
+                except (TypeError, KeyError, AttributeError, ValueError):
+                    pass  # not the common shape: the full reading says what it is
+            judge(record, line, number, validated)
     except RecursionError:  # a body_text nested deeper than the JSON parser can follow
         raise AuditInputError(f"line {number}: the response body is JSON nested too deep to judge") from None
     finally:
-        result.entries += entries
-        result.skipped += skipped
-        result.ledger.add(VALIDATED, times=validated)
+        result.entries += lines.entries + validated
+        result.skipped += lines.skipped
+        result.ledger.add(VALIDATED, times=lines.validated + validated)
     return number
+
+
+QUICK_LINES = True  # the tests turn the quick check off to prove the full reading agrees with it
+_JSON_ONLY = {"content-type": JSON_MEDIA_TYPE}  # the one header the recorder keeps, as it keeps it
+
+
+def _too_long(number: int, limit: int) -> NoReturn:
+    raise AuditInputError(
+        f"line {number}: larger than {size_text(limit)} (--max-body-size), not read; no exchange "
+        "record is that large: is this the capture you meant? (raise --max-body-size to read it)"
+    )
+
+
+class _Lines:
+    """The full reading of one line: the record checked against the line format, scoped, and judged by
+    `inspect_fields`, with what it counts kept here for `audit_lines` to add once."""
+
+    def __init__(self, contract: Contract, result: AuditResult, scope: Scope) -> None:
+        self.contract, self.result, self.scope = contract, result, scope
+        self.entries = self.skipped = self.validated = 0
+        self.want_target = result.base_url is None
+
+    def judge(self, record: Any, line: bytes, number: int, quick_before: int) -> None:  # noqa: PLR0912 - one ladder
+        """Judge line `number`; `quick_before`: how many lines before it `audit_lines` judged conforming."""
+        contract, result, scope = self.contract, self.result, self.scope
+        try:
+            request = record["request"]
+            path = request["path"]
+            if "?" in path:  # reports carry the path only: a query string may hold a credential
+                path, query = path.split("?", 1)
+                result.keep_secrets(query_credentials(query))
+            # the match holds the requested id; `operation` asked only for a method not written as ours
+            matched = contract.path_pattern.fullmatch(path)
+            if matched is not None and (requested := request.get("method")) != contract.method:
+                matched = scope.operation(requested, path)
+        except (TypeError, KeyError, AttributeError):
+            raise AuditInputError(_record_error(record, f"line {number}")) from None
+        self.entries += 1
+        if matched is None:
+            self.skipped += 1
+            return
+        if not _LINE_VALIDATOR.is_valid(record):  # the format in full, so no malformed record passes
+            raise AuditInputError(_record_error(record, f"line {number}"))
+        root = scope.root_of_target(_target_of(record), result) if "provenance" in record else None
+        if root == OTHER_HOST:
+            return  # another host's record: counted on `result`, not judged
+        if root is not None:
+            path = root + path  # a record naming its host: its findings name it too
+        response = record["response"]
+        headers = response["headers"]
+        if len(headers) != 1 or "content-type" not in headers:  # the recorder's one header needs no copy
+            headers = lower_headers(headers)
+        parsed = response.get("body", NOT_PARSED)
+        body = None if parsed is not NOT_PARSED else raw_body(response)
+        cover = result.ledger.coverage  # None unless --coverage
+        if cover is not None and body is not None and response["status"] == CALLOUT_STATUS:
+            parsed, body = read_body(body), None  # read once, here: the judge takes the reading as it is
+        status = response["status"]
+        credentials = request.get("credentials", "valid")
+        inspection = inspect_fields(
+            contract, contract.method, path, status, headers, body, parsed, credentials, matched[1]
+        )
+        if cover is not None:
+            cover.add_judged(status, parsed, inspection)
+        if inspection is VALIDATED:
+            self.validated += 1
+        elif inspection.findings:
+            if result.secrets:  # a credential the capture carries may show in a finding: mask it first
+                inspection = _masked_line(line, path, contract, inspection)
+            result.ledger.add(inspection, f"line {number}")
+        else:
+            result.ledger.add(inspection)
+        if self.want_target:  # the host a recorded fixture names, from the first judged record
+            if not quick_before:  # else that record named none
+                result.base_url = root
+            self.want_target = False
 
 
 def _masked_line(line: bytes, where: str, contract: Contract, inspection: Inspection) -> Inspection:

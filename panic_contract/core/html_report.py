@@ -21,15 +21,17 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
-import jinja2
 from markupsafe import Markup
 
 from panic_contract.core import reports
 from panic_contract.outputs import terminal_line
 from panic_contract.redaction import redact
 from panic_contract.shipped import PACKAGE_DIR
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 class HistoryRun(TypedDict):
@@ -77,6 +79,8 @@ def _shown(value: Any) -> Any:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # imported for a page only: a run without one starts faster
+
     return jinja2.Environment(
         autoescape=True,
         finalize=_shown,
