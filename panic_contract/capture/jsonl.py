@@ -60,9 +60,9 @@ def audit_lines(
     lines_of = iter(functools.partial(stream.readline, limit + 2), b"")
     try:
         for line in lines_of:
+            if not number & PROGRESS_MASK and number and progress is not None:  # the lines before this one
+                progress(stream.tell() - len(line), lines.entries + validated)
             number += 1
-            if not number & PROGRESS_MASK and progress is not None:
-                progress(stream.tell(), lines.entries + validated)
             if len(line) > limit and (len(line) > limit + 1 or line[-1:] != b"\n"):
                 _too_long(number, limit)
             try:
