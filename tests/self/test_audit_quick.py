@@ -9,6 +9,7 @@ common shape and bodies near a conforming callout, and each is read both ways.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panic_contract.capture import jsonl
+from panic_contract.capture import har, jsonl
 from panic_contract.capture.reading import audit_file
 from panic_contract.capture.result import AuditInputError, AuditResult
 from panic_contract.core.contract import _any_ascii_case, default_contract
@@ -223,3 +224,130 @@ def test_a_drifting_line_among_clean_ones_is_found_at_its_line(tmp_path: Path) -
     (entry,) = result.ledger.entries.values()
     assert (str(entry.first.kind), entry.count, entry.samples) == ("unknown-status", 1, ["line 13"])
     assert (result.entries, result.ledger.validated_bodies) == (20, 20)
+
+
+# ---------------------------------------------------------------------------------------------
+# HAR: the quick check of the common entry against the full reading
+
+STAGING = "https://staging-panic.aura.services"
+_ENTRY_CHANGES = ("body", "id", "url", "method", "status", "headers", "content", "credentials")
+
+
+@st.composite
+def _entry(draw: st.DrawFn) -> Any:
+    """A clean HAR entry as browsers export it, changed in up to two ways, each one the quick check must notice."""
+    callout_id = draw(st.sampled_from([992011, 7]))
+    body: Any = dict(CALLOUT, id=callout_id)
+    url = f"{STAGING}{PATH.format(callout_id)}"
+    request_headers = [
+        {"name": "Authorization", "value": "Bearer sentinel-token-0123456789"},
+        {"name": "Accept", "value": "*/*"},
+    ]
+    response_headers = [{"name": "content-type", "value": "application/json"}]
+    status: Any = 200
+    method = "GET"
+    content: dict[str, Any] = {"size": 1, "mimeType": "application/json"}
+    text_of: Any = json.dumps
+    for change in draw(st.lists(st.sampled_from(_ENTRY_CHANGES), max_size=2, unique=True)):
+        if change == "body":
+            body = draw(_body())
+            if isinstance(body, dict) and type(body.get("id")) is int:
+                url = f"{STAGING}{PATH.format(body['id'])}"
+        elif change == "id":
+            url = f"{STAGING}{PATH.format(draw(st.sampled_from([f'0{callout_id}', str(callout_id + 1), 'abc'])))}"
+        elif change == "url":
+            url = draw(
+                st.sampled_from(
+                    [url.replace(STAGING, "https://STAGING-panic.aura.services"),
+                     url.replace(STAGING, STAGING + ":443"),
+                     url.replace(STAGING, "https://example.com"), url.replace(STAGING, "http://staging-panic.aura.services"),
+                     url.replace(STAGING, ""), url + "?access_token=sentinel-query-0123456789", url + "#x", url + "/",
+                     url.replace(STAGING, "https://user:sentinel-password-0123@staging-panic.aura.services")]
+                )
+            )  # fmt: skip
+        elif change == "method":
+            method = draw(st.sampled_from(["get", "POST"]))
+        elif change == "status":
+            status = draw(st.sampled_from([200.0, 404, 500, 0, 302, 401]))
+        elif change == "headers":
+            response_headers = draw(
+                st.sampled_from(
+                    [[], [{"name": "Content-Type", "value": "application/json; charset=utf-8"}],
+                     [{"name": "content-type", "value": "text/html"}],
+                     [{"name": "content-type", "value": "text/plain"},
+                      {"name": "Content-Type", "value": "application/json"}],
+                     [{"name": "content-type", "value": "application/json"}, {"name": "x", "value": "1"}]]
+                )
+            )  # fmt: skip
+            content["mimeType"] = draw(st.sampled_from(["application/json", "text/html", ""]))
+        elif change == "content":
+            how = draw(st.sampled_from(["base64", "utf8", "x-unknown", "none", "empty", "not json"]))
+            if how == "x-unknown":  # an encoding HAR does not name: the text cannot be read back
+                content["encoding"] = "x-unknown"
+            elif how == "base64":
+                content["encoding"] = "base64"
+                text_of = lambda value: base64.b64encode(json.dumps(value).encode()).decode()  # noqa: E731
+            elif how == "utf8":
+                content["encoding"] = "utf8"
+            elif how == "none":
+                text_of = None
+            elif how == "empty":
+                content["size"], text_of = 0, None
+            else:
+                text_of = lambda value: json.dumps(value)[:-1]  # noqa: E731
+        else:
+            request_headers = draw(
+                st.sampled_from(
+                    [[], [{"name": "Authorization", "value": ""}],
+                     [{"name": "authorization", "value": "Bearer sentinel-other-0123456789"}],
+                     [*request_headers, {"name": "Cookie", "value": "session=sentinel-cookie-0123456789"}],
+                     [{"name": "X-Api-Key", "value": "sentinel-key-0123456789"}]]
+                )
+            )  # fmt: skip
+    if text_of is not None:
+        content["text"] = text_of(body)
+    return {
+        "startedDateTime": "2024-04-20T14:45:00.000Z",
+        "request": {"method": method, "url": url, "headers": request_headers, "cookies": [], "queryString": []},
+        "response": {"status": status, "headers": response_headers, "content": content, "redirectURL": ""},
+        "timings": {"wait": 1.0},
+    }
+
+
+def _read_har(path: Path, quick: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    monkeypatch.setattr(har, "QUICK_ENTRIES", quick)
+    try:
+        result = audit_file(path, CONTRACT)
+    except AuditInputError as exc:
+        return ("error", str(exc))
+    counts = (result.unanswered, result.unsaved, result.no_credential, sorted(result.secrets))
+    return (*_outcome(result), *counts)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(_entry(), min_size=1, max_size=6), indent=st.booleans())
+def test_the_quick_entry_check_and_the_full_reading_give_the_same_audit(
+    entries: list[Any], indent: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = tmp_path / "capture.har"
+    capture.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}, indent=2 if indent else None))
+    assert _read_har(capture, True, monkeypatch) == _read_har(capture, False, monkeypatch)
+
+
+def test_a_clean_har_is_judged_by_the_quick_check_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without this, a quick check that never passed anything would leave the test above green."""
+    entries = [
+        {
+            "request": {"method": "GET", "url": f"{STAGING}{PATH.format(n)}",
+                        "headers": [{"name": "Authorization", "value": "Bearer sentinel-token-0123456789"}]},
+            "response": {"status": 200, "headers": [{"name": "Content-Type", "value": "application/json"}],
+                         "content": {"mimeType": "application/json", "text": json.dumps(dict(CALLOUT, id=n))}},
+        }
+        for n in range(1, 41)
+    ]  # fmt: skip
+    capture = tmp_path / "clean.har"
+    capture.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}))
+    monkeypatch.setattr(har._HarReading, "exchange", lambda *_: pytest.fail("a clean entry was read in full"))
+    result = audit_file(capture, CONTRACT)
+    assert (result.entries, result.ledger.validated_bodies, result.ledger.entries) == (40, 40, {})
+    assert (result.base_url, result.secrets) == (STAGING, {"sentinel-token-0123456789"})
