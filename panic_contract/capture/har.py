@@ -226,7 +226,8 @@ class _QuickEntry:
             ):
                 return False
             body = orjson.loads(text)
-            if type(body) is not dict or str(body.get("id")) != url[cut:] or not self.conforming(body):
+            # conforming first: it passes only an integer id, which str() is safe with (not a list 1,000 deep)
+            if type(body) is not dict or not self.conforming(body) or str(body["id"]) != url[cut:]:
                 return False
             shown, own = request_credentials(request, url)
         except (TypeError, KeyError, AttributeError, ValueError):  # orjson's JSONDecodeError is a ValueError

@@ -13,10 +13,12 @@ import textwrap
 import threading
 import time
 import tracemalloc
+import types
 from pathlib import Path
 from typing import Any
 
 import ijson
+import orjson
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -328,6 +330,10 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
 
     monkeypatch.setattr(jsonl, "inspect_fields", judging)  # each reader calls the judge by its own name
     monkeypatch.setattr(har, "inspect_fields", judging)
+    # the quick checks count a clean exchange without the judge: off here, where the judge is what stops
+    # (test_ctrl_c_while_clean_lines_are_read_quickly stops them)
+    monkeypatch.setattr(jsonl, "QUICK_LINES", False)
+    monkeypatch.setattr(har, "QUICK_ENTRIES", False)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "har"])
@@ -363,6 +369,30 @@ def test_ctrl_c_before_any_drift_is_interrupted_never_ok(
         "verdict: interrupted (exit 130): interrupted by Ctrl-C after 4 exchanges, before the audit finished: the "
         "reports hold what was read (ok: "
     )
+
+
+def test_ctrl_c_while_clean_lines_are_read_quickly_counts_what_was_read(
+    tmp_path: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(record() + b"\n" for _ in range(5)))
+    parsed: list[int] = []
+
+    def loads(line: bytes) -> Any:  # the quick check parses each line once: the fourth parse is stopped
+        parsed.append(1)
+        if len(parsed) > 3:
+            raise KeyboardInterrupt
+        return orjson.loads(line)
+
+    monkeypatch.setattr(jsonl, "orjson", types.SimpleNamespace(loads=loads, JSONDecodeError=orjson.JSONDecodeError))
+    code, out, _ = run(str(path))
+    assert 130 == code
+    line = out.splitlines()[-1]
+    assert line.startswith(
+        "verdict: interrupted (exit 130): interrupted by Ctrl-C after 3 exchanges, before the audit finished: the "
+        "reports hold what was read (ok: "
+    )
+    assert "; 3 of 3 exchanges audited, 0 of other operations skipped); run it again for a verdict" in line
 
 
 STOPPABLE = textwrap.dedent(
