@@ -61,11 +61,14 @@ def _drifted(callout_id: int, turn: int) -> tuple[int, dict[str, Any] | str, str
     return 200, body, "application/json"
 
 
-def exchanges(count: int, first_id: int = 1_000_000) -> Iterator[tuple[str, str, int, dict[str, Any] | str, str]]:
-    """(method, path, status, body, content type) for `count` exchanges, a fixed mix."""
+def exchanges(
+    count: int, first_id: int = 1_000_000, *, mix: bool = True
+) -> Iterator[tuple[str, str, int, dict[str, Any] | str, str]]:
+    """(method, path, status, body, content type) for `count` exchanges, a fixed mix (`mix=False`: every one
+    a clean callout)."""
     for n in range(count):
         callout_id = first_id + n
-        slot = n % 20
+        slot = n % 20 if mix else 0
         if slot == 7:
             yield "GET", f"{PATH.format(callout_id)}/events", 200, {"events": []}, "application/json"
         elif slot == 13:
@@ -75,10 +78,10 @@ def exchanges(count: int, first_id: int = 1_000_000) -> Iterator[tuple[str, str,
             yield "GET", PATH.format(callout_id), 200, callout(callout_id), "application/json"
 
 
-def write_jsonl(path: Path, count: int) -> int:
+def write_jsonl(path: Path, count: int, *, mix: bool = True) -> int:
     """Fixture-format records, one per line; returns the file size."""
     with path.open("wb", buffering=1 << 20) as out:
-        for method, url_path, status, body, media in exchanges(count):
+        for method, url_path, status, body, media in exchanges(count, mix=mix):
             response: dict[str, Any] = {"status": status, "headers": {"content-type": media}}
             response["body" if isinstance(body, dict) else "body_text"] = body
             record = {"request": {"method": method, "path": url_path, "credentials": "valid"}, "response": response}
