@@ -140,8 +140,7 @@ def _judge_entries(  # noqa: PLR0912, PLR0917 - private; the two readers' one lo
     number = first
     validated = 0  # a local, not the ledger: most entries conform, and are folded in once
     cover = result.ledger.coverage  # None unless --coverage
-    quick = _QuickEntry.of(contract, reading) if QUICK_ENTRIES and cover is None else None
-    conforms = quick.conforms if quick is not None else None
+    conforms = _quick_entry(contract, reading) if QUICK_ENTRIES and cover is None else None
     try:
         for number, entry in enumerate(entries, first + 1):
             guarded.entry_bytes = 0  # the entry is whole: the next one's bytes count from here
@@ -184,61 +183,53 @@ def _judge_entries(  # noqa: PLR0912, PLR0917 - private; the two readers' one lo
 QUICK_ENTRIES = True  # the tests turn the quick check off to prove the full reading agrees with it
 
 
-@dataclass
-class _QuickEntry:
-    """The common entry checked at once: a GET of the operation's path on one of this API's hosts (as its
-    origin is usually written), answered 200 with the documented media type and a body that passes
-    `Contract.conforming_callout` and holds the id the URL asked for, the request showing its token. Any
-    other entry is read in full by `_HarReading.exchange`, which reaches the same verdict on these
-    (tests/self/test_audit_quick.py proves it)."""
+def _quick_entry(contract: Contract, reading: _HarReading) -> Callable[[Any], bool] | None:
+    """A check of the common entry at once: a GET of the operation's path on one of this API's hosts (its origin
+    written as usual), answered 200 with the documented media type in a Content-Type header and a body that
+    passes `Contract.conforming_callout` and holds the id the URL asked for, the request showing its token.
+    True when `entry` is one, counted as read on `result`; any other entry is read in full by
+    `_HarReading.exchange`, which reaches the same verdict on these (tests/self/test_audit_quick.py proves it).
+    """
+    prefix, _, suffix = contract.path_template.partition("{" + contract.path_parameter + "}")
+    if suffix or not prefix.endswith("/"):
+        return None
+    roots = {root + prefix: root for root in reading.scope.origins}  # "https://host/panic-api/v2/callouts/"
+    method, media_type, conforming = contract.method, contract.responses[200].media_type, contract.conforming_callout
+    max_body_size, result, loads = reading.max_body_size, reading.result, orjson.loads
 
-    reading: _HarReading
-    method: str
-    media_type: str
-    roots: dict[str, str]  # "https://host/panic-api/v2/callouts/" -> the root findings name
-    conforming: Callable[[Any], bool]
-
-    @classmethod
-    def of(cls, contract: Contract, reading: _HarReading) -> _QuickEntry | None:
-        prefix, _, suffix = contract.path_template.partition("{" + contract.path_parameter + "}")
-        if suffix or not prefix.endswith("/"):
-            return None
-        roots = {root + prefix: root for root in reading.scope.origins}
-        return cls(reading, contract.method, contract.responses[200].media_type, roots, contract.conforming_callout)
-
-    def conforms(self, entry: Any) -> bool:
-        """Whether `entry` is the common case and conforms; counted as read on `result` when it is."""
+    def conforms(entry: Any) -> bool:  # noqa: PLR0911 - a closure, not a method: its names are locals
         try:
             request, response = entry["request"], entry["response"]
             url = request["url"]
             cut = url.rfind("/") + 1
-            root = self.roots.get(url[:cut])
-            if root is None or request["method"] != self.method or response["status"] != 200:
+            root = roots.get(url[:cut])
+            if root is None or request["method"] != method or response["status"] != 200:
                 return False
             content = response["content"]
             text = content["text"]
-            if (
-                type(text) is not str
-                or "encoding" in content
-                or len(text) > self.reading.max_body_size
-                or text.endswith(CUT_MARK)
-                or _response_headers(response, content).get("content-type") != self.media_type
-            ):
+            if type(text) is not str or "encoding" in content or len(text) > max_body_size or text.endswith(CUT_MARK):
                 return False
-            body = orjson.loads(text)
+            media = None
+            for header in response["headers"]:  # as `_response_headers` reads them: the last one counts
+                if header["name"].lower() == "content-type":
+                    media = header["value"]
+            if media != media_type:
+                return False
+            body = loads(text)
             # conforming first: it passes only an integer id, which str() is safe with (not a list 1,000 deep)
-            if type(body) is not dict or not self.conforming(body) or str(body["id"]) != url[cut:]:
+            if type(body) is not dict or not conforming(body) or str(body["id"]) != url[cut:]:
                 return False
             shown, own = request_credentials(request, url)
         except (TypeError, KeyError, AttributeError, ValueError):  # orjson's JSONDecodeError is a ValueError
             return False
         if not shown:
             return False  # no token shown: the full reading counts it
-        result = self.reading.result
         result.keep_secrets(own)
         if result.base_url is None:
             result.base_url = root
         return True
+
+    return conforms
 
 
 class _NotFastError(Exception):

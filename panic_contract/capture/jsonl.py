@@ -44,7 +44,7 @@ def audit_lines(
     response only; GET of the operation's path with the id the body holds; a 200 with the media type as its
     one header; valid credentials) costs one compiled check of its body, `Contract.conforming_callout`,
     and a few comparisons; any other line (and every line under --coverage) is read in full by `_Lines.judge`,
-    which reaches the same verdict on those records (tests/self/test_audit_jsonl.py proves it). bench/run.py
+    which reaches the same verdict on those records (tests/self/test_audit_quick.py proves it). bench/run.py
     measures what one more step costs. A line longer than `max_body_size` bytes is one line, exit 4, read
     no further.
     """
