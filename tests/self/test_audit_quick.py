@@ -22,23 +22,13 @@ from hypothesis import strategies as st
 
 from panic_contract.capture import har, jsonl
 from panic_contract.capture.reading import audit_file
-from panic_contract.capture.result import AuditInputError, AuditResult
+from panic_contract.capture.result import AuditInputError
 from panic_contract.core.contract import _any_ascii_case, default_contract
 from panic_contract.core.findings import VALIDATED, _inspect_in_full
+from tests.self.samples import DOCUMENTED_CALLOUT as CALLOUT
 
 CONTRACT = default_contract()
 PATH = "/panic-api/v2/callouts/{}"
-CALLOUT: dict[str, Any] = {
-    "id": 992011,
-    "customerId": 178921,
-    "predefinedLocationId": None,
-    "status": "Responder Dispatched",
-    "latitude": -33.9258,
-    "longitude": 18.4233,
-    "responseTypeId": 2,
-    "calloutClassificationId": 3,
-    "createdAt": "2024-04-20T14:45:00Z",
-}
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6)
 _VALUE = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False, allow_infinity=False) | _TEXT
 
@@ -164,16 +154,15 @@ def _record(draw: st.DrawFn) -> Any:
 
 
 def _read(path: Path, quick: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    """What auditing `path` gives with the quick checks on or off: everything a report or a verdict reads."""
     monkeypatch.setattr(jsonl, "QUICK_LINES", quick)
+    monkeypatch.setattr(har, "QUICK_ENTRIES", quick)
     try:
         result = audit_file(path, CONTRACT)
     except AuditInputError as exc:
         return ("error", str(exc))
-    return _outcome(result)
-
-
-def _outcome(result: AuditResult) -> tuple[Any, ...]:
-    return (result.ledger.as_dict(), result.entries, result.skipped, result.base_url, result.other_hosts)
+    counted = (result.entries, result.skipped, result.unanswered, result.unsaved, result.no_credential)
+    return (result.ledger.as_dict(), counted, result.base_url, result.other_hosts, sorted(result.secrets))
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -314,16 +303,6 @@ def _entry(draw: st.DrawFn) -> Any:
     }
 
 
-def _read_har(path: Path, quick: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
-    monkeypatch.setattr(har, "QUICK_ENTRIES", quick)
-    try:
-        result = audit_file(path, CONTRACT)
-    except AuditInputError as exc:
-        return ("error", str(exc))
-    counts = (result.unanswered, result.unsaved, result.no_credential, sorted(result.secrets))
-    return (*_outcome(result), *counts)
-
-
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=st.lists(_entry(), min_size=1, max_size=6), indent=st.booleans())
 def test_the_quick_entry_check_and_the_full_reading_give_the_same_audit(
@@ -331,7 +310,7 @@ def test_the_quick_entry_check_and_the_full_reading_give_the_same_audit(
 ) -> None:
     capture = tmp_path / "capture.har"
     capture.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}, indent=2 if indent else None))
-    assert _read_har(capture, True, monkeypatch) == _read_har(capture, False, monkeypatch)
+    assert _read(capture, True, monkeypatch) == _read(capture, False, monkeypatch)
 
 
 def test_a_clean_har_is_judged_by_the_quick_check_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
