@@ -19,9 +19,11 @@
 7. The history store (`bench/history.py`): a year of hourly runs (9,000 x 20 findings) in SQLite and
    PostgreSQL; `panic-contract history` and what keeping a run adds to its end.
 9. Beside its peer: Redocly CLI's `redocly drift` (installed from npm into a cache folder when Node and
-   npm are there; skipped, saying why, when not) on the same generated HAR, and JSON Lines against the
-   floor (orjson per line and the compiled validator on the body), one core each, start-up included;
-   then --jobs N against --jobs 1. Wall time, peak RSS and the ratios, from one run.
+   npm are there; skipped, saying why, when not) on the same generated HAR, beside the HAR floor (orjson
+   on the entries, each body, the compiled validator, nothing else); JSON Lines against its floor (orjson
+   per line and the compiled validator on the body), on the bench's mix and with no line drifting; one
+   core each, start-up included; then --jobs N against --jobs 1. Wall time, peak RSS and the ratios,
+   from one run. The package is byte-compiled first, as `pip install` leaves it.
 
 Every measurement runs in a child process, so one measurement cannot warm up another, and the
 child's own rusage gives its CPU time and peak memory (max RSS). Audit throughput is responses
