@@ -179,7 +179,9 @@ class DepthGuard:
 def _masked_escapes(data: bytes) -> bytes:
     """`\\\\` and `\\"` as two bytes no JSON string holds raw (a quote so escaped ends nothing), the second
     marking where no cut may fall; the same length, so offsets stay true. `data` starts where no escape is open."""
-    return data.replace(b"\\\\", _PAIR).replace(b'\\"', _PAIR)
+    if b"\\\\" in data:  # an escaped backslash is rare: a search costs a tenth of a replace that copies
+        data = data.replace(b"\\\\", _PAIR)
+    return data.replace(b'\\"', _PAIR)
 
 
 _PAIR = b"\x02\x01"
