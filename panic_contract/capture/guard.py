@@ -111,10 +111,8 @@ class DepthGuard:
             data = data[: len(data) - kept]
         if b"\\" in data:  # escapes occur only in strings: an escaped quote must not end one
             data = _masked_escapes(data)
-        parts = data.translate(None, _NOT_STRUCTURE).split(b'"')
-        structure = b"".join(parts[1::2] if self.in_string else parts[::2])
-        if len(parts) % 2 == 0:
-            self.in_string = not self.in_string
+        marks = data.translate(None, _NOT_STRUCTURE)
+        structure, self.in_string = outside_strings(marks, self.in_string)
         opens = structure.count(b"[") + structure.count(b"{")
         if (
             self.depth + opens > self.limit
@@ -127,7 +125,7 @@ class DepthGuard:
             return chunk
         if not self.in_string:
             # a bare value runs on only through chunks with no delimiter at all (rare: checked only then)
-            bare = len(parts) == 1 and not structure and len(data.translate(None, _NOT_DELIMITER)) == len(data)
+            bare = b'"' not in marks and not structure and len(data.translate(None, _NOT_DELIMITER)) == len(data)
             self.run = self.run + len(data) if bare else 0
             if self.run > self.string_limit:
                 raise RecordTooLargeError(self.offset, "a value", self.string_limit)
@@ -174,6 +172,19 @@ class DepthGuard:
             return b""
         self.dropping, self.carry = False, b""
         return data[end:]
+
+
+def outside_strings(kept: bytes, in_string: bool) -> tuple[bytes, bool]:
+    """The brackets of `kept` (a chunk's brackets and unescaped quotes, nothing else) outside strings, and
+    whether a string is open at its end, given whether one was open at its start.
+
+    Two quotes side by side (`""`) are a string with no bracket in it or the end of one string and the start
+    of the next: taking them out leaves the brackets outside strings and the parity as they were, and it
+    leaves few quotes to split on (a HAR has two per key and per value, and brackets in a few of them).
+    """
+    parts = kept.replace(b'""', b"").split(b'"')
+    structure = b"".join(parts[1::2] if in_string else parts[::2])
+    return structure, in_string != (len(parts) % 2 == 0)
 
 
 def _masked_escapes(data: bytes) -> bytes:

@@ -15,9 +15,11 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from panic_contract.capture import reading, splitting
-from panic_contract.capture.guard import MAX_DEPTH, DepthGuard, NestingError
+from panic_contract.capture.guard import MAX_DEPTH, DepthGuard, NestingError, outside_strings
 from panic_contract.capture.result import PROGRESS_MASK
 from panic_contract.commands import audit, cli
 from panic_contract.core.contract import default_contract
@@ -474,6 +476,16 @@ def test_brackets_in_strings_and_wide_arrays_are_not_depth(text: str) -> None:
     while guard.read(7):
         pass
     assert 0 == guard.depth
+
+
+@settings(max_examples=400)
+@given(kept=st.binary().map(lambda raw: bytes(b'[]{}"'[byte % 5] for byte in raw)), in_string=st.booleans())
+def test_brackets_outside_strings_are_what_splitting_on_every_quote_finds(kept: bytes, in_string: bool) -> None:
+    """The guard takes `""` out before it splits (most of a HAR's quotes): the brackets outside strings and
+    whether a string is open at the end are what splitting on every quote gives."""
+    parts = kept.split(b'"')
+    expected = (b"".join(parts[1::2] if in_string else parts[::2]), in_string != (len(parts) % 2 == 0))
+    assert expected == outside_strings(kept, in_string)
 
 
 def test_the_depth_guard_counts_across_chunks_and_escapes() -> None:
