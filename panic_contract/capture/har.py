@@ -41,7 +41,6 @@ from panic_contract.capture.scope import OTHER_HOST, Scope, split_url
 from panic_contract.core.contract import Contract
 from panic_contract.core.coverage import Coverage
 from panic_contract.core.findings import NOT_SAVED, VALIDATED, Inspection, Unreadable, inspect_fields, read_body
-from panic_contract.core.ledger import Ledger
 from panic_contract.faults import Credentials, signal_of
 from panic_contract.redaction import MASK, redact
 from panic_contract.settings import size_text
@@ -82,7 +81,7 @@ def audit_har(
         if fast.replay is None and again is None and split_marker is not None:
             raise SplitMismatchError from None  # a part: its file is audited again in one pass
         if again is not None:  # judged again from the start, as if the fast reader had never run
-            fresh = AuditResult(result.format, Ledger(options.acceptance))
+            fresh = AuditResult(result.format, options.ledger(contract))  # as the first pass made it
             result.__dict__.update({**fresh.__dict__, "secrets": result.secrets})
             guarded = _guard(again, options)
             head, offset = b"", 0

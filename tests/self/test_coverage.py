@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panic_contract.capture import splitting
+from panic_contract.capture import har, splitting
 from panic_contract.capture.result import MAX_CAPTURE_SECRETS
 from panic_contract.commands import cli
 from panic_contract.core.contract import default_contract
@@ -150,6 +151,22 @@ def test_jobs_merge_into_the_coverage_of_one_pass(
     many = audit(capture, "--coverage", "--jobs", "2")[2]["coverage"]
     assert 300 == one["responses"]
     assert one == many
+
+
+def test_a_har_read_again_from_its_start_keeps_its_coverage(
+    tmp_path: Path, audit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries holding arrays of objects keyed as an entry is make the fast reader's cut fall inside one: the
+    HAR is read again from its start, into a fresh ledger that must count coverage as the first one did."""
+    inner = {"_initiator": [{"startedDateTime": "x"}, {"startedDateTime": "y"}]}
+    exchanges = crafted() * 30
+    exchanges = exchanges[:60] + [dataclasses.replace(ex, extra=inner) for ex in exchanges[60:]]
+    guards: list[object] = []
+    make_guard = har._guard
+    monkeypatch.setattr(har, "_guard", lambda *args: guards.append(1) or make_guard(*args))
+    from_har = audit(write_har(tmp_path / "capture.har", exchanges), "--coverage")[2]["coverage"]
+    assert len(guards) == 2  # the second pass, from the start
+    assert audit(write_jsonl(tmp_path / "capture.jsonl", exchanges), "--coverage")[2]["coverage"] == from_har
 
 
 # --- the counters themselves ------------------------------------------------------------------------------------
