@@ -189,8 +189,8 @@ def _quick_entry(contract: Contract, reading: _HarReading) -> Callable[[Any], bo
     True when `entry` is one, counted as read on `result`; any other entry is read in full by
     `_HarReading.exchange`, which reaches the same verdict on these (tests/self/test_audit_quick.py proves it).
     """
-    prefix, _, suffix = contract.path_template.partition("{" + contract.path_parameter + "}")
-    if suffix or not prefix.endswith("/"):
+    prefix = contract.id_prefix
+    if prefix is None or not prefix.endswith("/"):  # the URL is cut at its last slash
         return None
     roots = {root + prefix: root for root in reading.scope.origins}  # "https://host/panic-api/v2/callouts/"
     method, media_type, conforming = contract.method, contract.responses[200].media_type, contract.conforming_callout

@@ -51,9 +51,10 @@ def audit_lines(
     options = options or ReadOptions()
     lines = _Lines(contract, result, Scope.of(contract, options))
     loads, judge, conforming, method = orjson.loads, lines.judge, contract.conforming_callout, contract.method
-    prefix, _, suffix = contract.path_template.partition("{" + contract.path_parameter + "}")
+    id_prefix = contract.id_prefix  # None: the path goes on after the id, and no line is checked quickly
     # --coverage counts every field: each line is read in full
-    quick = QUICK_LINES and result.ledger.coverage is None and not suffix
+    quick = QUICK_LINES and result.ledger.coverage is None and id_prefix is not None
+    prefix = id_prefix or ""
     limit = options.max_body_size
     number = validated = 0  # locals, not attributes: this loop runs a million times
     # readline(n) never holds more than n bytes of a line (iterating the file would hold all of it)
@@ -128,10 +129,7 @@ class _Lines:
             if "?" in path:  # reports carry the path only: a query string may hold a credential
                 path, query = path.split("?", 1)
                 result.keep_secrets(query_credentials(query))
-            # the match holds the requested id; `operation` asked only for a method not written as ours
-            matched = contract.path_pattern.fullmatch(path)
-            if matched is not None and (requested := request.get("method")) != contract.method:
-                matched = scope.operation(requested, path)
+            matched = scope.operation(request.get("method"), path)  # the match holds the requested id
         except (TypeError, KeyError, AttributeError):
             raise AuditInputError(_record_error(record, f"line {number}")) from None
         self.entries += 1
@@ -151,10 +149,9 @@ class _Lines:
             headers = lower_headers(headers)
         parsed = response.get("body", NOT_PARSED)
         body = None if parsed is not NOT_PARSED else raw_body(response)
-        cover = result.ledger.coverage  # None unless --coverage
-        if cover is not None and body is not None and response["status"] == CALLOUT_STATUS:
+        status, cover = response["status"], result.ledger.coverage  # cover: None unless --coverage
+        if cover is not None and body is not None and status == CALLOUT_STATUS:
             parsed, body = read_body(body), None  # read once, here: the judge takes the reading as it is
-        status = response["status"]
         credentials = request.get("credentials", "valid")
         inspection = inspect_fields(
             contract, contract.method, path, status, headers, body, parsed, credentials, matched[1]

@@ -88,6 +88,13 @@ class Contract:
     def operation(self) -> str:
         return f"{self.method} {self.path_template}"
 
+    @property
+    def id_prefix(self) -> str | None:
+        """The path up to the callout id when the id ends it (`/panic-api/v2/callouts/`), else None: the audit's
+        quick checks compare a path with this and the id the body holds."""
+        prefix, suffix = _around_id(self.path_template, self.path_parameter)
+        return None if suffix else prefix
+
     def path_for(self, callout_id: object) -> str:
         return self.path_template.replace("{" + self.path_parameter + "}", str(callout_id))
 
@@ -263,7 +270,7 @@ def _contract_of(path: Path, document: Mapping[str, Any]) -> Contract:
     known = tuple(status_schema.get(KNOWN_VALUES_KEY, ()))
     if not known:
         raise SpecError(f"Callout.status must list its known values in {KNOWN_VALUES_KEY}")
-    prefix, _, suffix = path_template.partition("{" + parameter + "}")
+    prefix, suffix = _around_id(path_template, parameter)
     return Contract(
         spec_path=path,
         server_url=document["servers"][0]["url"],
@@ -275,6 +282,12 @@ def _contract_of(path: Path, document: Mapping[str, Any]) -> Contract:
         known_statuses=known,
         path_pattern=re.compile(re.escape(prefix) + r"([^/]+)" + re.escape(suffix)),
     )
+
+
+def _around_id(path_template: str, parameter: str) -> tuple[str, str]:
+    """The path template before and after its one path parameter."""
+    prefix, _, suffix = path_template.partition("{" + parameter + "}")
+    return prefix, suffix
 
 
 def default_contract() -> Contract:

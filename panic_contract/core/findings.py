@@ -491,7 +491,8 @@ def _inspect_in_full(  # noqa: PLR0911, PLR0912, PLR0917 - one ladder, read top 
         )
     is_callout = status == 200
     requested = None if raw_id is None or not is_callout else parse_callout_id(raw_id)  # parsed once, here
-    # Fast path: most responses conform; the audit leans on this being cheap.
+    # is_valid first: iter_errors costs far more, and a body the schema takes (another code's, or a 200 the front
+    # check refused for its status or id) needs none of it
     try:
         schema_valid = response.validator.is_valid(parsed)
     except UnicodeEncodeError:
