@@ -12,6 +12,7 @@ changes nothing else: not the verdict, not the exit code (a clean run stays 0), 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +63,17 @@ def end_run(
     if keeping is not None:
         facts = history.RunFacts(info.target, info.base_url, info.spec_path, info.started_at)
         past = history.keep(keeping, ledger, decision, facts, recollection)
-    errors = reports.write_reports(ledger, decision, info, json_path, markdown_path, past=past, sarif_path=sarif_path)
+    report = functools.cache(lambda: reports.as_json(ledger, decision, info, past))  # the JSON and the HTML's
+    errors = reports.write_reports(
+        ledger, decision, info, json_path, markdown_path, past=past, sarif_path=sarif_path, report=report
+    )
     if html_path:
         runs = history_runs or [
             html_report.HistoryRun(started_at=run["started_at"], verdict=run["verdict"],
                                    seen_fingerprints=run["seen_fingerprints"])
             for run in past.timeline
         ]  # fmt: skip
-        errors += html_report.write(html_path, reports.as_json(ledger, decision, info, past), runs)
+        errors += html_report.write(html_path, report(), runs)
     if step_summary:
         summary = reports.as_markdown(ledger, decision, info, past)
         errors += filter(None, [reports.append_step_summary(step_summary, summary)])

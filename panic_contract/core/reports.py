@@ -318,11 +318,14 @@ def write_reports(
     *,
     past: Past = OFF,
     sarif_path: str | Path | None = None,
+    report: Callable[[], dict[str, Any]] | None = None,
 ) -> list[str]:
-    """Write the reports asked for; one line per report that could not be written (the others still are)."""
+    """Write the reports asked for; one line per report that could not be written (the others still are).
+    `report`: the JSON report's dict of this run when the caller has it (the HTML page is drawn from it too)."""
     errors = []
+    report = report or (lambda: as_json(ledger, decision, run, past))
     renderings: list[tuple[str | Path | None, Callable[[], str], str]] = [
-        (json_path, lambda: json.dumps(as_json(ledger, decision, run, past), indent=2) + "\n", "JSON report"),
+        (json_path, lambda: json.dumps(report(), indent=2) + "\n", "JSON report"),
         (markdown_path, lambda: as_markdown(ledger, decision, run, past), "Markdown summary"),
         (sarif_path, lambda: sarif.render(ledger, decision, run.spec_path), "SARIF report"),
     ]
